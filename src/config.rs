@@ -1,0 +1,547 @@
+//! Configuration: the TOML file, its defaults (the assignment's constants) and its validation.
+//!
+//! Secrets (the Calltouch token, the database password) are never required inline: they come from
+//! an environment variable or a file, and `Secret` hides them from `Debug` and `Display`.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::snapshot::DocKind;
+
+/// A configuration mistake, always naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A secret value. It prints as `***` everywhere, so it cannot leak through logs or `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself; call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub calltouch: CalltouchConfig,
+    #[serde(default)]
+    pub deal: DealConfig,
+    #[serde(default)]
+    pub statuses: StatusConfig,
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub register: RegisterConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    /// Where the file was read from; relative paths inside it are resolved against its folder.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[calltouch]`: where and how deals are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalltouchConfig {
+    /// `SiteId` header: the Calltouch account (ЛК) id.
+    pub site_id: String,
+    /// Environment variable holding the `Access-Token`.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    /// A file holding the token (first line), used when the variable is not set.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Requests per second; 0 turns the limit off (benchmarks only).
+    #[serde(default = "default_requests_per_second")]
+    pub requests_per_second: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// Attempts per request on network errors, timeouts, 429 and 5xx.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First backoff delay; it doubles per attempt, with jitter.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_initial_ms: u64,
+    /// Upper bound of one backoff delay (also caps `Retry-After`).
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+/// `[deal]`: the constants of Table 1, all overridable.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DealConfig {
+    pub crm: String,
+    /// Template of `orderNumber`: `{number}` (trimmed document number), `{year}` (document
+    /// year), `{kind}` (`booking` / `work_order`).
+    pub order_number: String,
+    pub source: String,
+    pub medium: String,
+    /// Campaign when the document has no marketing programme.
+    pub default_campaign: String,
+    pub call_type_to_match: String,
+    pub request_type_to_match: String,
+    /// Minutes; 259200 = 180 days.
+    pub search_depth: u32,
+    /// The first tag of every deal.
+    pub service_tag: String,
+    /// Status sent when a document already sent is marked for deletion; unset = send nothing.
+    pub deleted_status: Option<String>,
+}
+
+impl Default for DealConfig {
+    fn default() -> Self {
+        DealConfig {
+            crm: "1С Альфа-Авто".into(),
+            order_number: "{number}".into(),
+            source: "офлайн визит".into(),
+            medium: "офлайн визит".into(),
+            default_campaign: "офлайн визит".into(),
+            call_type_to_match: "nearest".into(),
+            request_type_to_match: "nearest".into(),
+            search_depth: 259_200,
+            service_tag: "Сервис".into(),
+            deleted_status: None,
+        }
+    }
+}
+
+/// `[statuses]`: Table 2, 1C state name → Calltouch status, per document kind.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    pub booking: BTreeMap<String, String>,
+    pub work_order: BTreeMap<String, String>,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(from, to)| (from.to_string(), to.to_string()))
+                .collect()
+        };
+        StatusConfig {
+            booking: pairs(&[
+                ("Предварительная заявка", "Предварительная заявка"),
+                ("Подтвержденная заявка", "Подтвержденная заявка"),
+                ("Отказ от заезда", "Отказ"),
+                ("НеУказано", "Предварительная заявка"),
+                ("Подтверждено", "Подтвержденная заявка"),
+                ("Отклонено", "Отказ"),
+            ]),
+            work_order: pairs(&[("Закрыт", "Закрыт"), ("Отказ от заезда", "Отказ")]),
+        }
+    }
+}
+
+impl StatusConfig {
+    /// The Calltouch status for a 1C state, if the state maps.
+    pub fn map(&self, kind: DocKind, state: &str) -> Option<&str> {
+        let table = match kind {
+            DocKind::Booking => &self.booking,
+            DocKind::WorkOrder => &self.work_order,
+        };
+        table.get(state.trim()).map(String::as_str)
+    }
+}
+
+/// Which Альфа-Авто edition's layout the queries follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Preset {
+    #[serde(rename = "alfa6")]
+    Alfa6,
+    #[serde(rename = "alfa5")]
+    Alfa5,
+}
+
+impl Preset {
+    pub fn code(self) -> &'static str {
+        match self {
+            Preset::Alfa6 => "alfa6",
+            Preset::Alfa5 => "alfa5",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Postgres,
+    Mssql,
+}
+
+/// `[source]`: the 1C database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    pub preset: Preset,
+    /// The name map file (1C metadata names → storage names).
+    pub name_map: PathBuf,
+    /// Documents dated before this day are never sent (keeps a first run from sending history).
+    pub start_date: NaiveDate,
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// MS SQL named instance (`SERVER\INSTANCE`); used instead of `port`.
+    #[serde(default)]
+    pub instance: Option<String>,
+    pub database: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// MS SQL: Windows integrated authentication instead of a SQL login (Windows only).
+    #[serde(default)]
+    pub integrated_auth: bool,
+    /// TLS: `required`, `preferred` or `off`.
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    /// Accept any server certificate. An explicit opt-in; off by default.
+    #[serde(default)]
+    pub trust_server_certificate: bool,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterKind {
+    #[default]
+    Sqlite,
+}
+
+/// `[register]`: the sync register (the assignment's «регистр сведений»).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterConfig {
+    #[serde(default)]
+    pub kind: RegisterKind,
+    #[serde(default = "default_register_path")]
+    pub path: PathBuf,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        RegisterConfig {
+            kind: RegisterKind::Sqlite,
+            path: default_register_path(),
+        }
+    }
+}
+
+/// `[sync]`: retry policy for documents that keep failing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// After this many failed attempts a document is `failed` and is no longer retried by itself.
+    #[serde(default = "default_max_document_attempts")]
+    pub max_document_attempts: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            max_document_attempts: default_max_document_attempts(),
+        }
+    }
+}
+
+fn default_token_env() -> String {
+    "CALLTOUCH_TOKEN".into()
+}
+fn default_password_env() -> String {
+    "ALFA_DB_PASSWORD".into()
+}
+fn default_base_url() -> String {
+    "https://api.calltouch.ru/lead-service/v1/api/".into()
+}
+fn default_batch_size() -> usize {
+    100
+}
+fn default_requests_per_second() -> u32 {
+    5
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_query_timeout() -> u64 {
+    120
+}
+fn default_max_attempts() -> u32 {
+    4
+}
+fn default_backoff_ms() -> u64 {
+    500
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+fn default_tls() -> String {
+    "required".into()
+}
+fn default_register_path() -> PathBuf {
+    PathBuf::from("alfa-calltouch-register.sqlite")
+}
+fn default_max_document_attempts() -> u32 {
+    5
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, path, &base_dir)
+    }
+
+    /// Parses config text; `origin` only names the file in messages.
+    pub fn parse(text: &str, origin: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.base_dir = base_dir.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A path from the file, resolved against the file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    pub fn register_path(&self) -> PathBuf {
+        self.resolve(&self.register.path)
+    }
+
+    pub fn name_map_path(&self) -> PathBuf {
+        self.resolve(&self.source.name_map)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.calltouch;
+        if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit())
+        {
+            return Err(ConfigError::invalid(
+                "calltouch.site_id",
+                "must be the numeric Calltouch account id (ЛК → Интеграции → API)",
+            ));
+        }
+        if !(c.base_url.starts_with("https://") || c.base_url.starts_with("http://")) {
+            return Err(ConfigError::invalid(
+                "calltouch.base_url",
+                "must start with https:// (or http:// for a local emulator)",
+            ));
+        }
+        if !(1..=100).contains(&c.batch_size) {
+            return Err(ConfigError::invalid(
+                "calltouch.batch_size",
+                "must be between 1 and 100 orders per request",
+            ));
+        }
+        if c.requests_per_second > 5 {
+            return Err(ConfigError::invalid(
+                "calltouch.requests_per_second",
+                "Calltouch allows at most 5 requests per second per IP",
+            ));
+        }
+        if c.max_attempts == 0 {
+            return Err(ConfigError::invalid("calltouch.max_attempts", "must be at least 1"));
+        }
+        if c.request_timeout_secs == 0 || c.connect_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "calltouch.request_timeout_secs",
+                "timeouts must be at least 1 second",
+            ));
+        }
+        let d = &self.deal;
+        for (key, value) in [
+            ("deal.crm", &d.crm),
+            ("deal.source", &d.source),
+            ("deal.medium", &d.medium),
+            ("deal.default_campaign", &d.default_campaign),
+            ("deal.service_tag", &d.service_tag),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::invalid(key, "must not be empty"));
+            }
+        }
+        if !d.order_number.contains("{number}") {
+            return Err(ConfigError::invalid(
+                "deal.order_number",
+                "the template must contain {number}",
+            ));
+        }
+        let unknown_placeholder = d
+            .order_number
+            .replace("{number}", "")
+            .replace("{year}", "")
+            .replace("{kind}", "");
+        if unknown_placeholder.contains('{') || unknown_placeholder.contains('}') {
+            return Err(ConfigError::invalid(
+                "deal.order_number",
+                "only {number}, {year} and {kind} may be used",
+            ));
+        }
+        for (key, value) in [
+            ("deal.call_type_to_match", &d.call_type_to_match),
+            ("deal.request_type_to_match", &d.request_type_to_match),
+        ] {
+            if !["nearest", "nearestUniq", "nearestUniqLead"].contains(&value.as_str()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be nearest, nearestUniq or nearestUniqLead",
+                ));
+            }
+        }
+        if d.search_depth == 0 {
+            return Err(ConfigError::invalid("deal.search_depth", "must be positive (minutes)"));
+        }
+        for (kind, table) in [("booking", &self.statuses.booking), ("work_order", &self.statuses.work_order)] {
+            if let Some((state, _)) = table.iter().find(|(_, status)| status.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    &format!("statuses.{kind}.{state}"),
+                    "the Calltouch status must not be empty",
+                ));
+            }
+        }
+        let s = &self.source;
+        if s.host.trim().is_empty() {
+            return Err(ConfigError::invalid("source.host", "must not be empty"));
+        }
+        if s.database.trim().is_empty() {
+            return Err(ConfigError::invalid("source.database", "must not be empty"));
+        }
+        if !["required", "preferred", "off"].contains(&s.tls.as_str()) {
+            return Err(ConfigError::invalid("source.tls", "must be required, preferred or off"));
+        }
+        if s.integrated_auth && s.kind != SourceKind::Mssql {
+            return Err(ConfigError::invalid(
+                "source.integrated_auth",
+                "Windows integrated authentication exists only for kind = \"mssql\"",
+            ));
+        }
+        if !s.integrated_auth && s.user.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "source.user",
+                "set the database login (read-only role), or integrated_auth = true on Windows",
+            ));
+        }
+        if self.sync.max_document_attempts == 0 {
+            return Err(ConfigError::invalid("sync.max_document_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The Calltouch token: from the environment variable, else from `token_file`.
+    pub fn calltouch_token(&self) -> Result<Secret, ConfigError> {
+        read_secret(
+            "calltouch.token_env",
+            &self.calltouch.token_env,
+            "calltouch.token_file",
+            self.calltouch.token_file.as_ref().map(|p| self.resolve(p)),
+        )
+    }
+
+    /// The database password: from the environment variable, else from `password_file`.
+    pub fn database_password(&self) -> Result<Secret, ConfigError> {
+        read_secret(
+            "source.password_env",
+            &self.source.password_env,
+            "source.password_file",
+            self.source.password_file.as_ref().map(|p| self.resolve(p)),
+        )
+    }
+}
+
+fn read_secret(
+    env_key: &str,
+    env_name: &str,
+    file_key: &str,
+    file: Option<PathBuf>,
+) -> Result<Secret, ConfigError> {
+    if let Ok(value) = std::env::var(env_name) {
+        if !value.trim().is_empty() {
+            return Ok(Secret::new(value.trim()));
+        }
+    }
+    let Some(path) = file else {
+        return Err(ConfigError::invalid(
+            env_key,
+            format!("set the environment variable {env_name}, or `{file_key}`"),
+        ));
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError::invalid(file_key, format!("cannot read {}: {e}", path.display()))
+    })?;
+    let value = text.lines().next().unwrap_or("").trim();
+    if value.is_empty() {
+        return Err(ConfigError::invalid(file_key, format!("{} is empty", path.display())));
+    }
+    Ok(Secret::new(value))
+}

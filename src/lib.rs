@@ -1,0 +1,12 @@
+//! alfa-calltouch: registers Альфа-Авто repair bookings and work orders as Calltouch deals.
+//!
+//! Data flows one way: a 1C [`source`] yields [`snapshot`]s of changed documents, the pure
+//! [`rules`] turn them into deal requests, the [`calltouch`] client sends them, and the
+//! [`register`] records what was accepted. [`sync`] runs that cycle.
+
+pub mod calltouch;
+pub mod config;
+pub mod format;
+pub mod register;
+pub mod rules;
+pub mod snapshot;
