@@ -10,3 +10,4 @@ pub mod format;
 pub mod register;
 pub mod rules;
 pub mod snapshot;
+pub mod source;

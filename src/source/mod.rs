@@ -1,0 +1,69 @@
+//! Sources of document snapshots: the 1C database (PostgreSQL or MS SQL) read through mapped
+//! queries, or memory in tests. A source reports what changed since a checkpoint; it never
+//! writes to the 1C database.
+
+pub mod memory;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::snapshot::{DocKind, DocRef, DocumentSnapshot};
+
+/// Where a cycle starts reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// No checkpoint yet (first run or after `reset-checkpoint`): every document dated on or
+    /// after the cut-off.
+    Start,
+    /// The opaque checkpoint a previous cycle returned.
+    Checkpoint(String),
+}
+
+/// A document that could not be turned into a snapshot (bad data), named for the register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedDocument {
+    pub kind: DocKind,
+    pub reference: DocRef,
+    /// The number if it could be read.
+    pub number: Option<String>,
+    /// The 1C field at fault, e.g. `Дата`.
+    pub field: String,
+    pub reason: String,
+}
+
+/// What one read returned.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// Documents changed since the checkpoint, bookings before work orders.
+    pub documents: Vec<DocumentSnapshot>,
+    /// Changed documents whose rows could not be decoded.
+    pub rejected: Vec<RejectedDocument>,
+    /// The checkpoint to store once every document above is recorded.
+    pub checkpoint: String,
+    /// The database server's local time at the read: "now" in the 1C base's time.
+    pub read_at: NaiveDateTime,
+}
+
+/// A source failure that stops the cycle (connection, mapping, SQL); bad data of one document
+/// is a `RejectedDocument` instead.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot connect to the 1C database: {0}")]
+    Connect(String),
+    #[error("name map: {0}")]
+    NameMap(String),
+    #[error("query {query} failed: {message}")]
+    Query { query: String, message: String },
+    #[error("checkpoint {0:?} is not valid for this source; run `reset-checkpoint`")]
+    BadCheckpoint(String),
+}
+
+/// A reader of changed 1C documents.
+#[allow(async_fn_in_trait)]
+pub trait Source {
+    /// Documents changed since `from`, dated on or after `cutoff`.
+    async fn changes(&mut self, from: &ReadFrom, cutoff: NaiveDate)
+        -> Result<ChangeSet, SourceError>;
+
+    /// Documents with this number (any date, both kinds), for `preview`.
+    async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError>;
+}
