@@ -115,7 +115,7 @@ pub struct CalltouchConfig {
 
 /// `[deal]`: the constants of Table 1, all overridable.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DealConfig {
     pub crm: String,
     /// Template of `orderNumber`: `{number}` (trimmed document number), `{year}` (document
@@ -154,7 +154,7 @@ impl Default for DealConfig {
 
 /// `[statuses]`: Table 2, 1C state name → Calltouch status, per document kind.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StatusConfig {
     pub booking: BTreeMap<String, String>,
     pub work_order: BTreeMap<String, String>,
@@ -544,4 +544,94 @@ fn read_secret(
         return Err(ConfigError::invalid(file_key, format!("{} is empty", path.display())));
     }
     Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"), Path::new("."))
+    }
+
+    const MINIMAL: &str = r#"
+        [calltouch]
+        site_id = "123"
+        [source]
+        kind = "postgres"
+        preset = "alfa6"
+        name_map = "map.toml"
+        start_date = "2026-01-01"
+        host = "localhost"
+        database = "alfa"
+        user = "reader"
+    "#;
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../config/alfa-calltouch.example.toml");
+        let config = parse(text).unwrap();
+        assert_eq!(config.deal, DealConfig::default());
+        assert_eq!(config.statuses, StatusConfig::default());
+    }
+
+    #[test]
+    fn defaults_are_the_assignment_constants() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.deal.crm, "1С Альфа-Авто");
+        assert_eq!(config.deal.source, "офлайн визит");
+        assert_eq!(config.deal.medium, "офлайн визит");
+        assert_eq!(config.deal.call_type_to_match, "nearest");
+        assert_eq!(config.deal.request_type_to_match, "nearest");
+        assert_eq!(config.deal.search_depth, 259_200);
+        assert_eq!(config.deal.service_tag, "Сервис");
+        assert_eq!(config.calltouch.batch_size, 100);
+        assert_eq!(config.calltouch.requests_per_second, 5);
+        assert_eq!(
+            config.statuses.map(DocKind::Booking, "Отклонено"),
+            Some("Отказ")
+        );
+        assert_eq!(config.statuses.map(DocKind::WorkOrder, "Закрыт"), Some("Закрыт"));
+        assert_eq!(config.statuses.map(DocKind::WorkOrder, "В работе"), None);
+    }
+
+    #[test]
+    fn every_mistake_names_its_key() {
+        let cases = [
+            (MINIMAL.replace("site_id = \"123\"", "site_id = \"abc\""), "calltouch.site_id"),
+            (MINIMAL.replace("[source]", "[deal]\norder_number = \"{id}\"\n[source]"), "deal.order_number"),
+            (MINIMAL.replace("[source]", "[deal]\ncall_type_to_match = \"any\"\n[source]"), "deal.call_type_to_match"),
+            (MINIMAL.replace("[source]", "[calltouch.x]\n[source]"), "x"),
+            (MINIMAL.replace("user = \"reader\"", ""), "source.user"),
+            (MINIMAL.replace("preset = \"alfa6\"", "preset = \"alfa7\""), "alfa7"),
+            (MINIMAL.replace("site_id = \"123\"", "site_id = \"123\"\nbatch_size = 500"), "calltouch.batch_size"),
+            (MINIMAL.replace("start_date = \"2026-01-01\"", "start_date = \"yesterday\""), "start_date"),
+        ];
+        for (text, key) in cases {
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(key), "{key:?} not named in: {error}");
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_or_a_file_and_never_print() {
+        let dir = std::env::temp_dir().join(format!("alfa-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("token.txt"), "file-token-value\n").unwrap();
+        let text = MINIMAL.replace(
+            "site_id = \"123\"",
+            "site_id = \"123\"\ntoken_env = \"ALFA_TEST_TOKEN_UNSET_VAR\"\ntoken_file = \"token.txt\"",
+        );
+        let config = Config::parse(&text, Path::new("t.toml"), &dir).unwrap();
+        let token = config.calltouch_token().unwrap();
+        assert_eq!(token.expose(), "file-token-value");
+        assert!(!format!("{token:?} {token}").contains("file-token-value"));
+        let missing = parse(MINIMAL.replace("site_id = \"123\"", "site_id = \"123\"\ntoken_env = \"ALFA_TEST_TOKEN_UNSET_VAR\"").as_str())
+            .unwrap()
+            .calltouch_token()
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("ALFA_TEST_TOKEN_UNSET_VAR"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
