@@ -385,8 +385,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.calltouch;
-        if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit())
-        {
+        if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit()) {
             return Err(ConfigError::invalid(
                 "calltouch.site_id",
                 "must be the numeric Calltouch account id (ЛК → Интеграции → API)",
@@ -411,7 +410,10 @@ impl Config {
             ));
         }
         if c.max_attempts == 0 {
-            return Err(ConfigError::invalid("calltouch.max_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "calltouch.max_attempts",
+                "must be at least 1",
+            ));
         }
         if c.request_timeout_secs == 0 || c.connect_timeout_secs == 0 {
             return Err(ConfigError::invalid(
@@ -460,9 +462,15 @@ impl Config {
             }
         }
         if d.search_depth == 0 {
-            return Err(ConfigError::invalid("deal.search_depth", "must be positive (minutes)"));
+            return Err(ConfigError::invalid(
+                "deal.search_depth",
+                "must be positive (minutes)",
+            ));
         }
-        for (kind, table) in [("booking", &self.statuses.booking), ("work_order", &self.statuses.work_order)] {
+        for (kind, table) in [
+            ("booking", &self.statuses.booking),
+            ("work_order", &self.statuses.work_order),
+        ] {
             if let Some((state, _)) = table.iter().find(|(_, status)| status.trim().is_empty()) {
                 return Err(ConfigError::invalid(
                     &format!("statuses.{kind}.{state}"),
@@ -478,7 +486,10 @@ impl Config {
             return Err(ConfigError::invalid("source.database", "must not be empty"));
         }
         if !["required", "preferred", "off"].contains(&s.tls.as_str()) {
-            return Err(ConfigError::invalid("source.tls", "must be required, preferred or off"));
+            return Err(ConfigError::invalid(
+                "source.tls",
+                "must be required, preferred or off",
+            ));
         }
         if s.integrated_auth && s.kind != SourceKind::Mssql {
             return Err(ConfigError::invalid(
@@ -493,7 +504,10 @@ impl Config {
             ));
         }
         if self.sync.max_document_attempts == 0 {
-            return Err(ConfigError::invalid("sync.max_document_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "sync.max_document_attempts",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -541,7 +555,10 @@ fn read_secret(
     })?;
     let value = text.lines().next().unwrap_or("").trim();
     if value.is_empty() {
-        return Err(ConfigError::invalid(file_key, format!("{} is empty", path.display())));
+        return Err(ConfigError::invalid(
+            file_key,
+            format!("{} is empty", path.display()),
+        ));
     }
     Ok(Secret::new(value))
 }
@@ -591,21 +608,42 @@ mod tests {
             config.statuses.map(DocKind::Booking, "Отклонено"),
             Some("Отказ")
         );
-        assert_eq!(config.statuses.map(DocKind::WorkOrder, "Закрыт"), Some("Закрыт"));
+        assert_eq!(
+            config.statuses.map(DocKind::WorkOrder, "Закрыт"),
+            Some("Закрыт")
+        );
         assert_eq!(config.statuses.map(DocKind::WorkOrder, "В работе"), None);
     }
 
     #[test]
     fn every_mistake_names_its_key() {
         let cases = [
-            (MINIMAL.replace("site_id = \"123\"", "site_id = \"abc\""), "calltouch.site_id"),
-            (MINIMAL.replace("[source]", "[deal]\norder_number = \"{id}\"\n[source]"), "deal.order_number"),
-            (MINIMAL.replace("[source]", "[deal]\ncall_type_to_match = \"any\"\n[source]"), "deal.call_type_to_match"),
+            (
+                MINIMAL.replace("site_id = \"123\"", "site_id = \"abc\""),
+                "calltouch.site_id",
+            ),
+            (
+                MINIMAL.replace("[source]", "[deal]\norder_number = \"{id}\"\n[source]"),
+                "deal.order_number",
+            ),
+            (
+                MINIMAL.replace("[source]", "[deal]\ncall_type_to_match = \"any\"\n[source]"),
+                "deal.call_type_to_match",
+            ),
             (MINIMAL.replace("[source]", "[calltouch.x]\n[source]"), "x"),
             (MINIMAL.replace("user = \"reader\"", ""), "source.user"),
-            (MINIMAL.replace("preset = \"alfa6\"", "preset = \"alfa7\""), "alfa7"),
-            (MINIMAL.replace("site_id = \"123\"", "site_id = \"123\"\nbatch_size = 500"), "calltouch.batch_size"),
-            (MINIMAL.replace("start_date = \"2026-01-01\"", "start_date = \"yesterday\""), "start_date"),
+            (
+                MINIMAL.replace("preset = \"alfa6\"", "preset = \"alfa7\""),
+                "alfa7",
+            ),
+            (
+                MINIMAL.replace("site_id = \"123\"", "site_id = \"123\"\nbatch_size = 500"),
+                "calltouch.batch_size",
+            ),
+            (
+                MINIMAL.replace("start_date = \"2026-01-01\"", "start_date = \"yesterday\""),
+                "start_date",
+            ),
         ];
         for (text, key) in cases {
             let error = parse(&text).unwrap_err().to_string();
@@ -626,11 +664,18 @@ mod tests {
         let token = config.calltouch_token().unwrap();
         assert_eq!(token.expose(), "file-token-value");
         assert!(!format!("{token:?} {token}").contains("file-token-value"));
-        let missing = parse(MINIMAL.replace("site_id = \"123\"", "site_id = \"123\"\ntoken_env = \"ALFA_TEST_TOKEN_UNSET_VAR\"").as_str())
-            .unwrap()
-            .calltouch_token()
-            .unwrap_err()
-            .to_string();
+        let missing = parse(
+            MINIMAL
+                .replace(
+                    "site_id = \"123\"",
+                    "site_id = \"123\"\ntoken_env = \"ALFA_TEST_TOKEN_UNSET_VAR\"",
+                )
+                .as_str(),
+        )
+        .unwrap()
+        .calltouch_token()
+        .unwrap_err()
+        .to_string();
         assert!(missing.contains("ALFA_TEST_TOKEN_UNSET_VAR"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -80,7 +80,11 @@ pub enum RegisterError {
         source: rusqlite::Error,
     },
     #[error("register {path} has schema version {found}, newer than this program knows ({known}); upgrade alfa-calltouch")]
-    TooNew { path: String, found: i64, known: i64 },
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("register: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("register holds a value it cannot read: {0}")]
@@ -185,7 +189,12 @@ impl SqliteRegister {
             .query_row(
                 "SELECT checkpoint, since FROM checkpoints WHERE source = ?1",
                 [source],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                    ))
+                },
             )
             .optional()?;
         let Some((checkpoint, since)) = row else {
@@ -250,17 +259,19 @@ impl SqliteRegister {
                 },
             )
             .optional()?
-            .map(|(order_number, root, driver, driver_kind, status, revenue, manager)| {
-                Ok(DealRecord {
-                    order_number,
-                    root: parse_ref(&root)?,
-                    driver: parse_ref(&driver)?,
-                    driver_kind: parse_kind(&driver_kind)?,
-                    status,
-                    revenue: revenue.as_deref().map(parse_money).transpose()?,
-                    manager,
-                })
-            })
+            .map(
+                |(order_number, root, driver, driver_kind, status, revenue, manager)| {
+                    Ok(DealRecord {
+                        order_number,
+                        root: parse_ref(&root)?,
+                        driver: parse_ref(&driver)?,
+                        driver_kind: parse_kind(&driver_kind)?,
+                        status,
+                        revenue: revenue.as_deref().map(parse_money).transpose()?,
+                        manager,
+                    })
+                },
+            )
             .transpose()
     }
 
@@ -284,7 +295,12 @@ impl SqliteRegister {
             .query_row(
                 "SELECT onec_state, state_seen_at FROM documents WHERE reference = ?1",
                 [reference.to_uuid_string()],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                    ))
+                },
             )
             .optional()?;
         match row {
@@ -456,18 +472,27 @@ impl SqliteRegister {
             bind(&mut sql, " AND number = ?", number.trim().to_string());
         }
         if let Some(from) = filter.from {
-            bind(&mut sql, " AND doc_date >= ?", from.format("%Y-%m-%d").to_string());
+            bind(
+                &mut sql,
+                " AND doc_date >= ?",
+                from.format("%Y-%m-%d").to_string(),
+            );
         }
         if let Some(to) = filter.to {
             let next_day = to.succ_opt().unwrap_or(to);
-            bind(&mut sql, " AND doc_date < ?", next_day.format("%Y-%m-%d").to_string());
+            bind(
+                &mut sql,
+                " AND doc_date < ?",
+                next_day.format("%Y-%m-%d").to_string(),
+            );
         }
         if filter.with_errors {
             sql.push_str(" AND last_error IS NOT NULL AND state IN ('failed', 'pending')");
         }
         sql.push_str(" ORDER BY updated_at DESC, number");
         let mut statement = self.conn.prepare(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), read_document_row)?;
+        let rows =
+            statement.query_map(rusqlite::params_from_iter(values.iter()), read_document_row)?;
         rows.map(|row| row?.into_record()).collect()
     }
 
@@ -476,7 +501,8 @@ impl SqliteRegister {
         let mut statement = self
             .conn
             .prepare("SELECT state, COUNT(*) FROM documents GROUP BY state ORDER BY state")?;
-        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let rows =
+            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         rows.map(|row| {
             let (state, count) = row?;
             let state = SyncState::from_code(&state)
@@ -505,13 +531,20 @@ impl SqliteRegister {
     ) -> Result<(), RegisterError> {
         self.conn.execute(
             "INSERT INTO runs (started_at, finished_at, outcome, summary) VALUES (?1, ?2, ?3, ?4)",
-            params![fmt_time(started_at), fmt_time(finished_at), outcome, summary],
+            params![
+                fmt_time(started_at),
+                fmt_time(finished_at),
+                outcome,
+                summary
+            ],
         )?;
         Ok(())
     }
 
     /// The last run: (started, finished, outcome, summary).
-    pub fn last_run(&self) -> Result<Option<(NaiveDateTime, NaiveDateTime, String, String)>, RegisterError> {
+    pub fn last_run(
+        &self,
+    ) -> Result<Option<(NaiveDateTime, NaiveDateTime, String, String)>, RegisterError> {
         let row = self
             .conn
             .query_row(
@@ -528,7 +561,12 @@ impl SqliteRegister {
             )
             .optional()?;
         row.map(|(started, finished, outcome, summary)| {
-            Ok((parse_time(&started)?, parse_time(&finished)?, outcome, summary))
+            Ok((
+                parse_time(&started)?,
+                parse_time(&finished)?,
+                outcome,
+                summary,
+            ))
         })
         .transpose()
     }
@@ -655,13 +693,248 @@ fn parse_time(text: &str) -> Result<NaiveDateTime, RegisterError> {
 }
 
 fn parse_ref(text: &str) -> Result<DocRef, RegisterError> {
-    DocRef::from_uuid_string(text).ok_or_else(|| RegisterError::Corrupt(format!("reference {text:?}")))
+    DocRef::from_uuid_string(text)
+        .ok_or_else(|| RegisterError::Corrupt(format!("reference {text:?}")))
 }
 
 fn parse_kind(text: &str) -> Result<DocKind, RegisterError> {
-    DocKind::from_code(text).ok_or_else(|| RegisterError::Corrupt(format!("document kind {text:?}")))
+    DocKind::from_code(text)
+        .ok_or_else(|| RegisterError::Corrupt(format!("document kind {text:?}")))
 }
 
 fn parse_money(text: &str) -> Result<Money, RegisterError> {
     Money::parse(text).ok_or_else(|| RegisterError::Corrupt(format!("sum {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(day: u32, hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, day)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+    }
+
+    fn temp_register(name: &str) -> (SqliteRegister, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "alfa-register-{name}-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        (SqliteRegister::open(&path).unwrap(), path)
+    }
+
+    fn booking(number: &str) -> DocumentSnapshot {
+        let mut snapshot = DocumentSnapshot::new(
+            DocKind::Booking,
+            DocRef([number.len() as u8 + 1; 16]),
+            number,
+            at(1, 9),
+        );
+        snapshot.state = Some("Подтверждено".into());
+        snapshot
+    }
+
+    fn accept(
+        register: &mut SqliteRegister,
+        snapshot: &DocumentSnapshot,
+        status: &str,
+        now: NaiveDateTime,
+    ) {
+        register
+            .record_accepted(
+                snapshot,
+                &AcceptedDeal {
+                    order_number: &snapshot.number,
+                    root: snapshot.reference,
+                    status: Some(status),
+                    revenue: Money::parse("100.5"),
+                    manager: Some("Иванов И.И."),
+                    calltouch_id: Some(7),
+                },
+                &SendRecord {
+                    endpoint: "create",
+                    order_number: &snapshot.number,
+                    request_json: "{}",
+                    outcome: "accepted",
+                    detail: None,
+                },
+                now,
+                now,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_new_file_gets_the_current_schema_and_reopening_keeps_it() {
+        let (register, path) = temp_register("schema");
+        assert_eq!(register.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(register);
+        assert_eq!(
+            SqliteRegister::open(&path)
+                .unwrap()
+                .schema_version()
+                .unwrap(),
+            SCHEMA_VERSION
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_advice() {
+        let (register, path) = temp_register("newer");
+        register
+            .conn
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        drop(register);
+        let error = SqliteRegister::open(&path).err().unwrap().to_string();
+        assert!(error.contains("upgrade alfa-calltouch"), "{error}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn an_accepted_deal_is_remembered_with_its_values_and_logged() {
+        let (mut register, path) = temp_register("accepted");
+        let snapshot = booking("000101");
+        register
+            .mark_pending(&snapshot, "000101", at(1, 9), at(2, 10), None, false)
+            .unwrap();
+        assert_eq!(
+            register
+                .document(snapshot.reference)
+                .unwrap()
+                .unwrap()
+                .state,
+            SyncState::Pending
+        );
+        accept(&mut register, &snapshot, "Подтвержденная заявка", at(2, 10));
+        let deal = register.deal("000101").unwrap().unwrap();
+        assert_eq!(deal.status.as_deref(), Some("Подтвержденная заявка"));
+        assert_eq!(deal.revenue, Money::parse("100.50"));
+        assert_eq!(deal.driver_kind, DocKind::Booking);
+        let document = register.document(snapshot.reference).unwrap().unwrap();
+        assert_eq!(document.state, SyncState::Sent);
+        assert_eq!(document.last_revenue.as_deref(), Some("100.50"));
+        assert_eq!(register.send_log().unwrap().len(), 1);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn state_seen_time_is_kept_while_the_state_stays() {
+        let (mut register, path) = temp_register("seen");
+        let snapshot = booking("000102");
+        assert_eq!(
+            register
+                .state_seen_at(snapshot.reference, Some("Подтверждено"))
+                .unwrap(),
+            None
+        );
+        accept(&mut register, &snapshot, "x", at(3, 8));
+        assert_eq!(
+            register
+                .state_seen_at(snapshot.reference, Some("Подтверждено"))
+                .unwrap(),
+            Some(Some(at(3, 8)))
+        );
+        assert_eq!(
+            register
+                .state_seen_at(snapshot.reference, Some("Отклонено"))
+                .unwrap(),
+            Some(None)
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn failures_count_attempts_and_filters_find_them() {
+        let (mut register, path) = temp_register("failed");
+        let good = booking("000103");
+        accept(&mut register, &good, "x", at(4, 8));
+        let bad = booking("0001040");
+        for _ in 0..2 {
+            register
+                .record_failed(
+                    bad.kind,
+                    bad.reference,
+                    &bad.number,
+                    Some(bad.date),
+                    None,
+                    "Номер: empty",
+                    None,
+                    at(4, 9),
+                )
+                .unwrap();
+        }
+        let failed = register
+            .list(&ListFilter {
+                with_errors: true,
+                ..ListFilter::default()
+            })
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].attempts, 2);
+        assert_eq!(failed[0].last_error.as_deref(), Some("Номер: empty"));
+        let by_number = register
+            .list(&ListFilter {
+                number: Some("000103".into()),
+                ..ListFilter::default()
+            })
+            .unwrap();
+        assert_eq!(by_number.len(), 1);
+        let sent = register
+            .list(&ListFilter {
+                state: Some(SyncState::Sent),
+                kind: Some(DocKind::Booking),
+                from: Some(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()),
+                to: Some(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()),
+                ..ListFilter::default()
+            })
+            .unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            register.counts().unwrap(),
+            vec![(SyncState::Failed, 1), (SyncState::Sent, 1)]
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn checkpoint_is_saved_and_reset_with_a_since_date() {
+        let (register, path) = temp_register("checkpoint");
+        assert_eq!(register.checkpoint("pg").unwrap(), CheckpointRow::default());
+        register
+            .save_checkpoint("pg", "100:105:", at(5, 1))
+            .unwrap();
+        assert_eq!(
+            register.checkpoint("pg").unwrap().checkpoint.as_deref(),
+            Some("100:105:")
+        );
+        let since = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        register
+            .reset_checkpoint("pg", Some(since), at(5, 2))
+            .unwrap();
+        assert_eq!(
+            register.checkpoint("pg").unwrap(),
+            CheckpointRow {
+                checkpoint: None,
+                since: Some(since)
+            }
+        );
+        // The cut-off chosen at reset stays for the cycles after it.
+        register
+            .save_checkpoint("pg", "200:200:", at(5, 3))
+            .unwrap();
+        assert_eq!(
+            register.checkpoint("pg").unwrap(),
+            CheckpointRow {
+                checkpoint: Some("200:200:".into()),
+                since: Some(since)
+            }
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
 }
