@@ -9,6 +9,7 @@ pub mod config;
 pub mod format;
 pub mod lock;
 pub mod register;
+pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod source;

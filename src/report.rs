@@ -1,0 +1,148 @@
+//! Human-readable views of the register: the document table and its summary line, as the
+//! `register` command prints them (the assignment's register form).
+
+use chrono::NaiveDateTime;
+
+use crate::register::{DocumentRecord, SyncState};
+
+const HEADERS: [&str; 10] = [
+    "document", "number", "date", "deal", "state", "last status", "sum", "attempts", "last error", "updated",
+];
+
+/// Longest last-error text shown in the table; `--json` shows it whole.
+const ERROR_WIDTH: usize = 60;
+
+/// The documents as an aligned text table.
+pub fn register_table(documents: &[DocumentRecord]) -> String {
+    let rows: Vec<[String; 10]> = documents.iter().map(table_row).collect();
+    let mut widths = HEADERS.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    push_line(&mut out, &HEADERS.map(String::from), &widths);
+    for row in &rows {
+        push_line(&mut out, row, &widths);
+    }
+    out
+}
+
+fn table_row(document: &DocumentRecord) -> [String; 10] {
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+    [
+        document.kind.metadata_name().to_string(),
+        document.number.clone(),
+        document.date.format("%Y-%m-%d").to_string(),
+        or_dash(&document.order_number),
+        document.state.code().to_string(),
+        or_dash(&document.last_status),
+        or_dash(&document.last_revenue),
+        document.attempts.to_string(),
+        document
+            .last_error
+            .as_deref()
+            .map(|e| shorten(e, ERROR_WIDTH))
+            .unwrap_or_else(|| "-".into()),
+        document.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+    ]
+}
+
+fn push_line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+    let line: Vec<String> = cells
+        .iter()
+        .zip(widths)
+        .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+        .collect();
+    out.push_str(line.join("  ").trim_end());
+    out.push('\n');
+}
+
+fn shorten(text: &str, limit: usize) -> String {
+    let single_line = text.replace(['\n', '\r'], " ");
+    if single_line.chars().count() <= limit {
+        return single_line;
+    }
+    let kept: String = single_line.chars().take(limit - 1).collect();
+    format!("{kept}…")
+}
+
+/// One line: documents per state and how the last run ended.
+pub fn register_summary(
+    counts: &[(SyncState, u64)],
+    last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
+) -> String {
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    let per_state: Vec<String> = [SyncState::Pending, SyncState::Sent, SyncState::Failed, SyncState::Skipped]
+        .iter()
+        .map(|state| {
+            let count = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+            format!("{} {count}", state.code())
+        })
+        .collect();
+    let run = match last_run {
+        Some((_, finished, outcome, summary)) => {
+            format!("last run {} ({outcome}: {summary})", finished.format("%Y-%m-%d %H:%M:%S"))
+        }
+        None => "no run yet".to_string(),
+    };
+    format!("{total} documents: {}; {run}", per_state.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{DocKind, DocRef};
+    use chrono::NaiveDate;
+
+    fn time(hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap().and_hms_opt(hour, 5, 0).unwrap()
+    }
+
+    fn record(number: &str, state: SyncState, error: Option<&str>) -> DocumentRecord {
+        DocumentRecord {
+            kind: DocKind::WorkOrder,
+            reference: DocRef([1; 16]),
+            number: number.into(),
+            date: time(9),
+            order_number: Some(number.into()),
+            state,
+            onec_state: Some("Закрыт".into()),
+            last_status: Some("Закрыт".into()),
+            last_revenue: Some("15300.00".into()),
+            last_manager: None,
+            attempts: u32::from(error.is_some()),
+            last_error: error.map(String::from),
+            updated_at: time(10),
+        }
+    }
+
+    #[test]
+    fn the_table_aligns_columns_and_shortens_long_errors() {
+        let long_error = "Calltouch rejected the deal: ".to_string() + &"x".repeat(100);
+        let table = register_table(&[
+            record("ЗН-001", SyncState::Sent, None),
+            record("ЗН-0000002", SyncState::Failed, Some(&long_error)),
+        ]);
+        let expected = "\
+document    number      date        deal        state   last status  sum       attempts  last error                                                    updated
+ЗаказНаряд  ЗН-001      2026-11-28  ЗН-001      sent    Закрыт       15300.00  0         -                                                             2026-11-28 10:05
+ЗаказНаряд  ЗН-0000002  2026-11-28  ЗН-0000002  failed  Закрыт       15300.00  1         Calltouch rejected the deal: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…  2026-11-28 10:05
+";
+        assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn the_summary_counts_states_and_names_the_last_run() {
+        let summary = register_summary(
+            &[(SyncState::Sent, 5), (SyncState::Failed, 1)],
+            Some(&(time(9), time(10), "ok".into(), "read 6, created 5".into())),
+        );
+        assert_eq!(
+            summary,
+            "6 documents: pending 0, sent 5, failed 1, skipped 0; last run 2026-11-28 10:05:00 (ok: read 6, created 5)"
+        );
+        assert_eq!(register_summary(&[], None), "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet");
+    }
+}
