@@ -97,7 +97,7 @@ pub struct RecordedRequest {
     pub site_id: Option<String>,
     pub content_type: Option<String>,
     pub body: String,
-    /// `None` when the connection was dropped instead of answered.
+    /// `None` when the connection was dropped instead of answered (or the answer is pending).
     pub status: Option<u16>,
     /// The body sent, or that would have been sent before a drop.
     pub response_body: String,
@@ -261,7 +261,7 @@ async fn handle(
         Ok(collected) => collected.to_bytes(),
         Err(error) => return Err(std::io::Error::other(error)),
     };
-    let mut record = RecordedRequest {
+    let record = RecordedRequest {
         received_at: Instant::now(),
         method: parts.method.to_string(),
         endpoint: endpoint_of(parts.uri.path()),
@@ -272,10 +272,18 @@ async fn handle(
         status: None,
         response_body: String::new(),
     };
+    // Recorded on arrival, so the log keeps arrival order even when an answer is late (a hang)
+    // or never comes because the client went away first; the answer is filled in after.
+    let slot = {
+        let mut inner = state.lock();
+        inner.requests.push(record.clone());
+        inner.requests.len() - 1
+    };
     let reply = respond(&state, &parts.method, &record, &body).await;
-    record.status = reply.status;
-    record.response_body = reply.body.clone();
-    state.lock().requests.push(record);
+    if let Some(recorded) = state.lock().requests.get_mut(slot) {
+        recorded.status = reply.status;
+        recorded.response_body = reply.body.clone();
+    }
     let Some(status) = reply.status else {
         return Err(std::io::Error::other("scripted dropped connection"));
     };
@@ -593,7 +601,7 @@ const UPDATE_ORDER: &[Field] = &[
 
 const DELETE_REQUEST: &[Field] = &[required("orderNumbers", Kind::Texts)];
 
-const LEAD_PARAMS: &[Field] = &[required("requestId", Kind::Count)];
+const REQUEST_PARAMS: &[Field] = &[required("requestId", Kind::Count)];
 const CALL_PARAMS: &[Field] = &[required("callId", Kind::Count)];
 const LEAD_CONTACT_PARAMS: &[Field] = &[
     optional("emails", Kind::Texts),
@@ -631,27 +639,38 @@ const CUSTOM_SOURCE_PARAMS: &[Field] = &[
     optional("term", Kind::Text),
 ];
 
-/// Each matching `type`, its params key and the params' fields (`None`: takes no params).
-const MATCHING_TYPES: &[(&str, Option<(&str, &[Field])>)] = &[
-    ("request", Some(("requestParams", LEAD_PARAMS))),
-    ("call", Some(("callParams", CALL_PARAMS))),
-    (
-        "leadContact",
-        Some(("leadContactParams", LEAD_CONTACT_PARAMS)),
-    ),
-    (
+/// A matching `type` and, when it takes params, its own params key and fields.
+struct MatchingType {
+    name: &'static str,
+    params: Option<(&'static str, &'static [Field])>,
+}
+
+const fn matching_type(
+    name: &'static str,
+    params_key: &'static str,
+    fields: &'static [Field],
+) -> MatchingType {
+    MatchingType {
+        name,
+        params: Some((params_key, fields)),
+    }
+}
+
+const MATCHING_TYPES: &[MatchingType] = &[
+    matching_type("request", "requestParams", REQUEST_PARAMS),
+    matching_type("call", "callParams", CALL_PARAMS),
+    matching_type("leadContact", "leadContactParams", LEAD_CONTACT_PARAMS),
+    matching_type(
         "requestContact",
-        Some(("requestContactParams", REQUEST_CONTACT_PARAMS)),
+        "requestContactParams",
+        REQUEST_CONTACT_PARAMS,
     ),
-    (
-        "callContact",
-        Some(("callContactParams", CALL_CONTACT_PARAMS)),
-    ),
-    (
-        "customSources",
-        Some(("customSourceParams", CUSTOM_SOURCE_PARAMS)),
-    ),
-    ("withoutSource", None),
+    matching_type("callContact", "callContactParams", CALL_CONTACT_PARAMS),
+    matching_type("customSources", "customSourceParams", CUSTOM_SOURCE_PARAMS),
+    MatchingType {
+        name: "withoutSource",
+        params: None,
+    },
 ];
 
 const TYPES_TO_MATCH: &[&str] = &["nearest", "nearestUniq", "nearestUniqLead"];
@@ -764,8 +783,8 @@ fn check_matching_entry(entry: &Value, path: &str) -> Result<(), String> {
         .ok_or_else(|| format!("{type_path}: required string"))?;
     let params = MATCHING_TYPES
         .iter()
-        .find(|(name, _)| *name == type_name)
-        .map(|(_, params)| *params)
+        .find(|known| known.name == type_name)
+        .map(|known| known.params)
         .ok_or_else(|| format!("{type_path}: unknown matching type {type_name:?}"))?;
     let Some((params_key, fields)) = params else {
         return reject_unknown_keys(object, ["type"], path);
