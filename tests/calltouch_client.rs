@@ -482,3 +482,30 @@ async fn the_emulator_rejects_bad_hand_made_bodies() {
     assert_eq!(status, 200);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_whole_request_validation_error_rejects_every_order_of_the_batch() {
+    let emulator = start().await;
+    let mut bad = create_order("V-2");
+    bad.revenue = Some("1 500,00".into());
+    let outcomes = client(&config(&emulator))
+        .send(vec![
+            Operation::Create(create_order("V-1")),
+            Operation::Create(bad),
+        ])
+        .await
+        .unwrap();
+    for outcome in &outcomes {
+        let OrderOutcome::Rejected { reason } = outcome else {
+            panic!("rejected expected, got {outcome:?}");
+        };
+        assert!(reason.starts_with("HTTP 400:") && reason.contains("orders[1].revenue"));
+    }
+    assert_eq!(
+        emulator.requests().len(),
+        1,
+        "a validation error is not retried"
+    );
+    assert!(emulator.deals().is_empty());
+    emulator.shutdown().await;
+}

@@ -226,6 +226,27 @@ impl Job {
             fallback: None,
         })
     }
+
+    fn order_number(&self) -> &str {
+        match &self.body {
+            Body::Create(order) => &order.order_number,
+            Body::Update(order) => &order.order_number,
+        }
+    }
+
+    fn create_body(&self) -> Option<CreateOrder> {
+        match &self.body {
+            Body::Create(order) => Some(order.clone()),
+            Body::Update(_) => None,
+        }
+    }
+
+    fn update_body(&self) -> Option<UpdateOrder> {
+        match &self.body {
+            Body::Update(order) => Some(order.clone()),
+            Body::Create(_) => None,
+        }
+    }
 }
 
 /// The update that carries a create's state, for a deal Calltouch already has.
@@ -343,7 +364,7 @@ impl CalltouchClient {
                 attempt,
                 "sending"
             );
-            match self.attempt(endpoint, &body, &order_numbers).await {
+            match self.attempt(endpoint, &body, &order_numbers, attempt).await {
                 Attempt::Settled(outcomes) => return Ok(outcomes),
                 Attempt::Fatal(error) => return Err(error),
                 Attempt::Transient {
@@ -379,7 +400,13 @@ impl CalltouchClient {
     }
 
     /// One HTTP request and what its answer means.
-    async fn attempt(&self, endpoint: Endpoint, body: &[u8], order_numbers: &[&str]) -> Attempt {
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        body: &[u8],
+        order_numbers: &[&str],
+        attempt: u32,
+    ) -> Attempt {
         let url = format!("{}{}", self.base_url, endpoint.path());
         let sent = self
             .http
@@ -398,6 +425,7 @@ impl CalltouchClient {
             endpoint = endpoint.path(),
             orders = order_numbers.len(),
             status = status.as_u16(),
+            attempt,
             "answered"
         );
         let text = match response.text().await {
@@ -413,29 +441,6 @@ impl Attempt {
         Attempt::Transient {
             reason,
             retry_after: None,
-        }
-    }
-}
-
-impl Job {
-    fn order_number(&self) -> &str {
-        match &self.body {
-            Body::Create(order) => &order.order_number,
-            Body::Update(order) => &order.order_number,
-        }
-    }
-
-    fn create_body(&self) -> Option<CreateOrder> {
-        match &self.body {
-            Body::Create(order) => Some(order.clone()),
-            Body::Update(_) => None,
-        }
-    }
-
-    fn update_body(&self) -> Option<UpdateOrder> {
-        match &self.body {
-            Body::Update(order) => Some(order.clone()),
-            Body::Create(_) => None,
         }
     }
 }
