@@ -856,7 +856,7 @@ fn is_money(text: &str) -> bool {
         None => (unsigned, None),
     };
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
-    digits(whole) && fraction.map_or(true, |part| digits(part) && part.len() <= 2)
+    digits(whole) && fraction.is_none_or(|part| digits(part) && part.len() <= 2)
 }
 
 #[cfg(test)]

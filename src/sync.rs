@@ -1,0 +1,526 @@
+//! One sync cycle: read changed documents from the 1C source, decide per document with the deal
+//! rules, send to Calltouch, and record every outcome in the register.
+//!
+//! The checkpoint moves only after every document of the read is settled (sent, unchanged,
+//! skipped or failed). When Calltouch defers anything (outage, rate limit) the checkpoint stays,
+//! the next cycle reads the same changes again, and the register's "last sent" values keep
+//! already accepted deals from being sent twice.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::calltouch::client::{CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome};
+use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
+use crate::config::Config;
+use crate::register::sqlite::{AcceptedDeal, RegisterError, SendRecord, SqliteRegister};
+use crate::register::SyncState;
+use crate::rules::{DealRules, Decision, SentValues};
+use crate::snapshot::{DocKind, DocumentSnapshot, Money};
+use crate::source::{ReadFrom, Source, SourceError};
+
+/// A failure that stops the cycle; documents already recorded stay recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
+    Calltouch(#[from] ClientError),
+}
+
+/// What one cycle did, for its summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleSummary {
+    pub read: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// Left pending for the next cycle (Calltouch unavailable).
+    pub deferred: usize,
+    pub checkpoint_moved: bool,
+    pub duration: Duration,
+}
+
+impl std::fmt::Display for CycleSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {}, created {}, updated {}, unchanged {}, skipped {}, failed {}, deferred {}, duration {:.1}s",
+            self.read,
+            self.created,
+            self.updated,
+            self.unchanged,
+            self.skipped,
+            self.failed,
+            self.deferred,
+            self.duration.as_secs_f64()
+        )
+    }
+}
+
+/// The register key of the configured source's checkpoint.
+pub fn checkpoint_key(config: &Config) -> String {
+    let source = &config.source;
+    format!(
+        "{:?}://{}:{}/{}",
+        source.kind,
+        source.host,
+        source.port.map(|p| p.to_string()).unwrap_or_default(),
+        source.database
+    )
+    .to_lowercase()
+}
+
+/// One document on its way to Calltouch.
+struct Outgoing {
+    snapshot: DocumentSnapshot,
+    order_number: String,
+    sent: SentValues,
+    /// What is recorded if an update falls back to its create body.
+    fallback_sent: Option<SentValues>,
+    state_seen_at: NaiveDateTime,
+    request_json: String,
+}
+
+/// Runs one cycle.
+pub async fn run_cycle<S: Source>(
+    config: &Config,
+    source: &mut S,
+    register: &mut SqliteRegister,
+    client: &CalltouchClient,
+) -> Result<CycleSummary, CycleError> {
+    let started = Instant::now();
+    let key = checkpoint_key(config);
+    let stored = register.checkpoint(&key)?;
+    let from = stored
+        .checkpoint
+        .clone()
+        .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
+    let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
+    let changes = source.changes(&from, cutoff).await?;
+    let now = changes.read_at;
+    let mut summary = CycleSummary {
+        read: changes.documents.len() + changes.rejected.len(),
+        ..CycleSummary::default()
+    };
+
+    for rejected in &changes.rejected {
+        let reason = format!("{}: {}", rejected.field, rejected.reason);
+        tracing::warn!(kind = %rejected.kind, reference = %rejected.reference,
+            number = rejected.number.as_deref().unwrap_or(""), "{reason}");
+        register.record_failed(
+            rejected.kind,
+            rejected.reference,
+            rejected.number.as_deref().unwrap_or(""),
+            None,
+            None,
+            &reason,
+            None,
+            now,
+        )?;
+        summary.failed += 1;
+    }
+
+    let rules = DealRules::new(&config.deal, &config.statuses);
+    let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary)?;
+    let mut blocked: HashSet<String> = HashSet::new();
+    for round in rounds {
+        let outgoing = decide_round(&rules, round, register, now, &blocked, &mut summary)?;
+        send_round(client, register, outgoing, now, &mut blocked, &mut summary).await?;
+    }
+
+    if summary.deferred == 0 {
+        register.save_checkpoint(&key, &changes.checkpoint, now)?;
+        summary.checkpoint_moved = true;
+    }
+    summary.duration = started.elapsed();
+    Ok(summary)
+}
+
+/// Splits the documents into rounds so that no round holds two documents of the same deal:
+/// a booking and its work order both new in one read go out one after the other.
+fn group_into_rounds(
+    rules: &DealRules<'_>,
+    documents: Vec<DocumentSnapshot>,
+    register: &mut SqliteRegister,
+    now: NaiveDateTime,
+    summary: &mut CycleSummary,
+) -> Result<Vec<Vec<(String, DocumentSnapshot)>>, CycleError> {
+    let mut depth: HashMap<String, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<(String, DocumentSnapshot)>> = Vec::new();
+    for snapshot in documents {
+        let order_number = match rules.order_number(&snapshot) {
+            Ok(order_number) => order_number,
+            Err(error) => {
+                fail_document(register, &snapshot, None, &error.to_string(), now)?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        let round = depth.entry(order_number.clone()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push((order_number, snapshot));
+        *round += 1;
+    }
+    Ok(rounds)
+}
+
+/// Decides every document of a round; settles the ones that need no request.
+fn decide_round(
+    rules: &DealRules<'_>,
+    round: Vec<(String, DocumentSnapshot)>,
+    register: &mut SqliteRegister,
+    now: NaiveDateTime,
+    blocked: &HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
+    let mut outgoing = Vec::new();
+    for (order_number, mut snapshot) in round {
+        let state_seen_at = fill_booking_state_time(register, &mut snapshot, now)?;
+        if blocked.contains(&order_number) {
+            register.mark_pending(
+                &snapshot,
+                &order_number,
+                state_seen_at,
+                now,
+                Some("waiting for an earlier change of the same deal"),
+                false,
+            )?;
+            summary.deferred += 1;
+            continue;
+        }
+        let deal = register.deal(&order_number)?;
+        if let Some(deal) = &deal {
+            if deal.root != DealRules::deal_root(&snapshot) {
+                let reason = format!(
+                    "Номер: orderNumber {order_number} already belongs to another document's deal \
+                     (a number repeated across years or kinds); add {{year}} or {{kind}} to deal.order_number"
+                );
+                fail_document(register, &snapshot, Some(&order_number), &reason, now)?;
+                summary.failed += 1;
+                continue;
+            }
+        }
+        let plan = match rules.decide(&snapshot, deal.as_ref(), now) {
+            Ok(plan) => plan,
+            Err(error) => {
+                fail_document(
+                    register,
+                    &snapshot,
+                    Some(&order_number),
+                    &error.to_string(),
+                    now,
+                )?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        for warning in &plan.warnings {
+            tracing::warn!(document = %snapshot.label(), "{warning}");
+        }
+        match plan.decision {
+            Decision::Create { order, sent } => {
+                let request_json = serde_json::to_string(&order).unwrap_or_default();
+                register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                outgoing.push((
+                    Operation::Create(order),
+                    Outgoing {
+                        snapshot,
+                        order_number,
+                        sent,
+                        fallback_sent: None,
+                        state_seen_at,
+                        request_json,
+                    },
+                ));
+            }
+            Decision::Update {
+                order,
+                fallback,
+                sent,
+            } => {
+                let request_json = serde_json::to_string(&order).unwrap_or_default();
+                register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                let fallback_sent = Some(sent_by_create(&fallback));
+                outgoing.push((
+                    Operation::Update { order, fallback },
+                    Outgoing {
+                        snapshot,
+                        order_number,
+                        sent,
+                        fallback_sent,
+                        state_seen_at,
+                        request_json,
+                    },
+                ));
+            }
+            Decision::Unchanged => {
+                register.record_settled(
+                    &snapshot,
+                    Some(&order_number),
+                    SyncState::Sent,
+                    None,
+                    state_seen_at,
+                    now,
+                )?;
+                summary.unchanged += 1;
+            }
+            Decision::Skip { reason } => {
+                register.record_settled(
+                    &snapshot,
+                    Some(&order_number),
+                    SyncState::Skipped,
+                    Some(&reason),
+                    state_seen_at,
+                    now,
+                )?;
+                summary.skipped += 1;
+            }
+        }
+    }
+    Ok(outgoing)
+}
+
+/// Sends a round and records each order's outcome.
+async fn send_round(
+    client: &CalltouchClient,
+    register: &mut SqliteRegister,
+    outgoing: Vec<(Operation, Outgoing)>,
+    now: NaiveDateTime,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
+    let outcomes = client.send(operations).await?;
+    for (document, outcome) in documents.into_iter().zip(outcomes) {
+        let snapshot = &document.snapshot;
+        match outcome {
+            OrderOutcome::Accepted {
+                calltouch_order_id,
+                via,
+            } => {
+                let endpoint = endpoint_name(via);
+                // An update Calltouch did not know went out as its create body.
+                let sent = match (&document.fallback_sent, via) {
+                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
+                    _ => &document.sent,
+                };
+                register.record_accepted(
+                    snapshot,
+                    &AcceptedDeal {
+                        order_number: &document.order_number,
+                        root: DealRules::deal_root(snapshot),
+                        status: sent.status.as_deref(),
+                        revenue: sent.revenue,
+                        manager: sent.manager.as_deref(),
+                        calltouch_id: calltouch_order_id,
+                    },
+                    &SendRecord {
+                        endpoint,
+                        order_number: &document.order_number,
+                        request_json: &document.request_json,
+                        outcome: "accepted",
+                        detail: None,
+                    },
+                    document.state_seen_at,
+                    now,
+                )?;
+                match via {
+                    Endpoint::Create => summary.created += 1,
+                    Endpoint::Update => summary.updated += 1,
+                }
+            }
+            OrderOutcome::Rejected { reason } => {
+                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
+                let message = format!("Calltouch rejected the deal: {reason}");
+                register.record_failed(
+                    snapshot.kind,
+                    snapshot.reference,
+                    &snapshot.number,
+                    Some(snapshot.date),
+                    Some(&document.order_number),
+                    &message,
+                    Some(&SendRecord {
+                        endpoint: "send",
+                        order_number: &document.order_number,
+                        request_json: &document.request_json,
+                        outcome: "rejected",
+                        detail: Some(&reason),
+                    }),
+                    now,
+                )?;
+                summary.failed += 1;
+            }
+            OrderOutcome::Deferred { reason } => {
+                tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
+                register.mark_pending(
+                    snapshot,
+                    &document.order_number,
+                    document.state_seen_at,
+                    now,
+                    Some(&reason),
+                    true,
+                )?;
+                blocked.insert(document.order_number.clone());
+                summary.deferred += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The values a create body sends, as the register stores them.
+fn sent_by_create(order: &CreateOrder) -> SentValues {
+    SentValues {
+        status: order.status.clone(),
+        revenue: order.revenue.as_deref().and_then(Money::parse),
+        manager: order.manager.clone(),
+    }
+}
+
+fn endpoint_name(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Create => "create",
+        Endpoint::Update => "update",
+    }
+}
+
+/// Bookings have no state history in 1C: the time of a state change is when the register first
+/// saw the new state. Returns the time to store as "state seen at".
+fn fill_booking_state_time(
+    register: &SqliteRegister,
+    snapshot: &mut DocumentSnapshot,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, CycleError> {
+    let seen = register.state_seen_at(snapshot.reference, snapshot.state.as_deref())?;
+    let seen_at = match seen {
+        // Same state as last seen: keep the first time it was seen.
+        Some(Some(at)) => at,
+        // Known document, new state: the change is detected now.
+        Some(None) => now,
+        // First sight: the rules use the document date for the first state.
+        None => snapshot.state_set_at.unwrap_or(now),
+    };
+    if snapshot.kind == DocKind::Booking && snapshot.state_set_at.is_none() && seen.is_some() {
+        snapshot.state_set_at = Some(seen_at);
+    }
+    Ok(seen_at)
+}
+
+fn fail_document(
+    register: &mut SqliteRegister,
+    snapshot: &DocumentSnapshot,
+    order_number: Option<&str>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    tracing::warn!(document = %snapshot.label(), "{reason}");
+    register.record_failed(
+        snapshot.kind,
+        snapshot.reference,
+        &snapshot.number,
+        Some(snapshot.date),
+        order_number,
+        reason,
+        None,
+        now,
+    )?;
+    Ok(())
+}
+
+/// What `preview` shows for one document: the exact request body that would be sent.
+#[derive(Debug, Clone)]
+pub struct PreviewItem {
+    pub document: String,
+    pub order_number: Option<String>,
+    /// `create`, `update`, `nothing` or `skip`.
+    pub action: &'static str,
+    pub body: serde_json::Value,
+    pub notes: Vec<String>,
+}
+
+/// The request bodies the next cycle would send for the documents with this number.
+pub async fn preview<S: Source>(
+    config: &Config,
+    source: &mut S,
+    register: &SqliteRegister,
+    number: &str,
+) -> Result<Vec<PreviewItem>, CycleError> {
+    let rules = DealRules::new(&config.deal, &config.statuses);
+    let now = chrono::Local::now().naive_local();
+    let mut items = Vec::new();
+    for mut snapshot in source.find_by_number(number).await? {
+        fill_booking_state_time(register, &mut snapshot, now)?;
+        let document = snapshot.label();
+        let order_number = match rules.order_number(&snapshot) {
+            Ok(order_number) => order_number,
+            Err(error) => {
+                items.push(PreviewItem {
+                    document,
+                    order_number: None,
+                    action: "error",
+                    body: serde_json::Value::Null,
+                    notes: vec![error.to_string()],
+                });
+                continue;
+            }
+        };
+        let deal = register.deal(&order_number)?;
+        let item = match rules.decide(&snapshot, deal.as_ref(), now) {
+            Err(error) => PreviewItem {
+                document,
+                order_number: Some(order_number),
+                action: "error",
+                body: serde_json::Value::Null,
+                notes: vec![error.to_string()],
+            },
+            Ok(plan) => {
+                let (action, body, mut notes) = match plan.decision {
+                    Decision::Create { order, .. } => (
+                        "create",
+                        serde_json::to_value(CreateRequest {
+                            crm: config.deal.crm.clone(),
+                            orders: vec![order],
+                        }),
+                        Vec::new(),
+                    ),
+                    Decision::Update { order, .. } => (
+                        "update",
+                        serde_json::to_value(UpdateRequest {
+                            orders: vec![order],
+                        }),
+                        Vec::new(),
+                    ),
+                    Decision::Unchanged => (
+                        "nothing",
+                        Ok(serde_json::Value::Null),
+                        vec!["nothing relevant changed since Calltouch accepted the deal"
+                            .to_string()],
+                    ),
+                    Decision::Skip { reason } => {
+                        ("skip", Ok(serde_json::Value::Null), vec![reason])
+                    }
+                };
+                notes.extend(plan.warnings);
+                PreviewItem {
+                    document,
+                    order_number: Some(order_number),
+                    action,
+                    body: body.unwrap_or_default(),
+                    notes,
+                }
+            }
+        };
+        items.push(item);
+    }
+    Ok(items)
+}

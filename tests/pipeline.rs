@@ -1,0 +1,339 @@
+//! The sync cycle end to end without a database: an in-memory 1C source, the real rules, the
+//! real client over loopback HTTP, the strict Calltouch emulator, and a real SQLite register.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use std::path::PathBuf;
+
+use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
+use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
+use alfa_calltouch::config::{Config, Secret};
+use alfa_calltouch::register::sqlite::SqliteRegister;
+use alfa_calltouch::register::SyncState;
+use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
+use alfa_calltouch::source::memory::MemorySource;
+use alfa_calltouch::source::RejectedDocument;
+use alfa_calltouch::sync::{run_cycle, CycleError};
+
+const SITE_ID: &str = "777";
+const TOKEN: &str = "pipeline-secret-token";
+
+struct Harness {
+    emulator: Emulator,
+    config: Config,
+    register: SqliteRegister,
+    client: CalltouchClient,
+    source: MemorySource,
+    dir: PathBuf,
+}
+
+impl Harness {
+    async fn new(name: &str) -> Harness {
+        let dir = std::env::temp_dir().join(format!("alfa-pipeline-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
+        let text = format!(
+            r#"
+            [calltouch]
+            site_id = "{SITE_ID}"
+            base_url = "{}"
+            requests_per_second = 0
+            connect_timeout_secs = 1
+            request_timeout_secs = 1
+            max_attempts = 2
+            backoff_initial_ms = 5
+            backoff_max_ms = 20
+            [source]
+            kind = "postgres"
+            preset = "alfa6"
+            name_map = "map.toml"
+            start_date = "2026-01-01"
+            host = "memory"
+            database = "memory"
+            user = "reader"
+            "#,
+            emulator.base_url()
+        );
+        let config = Config::parse(&text, &dir.join("c.toml"), &dir).unwrap();
+        let register = SqliteRegister::open(&config.register_path()).unwrap();
+        let client = CalltouchClient::new(
+            &config.calltouch,
+            Secret::new(TOKEN),
+            config.deal.crm.clone(),
+        )
+        .unwrap();
+        let mut source = MemorySource::new();
+        source.now = Some(at(20, 12));
+        Harness {
+            emulator,
+            config,
+            register,
+            client,
+            source,
+            dir,
+        }
+    }
+
+    async fn cycle(&mut self) -> Result<alfa_calltouch::sync::CycleSummary, CycleError> {
+        run_cycle(
+            &self.config,
+            &mut self.source,
+            &mut self.register,
+            &self.client,
+        )
+        .await
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        self.emulator
+            .requests()
+            .iter()
+            .map(|r| r.endpoint.clone())
+            .collect()
+    }
+
+    fn state_of(&self, reference: DocRef) -> SyncState {
+        self.register.document(reference).unwrap().unwrap().state
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn at(day: u32, hour: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, day)
+        .unwrap()
+        .and_hms_opt(hour, 0, 0)
+        .unwrap()
+}
+
+fn booking(id: u8, number: &str, state: &str) -> DocumentSnapshot {
+    let mut snapshot = DocumentSnapshot::new(DocKind::Booking, DocRef([id; 16]), number, at(2, 10));
+    snapshot.state = Some(state.into());
+    snapshot.sum = Some("1000.00".into());
+    snapshot.manager = Some("Петров Пётр".into());
+    snapshot.phones = vec!["8 (915) 777-11-22".into()];
+    snapshot
+}
+
+fn work_order(
+    id: u8,
+    number: &str,
+    state: &str,
+    from: Option<&DocumentSnapshot>,
+) -> DocumentSnapshot {
+    let mut snapshot =
+        DocumentSnapshot::new(DocKind::WorkOrder, DocRef([id; 16]), number, at(3, 10));
+    snapshot.state = Some(state.into());
+    snapshot.sum = Some("15300".into());
+    snapshot.manager = Some("Сидоров Сидор".into());
+    snapshot.booking = from.map(|b| BookingLink {
+        reference: b.reference,
+        number: b.number.clone(),
+        date: b.date,
+    });
+    snapshot
+}
+
+#[tokio::test]
+async fn a_booking_is_created_then_updated_on_a_state_change_and_idle_cycles_send_nothing() {
+    let mut h = Harness::new("booking").await;
+    let b = booking(1, "ЗР-001", "НеУказано");
+    h.source.put(b.clone());
+    let first = h.cycle().await.unwrap();
+    assert_eq!((first.created, first.updated), (1, 0));
+    let deal = &h.emulator.deals()["ЗР-001"];
+    assert_eq!(deal["status"], "Предварительная заявка");
+    assert_eq!(
+        deal["statusDate"], "02-11-2026 10:00:00",
+        "first state: the document date"
+    );
+
+    let idle = h.cycle().await.unwrap();
+    assert_eq!(idle.read, 0);
+    assert_eq!(h.emulator.requests().len(), 1);
+
+    let mut confirmed = b.clone();
+    confirmed.state = Some("Подтверждено".into());
+    h.source.now = Some(at(21, 9));
+    h.source.put(confirmed);
+    let second = h.cycle().await.unwrap();
+    assert_eq!((second.created, second.updated), (0, 1));
+    let update: serde_json::Value = serde_json::from_str(&h.emulator.requests()[1].body).unwrap();
+    assert_eq!(
+        update["orders"][0],
+        serde_json::json!({
+            "orderNumber": "ЗР-001",
+            "status": "Подтвержденная заявка",
+            "statusDate": "21-11-2026 09:00:00",
+            "orderDate": "21-11-2026 09:00:00",
+            "updateDate": "21-11-2026 09:00:00"
+        })
+    );
+    // A write that changes nothing relevant sends nothing.
+    let mut irrelevant = h.source.get(b.reference).unwrap().clone();
+    irrelevant.contact_reason = Some("другой текст".into());
+    h.source.put(irrelevant);
+    let third = h.cycle().await.unwrap();
+    assert_eq!((third.unchanged, h.emulator.requests().len()), (1, 2));
+    assert_eq!(h.state_of(b.reference), SyncState::Sent);
+}
+
+#[tokio::test]
+async fn a_work_order_from_a_booking_takes_over_its_deal() {
+    let mut h = Harness::new("item11").await;
+    let b = booking(2, "ЗР-002", "Подтверждено");
+    let w = work_order(3, "ЗН-002", "В работе", Some(&b));
+    h.source.put(b.clone());
+    h.source.put(w.clone());
+    let summary = h.cycle().await.unwrap();
+    assert_eq!((summary.created, summary.updated), (1, 1));
+    assert_eq!(
+        h.endpoints(),
+        ["client-order/create", "client-order/update"]
+    );
+    assert_eq!(h.emulator.creates_per_order()["ЗР-002"], 1);
+    let deal = &h.emulator.deals()["ЗР-002"];
+    assert_eq!(deal["revenue"], "15300.00");
+    assert_eq!(deal["manager"], "Сидоров Сидор");
+    assert!(
+        !h.emulator.deals().contains_key("ЗН-002"),
+        "no deal of its own"
+    );
+
+    // The booking changes afterwards: the deal follows the work order, so nothing is sent.
+    let mut refused = b.clone();
+    refused.state = Some("Отклонено".into());
+    h.source.put(refused);
+    let after = h.cycle().await.unwrap();
+    assert_eq!(after.skipped, 1);
+    assert_eq!(h.emulator.requests().len(), 2);
+    assert_eq!(h.state_of(b.reference), SyncState::Skipped);
+
+    let mut closed = w.clone();
+    closed.state = Some("Закрыт".into());
+    closed.state_set_at = Some(at(22, 18));
+    h.source.put(closed);
+    h.cycle().await.unwrap();
+    let deal = &h.emulator.deals()["ЗР-002"];
+    assert_eq!(deal["status"], "Закрыт");
+    assert_eq!(deal["statusDate"], "22-11-2026 18:00:00");
+}
+
+#[tokio::test]
+async fn an_outage_leaves_documents_pending_and_the_checkpoint_in_place() {
+    let mut h = Harness::new("outage").await;
+    h.source.put(booking(4, "ЗР-004", "Подтверждено"));
+    for _ in 0..2 {
+        h.emulator.push_fault(Fault::ServerError(503));
+    }
+    let first = h.cycle().await.unwrap();
+    assert_eq!((first.deferred, first.created), (1, 0));
+    assert!(!first.checkpoint_moved);
+    assert_eq!(h.state_of(DocRef([4; 16])), SyncState::Pending);
+    let key = alfa_calltouch::sync::checkpoint_key(&h.config);
+    assert_eq!(h.register.checkpoint(&key).unwrap().checkpoint, None);
+
+    let second = h.cycle().await.unwrap();
+    assert_eq!(second.created, 1);
+    assert!(second.checkpoint_moved);
+    assert_eq!(h.emulator.creates_per_order()["ЗР-004"], 1);
+    assert_eq!(h.state_of(DocRef([4; 16])), SyncState::Sent);
+}
+
+#[tokio::test]
+async fn a_rejected_order_fails_alone_with_calltouch_s_reason() {
+    let mut h = Harness::new("rejected").await;
+    h.source.put(booking(5, "ЗР-005", "Подтверждено"));
+    h.source.put(booking(6, "ЗР-006", "Подтверждено"));
+    h.emulator.push_fault(Fault::RejectOrder {
+        order_number: "ЗР-005".into(),
+        error: "manager is too long".into(),
+    });
+    let summary = h.cycle().await.unwrap();
+    assert_eq!((summary.created, summary.failed), (1, 1));
+    let failed = h.register.document(DocRef([5; 16])).unwrap().unwrap();
+    assert_eq!(failed.state, SyncState::Failed);
+    assert!(failed.last_error.unwrap().contains("manager is too long"));
+    assert_eq!(h.state_of(DocRef([6; 16])), SyncState::Sent);
+    assert!(
+        summary.checkpoint_moved,
+        "a rejection is settled, not retried"
+    );
+}
+
+#[tokio::test]
+async fn bad_data_is_recorded_per_document_and_the_batch_goes_on() {
+    let mut h = Harness::new("baddata").await;
+    let mut no_number = booking(7, "   ", "Подтверждено");
+    no_number.number = String::new();
+    h.source.put(no_number);
+    let mut bad_sum = booking(8, "ЗР-008", "Подтверждено");
+    bad_sum.sum = Some("12,5".into());
+    h.source.put(bad_sum);
+    h.source.put_rejected(RejectedDocument {
+        kind: DocKind::WorkOrder,
+        reference: DocRef([9; 16]),
+        number: Some("ЗН-009".into()),
+        field: "Дата".into(),
+        reason: "the date is empty".into(),
+    });
+    h.source.put(booking(10, "ЗР-010", "Подтверждено"));
+    let summary = h.cycle().await.unwrap();
+    assert_eq!((summary.created, summary.failed), (1, 3));
+    let reason = |id: u8| {
+        h.register
+            .document(DocRef([id; 16]))
+            .unwrap()
+            .unwrap()
+            .last_error
+            .unwrap()
+    };
+    assert!(reason(7).starts_with("Номер"), "{}", reason(7));
+    assert!(reason(8).starts_with("СуммаДокумента"), "{}", reason(8));
+    assert!(reason(9).starts_with("Дата"), "{}", reason(9));
+}
+
+#[tokio::test]
+async fn a_number_repeated_across_years_is_not_merged_into_one_deal() {
+    let mut h = Harness::new("years").await;
+    let old = booking(11, "000001", "Подтверждено");
+    h.source.put(old);
+    h.cycle().await.unwrap();
+    let mut new = booking(12, "000001", "НеУказано");
+    new.date = at(25, 10);
+    h.source.put(new);
+    let summary = h.cycle().await.unwrap();
+    assert_eq!(summary.failed, 1);
+    let error = h
+        .register
+        .document(DocRef([12; 16]))
+        .unwrap()
+        .unwrap()
+        .last_error
+        .unwrap();
+    assert!(error.contains("{year}"), "{error}");
+    assert_eq!(h.emulator.creates_per_order()["000001"], 1);
+}
+
+#[tokio::test]
+async fn a_bad_token_stops_the_cycle_without_failing_documents() {
+    let mut h = Harness::new("token").await;
+    h.source.put(booking(13, "ЗР-013", "Подтверждено"));
+    h.client = CalltouchClient::new(&h.config.calltouch, Secret::new("wrong"), "x".into()).unwrap();
+    let error = h.cycle().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CycleError::Calltouch(ClientError::Unauthorized { .. })
+        ),
+        "{error}"
+    );
+    assert_eq!(h.state_of(DocRef([13; 16])), SyncState::Pending);
+    let key = alfa_calltouch::sync::checkpoint_key(&h.config);
+    assert_eq!(h.register.checkpoint(&key).unwrap().checkpoint, None);
+    assert!(!format!("{error:?}").contains("wrong"));
+}
