@@ -385,8 +385,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.calltouch;
-        if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit())
-        {
+        if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit()) {
             return Err(ConfigError::invalid(
                 "calltouch.site_id",
                 "must be the numeric Calltouch account id (ЛК → Интеграции → API)",
@@ -411,7 +410,10 @@ impl Config {
             ));
         }
         if c.max_attempts == 0 {
-            return Err(ConfigError::invalid("calltouch.max_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "calltouch.max_attempts",
+                "must be at least 1",
+            ));
         }
         if c.request_timeout_secs == 0 || c.connect_timeout_secs == 0 {
             return Err(ConfigError::invalid(
@@ -460,9 +462,15 @@ impl Config {
             }
         }
         if d.search_depth == 0 {
-            return Err(ConfigError::invalid("deal.search_depth", "must be positive (minutes)"));
+            return Err(ConfigError::invalid(
+                "deal.search_depth",
+                "must be positive (minutes)",
+            ));
         }
-        for (kind, table) in [("booking", &self.statuses.booking), ("work_order", &self.statuses.work_order)] {
+        for (kind, table) in [
+            ("booking", &self.statuses.booking),
+            ("work_order", &self.statuses.work_order),
+        ] {
             if let Some((state, _)) = table.iter().find(|(_, status)| status.trim().is_empty()) {
                 return Err(ConfigError::invalid(
                     &format!("statuses.{kind}.{state}"),
@@ -478,7 +486,10 @@ impl Config {
             return Err(ConfigError::invalid("source.database", "must not be empty"));
         }
         if !["required", "preferred", "off"].contains(&s.tls.as_str()) {
-            return Err(ConfigError::invalid("source.tls", "must be required, preferred or off"));
+            return Err(ConfigError::invalid(
+                "source.tls",
+                "must be required, preferred or off",
+            ));
         }
         if s.integrated_auth && s.kind != SourceKind::Mssql {
             return Err(ConfigError::invalid(
@@ -493,7 +504,10 @@ impl Config {
             ));
         }
         if self.sync.max_document_attempts == 0 {
-            return Err(ConfigError::invalid("sync.max_document_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "sync.max_document_attempts",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -541,7 +555,10 @@ fn read_secret(
     })?;
     let value = text.lines().next().unwrap_or("").trim();
     if value.is_empty() {
-        return Err(ConfigError::invalid(file_key, format!("{} is empty", path.display())));
+        return Err(ConfigError::invalid(
+            file_key,
+            format!("{} is empty", path.display()),
+        ));
     }
     Ok(Secret::new(value))
 }

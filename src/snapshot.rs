@@ -139,7 +139,11 @@ impl Money {
         {
             return None;
         }
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         let mut fraction_digits = fraction.chars().map(|c| c as i128 - '0' as i128);
         let tenths = fraction_digits.next().unwrap_or(0);
         let hundredths = fraction_digits.next().unwrap_or(0);
@@ -231,7 +235,12 @@ impl DocumentSnapshot {
 
     /// How the document is named in messages: «ЗаказНаряд 000123 от 2026-11-28».
     pub fn label(&self) -> String {
-        format!("{} {} от {}", self.kind, self.number, self.date.format("%Y-%m-%d"))
+        format!(
+            "{} {} от {}",
+            self.kind,
+            self.number,
+            self.date.format("%Y-%m-%d")
+        )
     }
 }
 
@@ -243,10 +252,13 @@ mod tests {
     fn reference_round_trips_through_canonical_uuid() {
         // Test vector from 1c-storage.md §3.
         let stored = DocRef([
-            0x90, 0x22, 0x24, 0x9e, 0x3a, 0x1a, 0xc4, 0xb9, 0x4b, 0xe8, 0xfa, 0xdd, 0xd2, 0xf8, 0xbd,
-            0xe9,
+            0x90, 0x22, 0x24, 0x9e, 0x3a, 0x1a, 0xc4, 0xb9, 0x4b, 0xe8, 0xfa, 0xdd, 0xd2, 0xf8,
+            0xbd, 0xe9,
         ]);
-        assert_eq!(stored.to_uuid_string(), "d2f8bde9-fadd-4be8-9022-249e3a1ac4b9");
+        assert_eq!(
+            stored.to_uuid_string(),
+            "d2f8bde9-fadd-4be8-9022-249e3a1ac4b9"
+        );
         assert_eq!(
             DocRef::from_uuid_string("d2f8bde9-fadd-4be8-9022-249e3a1ac4b9"),
             Some(stored)

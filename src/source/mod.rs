@@ -3,6 +3,8 @@
 //! writes to the 1C database.
 
 pub mod memory;
+pub mod namemap;
+pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -61,8 +63,11 @@ pub enum SourceError {
 #[allow(async_fn_in_trait)]
 pub trait Source {
     /// Documents changed since `from`, dated on or after `cutoff`.
-    async fn changes(&mut self, from: &ReadFrom, cutoff: NaiveDate)
-        -> Result<ChangeSet, SourceError>;
+    async fn changes(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<ChangeSet, SourceError>;
 
     /// Documents with this number (any date, both kinds), for `preview`.
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError>;
