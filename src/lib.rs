@@ -7,6 +7,7 @@
 pub mod calltouch;
 pub mod config;
 pub mod format;
+pub mod pgcluster;
 pub mod register;
 pub mod rules;
 pub mod snapshot;

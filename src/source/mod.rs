@@ -4,6 +4,7 @@
 
 pub mod memory;
 pub mod namemap;
+pub mod postgres;
 pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};
