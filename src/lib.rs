@@ -6,6 +6,7 @@
 
 pub mod calltouch;
 pub mod config;
+pub mod fixture;
 pub mod format;
 pub mod pgcluster;
 pub mod register;
