@@ -423,7 +423,21 @@ impl Source for PostgresSource {
                     .iter()
                     .map(|row| self.decoder.snapshot(DocKind::WorkOrder, row)),
             );
-        Ok(decoded.filter_map(Result::ok).collect())
+        // `preview` shows what can be read; an undecodable document is named in the log.
+        let mut found = Vec::new();
+        for result in decoded {
+            match result {
+                Ok(snapshot) => found.push(snapshot),
+                Err(rejected) => tracing::warn!(
+                    kind = %rejected.kind,
+                    reference = %rejected.reference,
+                    field = %rejected.field,
+                    reason = %rejected.reason,
+                    "document cannot be decoded"
+                ),
+            }
+        }
+        Ok(found)
     }
 }
 
