@@ -6,8 +6,10 @@
 
 pub mod calltouch;
 pub mod config;
+pub mod fixture;
 pub mod format;
 pub mod lock;
+pub mod pgcluster;
 pub mod register;
 pub mod report;
 pub mod rules;

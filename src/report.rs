@@ -6,7 +6,16 @@ use chrono::NaiveDateTime;
 use crate::register::{DocumentRecord, SyncState};
 
 const HEADERS: [&str; 10] = [
-    "document", "number", "date", "deal", "state", "last status", "sum", "attempts", "last error", "updated",
+    "document",
+    "number",
+    "date",
+    "deal",
+    "state",
+    "last status",
+    "sum",
+    "attempts",
+    "last error",
+    "updated",
 ];
 
 /// Longest last-error text shown in the table; `--json` shows it whole.
@@ -74,16 +83,27 @@ pub fn register_summary(
     last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
 ) -> String {
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
-    let per_state: Vec<String> = [SyncState::Pending, SyncState::Sent, SyncState::Failed, SyncState::Skipped]
-        .iter()
-        .map(|state| {
-            let count = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
-            format!("{} {count}", state.code())
-        })
-        .collect();
+    let per_state: Vec<String> = [
+        SyncState::Pending,
+        SyncState::Sent,
+        SyncState::Failed,
+        SyncState::Skipped,
+    ]
+    .iter()
+    .map(|state| {
+        let count = counts
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n);
+        format!("{} {count}", state.code())
+    })
+    .collect();
     let run = match last_run {
         Some((_, finished, outcome, summary)) => {
-            format!("last run {} ({outcome}: {summary})", finished.format("%Y-%m-%d %H:%M:%S"))
+            format!(
+                "last run {} ({outcome}: {summary})",
+                finished.format("%Y-%m-%d %H:%M:%S")
+            )
         }
         None => "no run yet".to_string(),
     };
@@ -97,7 +117,10 @@ mod tests {
     use chrono::NaiveDate;
 
     fn time(hour: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap().and_hms_opt(hour, 5, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 28)
+            .unwrap()
+            .and_hms_opt(hour, 5, 0)
+            .unwrap()
     }
 
     fn record(number: &str, state: SyncState, error: Option<&str>) -> DocumentRecord {
@@ -143,6 +166,9 @@ document    number      date        deal        state   last status  sum       a
             summary,
             "6 documents: pending 0, sent 5, failed 1, skipped 0; last run 2026-11-28 10:05:00 (ok: read 6, created 5)"
         );
-        assert_eq!(register_summary(&[], None), "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet");
+        assert_eq!(
+            register_summary(&[], None),
+            "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet"
+        );
     }
 }

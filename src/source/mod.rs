@@ -3,6 +3,9 @@
 //! writes to the 1C database.
 
 pub mod memory;
+pub mod namemap;
+pub mod postgres;
+pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};
 

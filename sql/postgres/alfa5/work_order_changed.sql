@@ -1,0 +1,11 @@
+-- Work orders changed since the snapshot $2, dated on or after $1: the row itself or a new
+-- state-journal record for it.
+d._date_time >= $1
+AND (
+    {{changed_since(d, $2)}}
+    OR EXISTS (
+        SELECT 1 FROM {{РегистрСведений.ЖурналСостояний}} j
+        WHERE j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} = d._idrref
+          AND {{changed_since(j, $2)}}
+    )
+)

@@ -1,0 +1,51 @@
+-- Альфа-Авто 6.x, Документ.ЗаявкаНаРемонт: one row per booking with every snapshot field.
+-- The caller appends `WHERE <filter on alias d>` and the order. Columns are the same in every
+-- document query so that one decoder reads them all.
+SELECT
+    d._idrref AS reference,
+    d._number::text AS number,
+    d._date_time AS date,
+    d._marked AS deletion_mark,
+    state._enumorder::integer AS state_order,
+    NULL::text AS state_name,
+    NULL::timestamp AS state_journal_at,
+    NULL::timestamp AS closed_at,
+    d.{{ОбщийРеквизит.СуммаДокумента}}::text AS sum,
+    manager._description::text AS manager,
+    programme._description::text AS marketing_programme,
+    d.{{Документ.ЗаявкаНаРемонт.ОписаниеПричиныОбращения}}::text AS contact_reason,
+    d.{{Документ.ЗаявкаНаРемонт.ПредставлениеТелефона}}::text AS own_phone,
+    d.{{Документ.ЗаявкаНаРемонт.АдресЭлектроннойПочты}}::text AS own_email,
+    contacts.kinds AS contact_kinds,
+    contacts.texts AS contact_texts,
+    COALESCE(make._description, model_make._description)::text AS car_make,
+    model._description::text AS car_model,
+    car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
+    NULL::bytea AS booking_reference,
+    NULL::text AS booking_number,
+    NULL::timestamp AS booking_date
+FROM {{Документ.ЗаявкаНаРемонт}} d
+LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} state
+    ON state._idrref = d.{{Документ.ЗаявкаНаРемонт.Состояние}}
+LEFT JOIN {{Справочник.Сотрудники}} manager
+    ON manager._idrref = d.{{ОбщийРеквизит.Менеджер}}
+LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
+    ON programme._idrref = d.{{Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма}}
+-- The customer's contact information (BSP tabular part), in line order.
+LEFT JOIN LATERAL (
+    SELECT
+        array_agg(kind._enumorder::integer ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}) AS kinds,
+        array_agg(ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Представление}}::text ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}) AS texts
+    FROM {{Справочник.Контрагенты.КонтактнаяИнформация}} ci
+    JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
+        ON kind._idrref = ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Тип}}
+    WHERE ci.{{Справочник.Контрагенты}}_idrref = d.{{Документ.ЗаявкаНаРемонт.Заказчик}}
+) contacts ON true
+LEFT JOIN {{Справочник.Автомобили}} car
+    ON car._idrref = d.{{Документ.ЗаявкаНаРемонт.Автомобиль}}
+LEFT JOIN {{Справочник.Модели}} model
+    ON model._idrref = car.{{Справочник.Автомобили.Модель}}
+LEFT JOIN {{Справочник.Марки}} make
+    ON make._idrref = car.{{Справочник.Автомобили.Марка}}
+LEFT JOIN {{Справочник.Марки}} model_make
+    ON model_make._idrref = model.{{Справочник.Модели.Марка}}

@@ -1,0 +1,272 @@
+//! The command line: parses arguments, sets up logging, and runs one command. Each command is a
+//! thin wrapper over the library; errors come back as messages that say what to do.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::calltouch::client::CalltouchClient;
+use crate::config::Config;
+use crate::lock::{LockError, RunLock};
+use crate::register::sqlite::{ListFilter, SqliteRegister};
+use crate::register::SyncState;
+use crate::snapshot::DocKind;
+use crate::{demo, report, source, sync};
+
+/// Exit codes, so a scheduler can tell outcomes apart.
+pub mod exit {
+    /// The cycle completed; every change was settled.
+    pub const OK: u8 = 0;
+    /// A failure stopped the command (database, Calltouch authentication, register).
+    pub const FAILURE: u8 = 1;
+    /// The configuration or the name map is wrong.
+    pub const CONFIG: u8 = 2;
+    /// Another run holds the lock; this one did nothing.
+    pub const BUSY: u8 = 3;
+    /// The cycle completed but Calltouch deferred some documents; they are retried next run.
+    pub const DEFERRED: u8 = 4;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "alfa-calltouch", version, about = "Registers Альфа-Авто repair bookings and work orders as Calltouch deals")]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short, global = true, env = "ALFA_CALLTOUCH_CONFIG", default_value = "alfa-calltouch.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one sync cycle (for cron or Windows Task Scheduler).
+    Run,
+    /// Show the sync register: one row per document.
+    Register(RegisterArgs),
+    /// Show the exact JSON the next cycle would send for a document number, without sending.
+    Preview {
+        /// The 1C document number (booking or work order).
+        number: String,
+    },
+    /// Forget the checkpoint so the next run re-reads documents (no duplicate deals are made).
+    ResetCheckpoint {
+        /// Re-read documents dated on or after this day (YYYY-MM-DD) instead of source.start_date.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+    },
+    /// Validate the configuration, the name map and the secrets.
+    Check,
+    /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
+    /// Calltouch emulator.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Only documents in this sync state.
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+    /// Only this document kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Only documents with this number.
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Documents dated on or after this day.
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Documents dated on or before this day.
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Only documents with an error.
+    #[arg(long)]
+    pub errors: bool,
+    /// JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StateArg {
+    Pending,
+    Sent,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Booking,
+    WorkOrder,
+}
+
+/// Parses the arguments and runs the command; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_code_for(&error))
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default_level = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("alfa_calltouch={default_level},warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn exit_code_for(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|cause| cause.is::<crate::config::ConfigError>()) {
+        return exit::CONFIG;
+    }
+    if error.chain().any(|cause| matches!(cause.downcast_ref::<LockError>(), Some(LockError::Busy { .. }))) {
+        return exit::BUSY;
+    }
+    exit::FAILURE
+}
+
+async fn execute(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Demo => demo::run().await,
+        Command::Run => run(&load(&cli.config)?).await,
+        Command::Register(args) => show_register(&load(&cli.config)?, &args),
+        Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
+        Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
+        Command::Check => check(&load(&cli.config)?).await,
+    }
+}
+
+fn load(path: &Path) -> Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+/// One cycle under the run lock, with its outcome recorded in the register.
+pub async fn run(config: &Config) -> Result<u8> {
+    let register_path = config.register_path();
+    let _lock = RunLock::acquire(&register_path)?;
+    let mut register = SqliteRegister::open(&register_path)?;
+    let client = CalltouchClient::new(&config.calltouch, config.calltouch_token()?, config.deal.crm.clone())?;
+    let started = chrono::Local::now().naive_local();
+    let outcome = async {
+        let mut source = source::open(config).await?;
+        Ok::<_, anyhow::Error>(sync::run_cycle(config, &mut source, &mut register, &client).await?)
+    }
+    .await;
+    let finished = chrono::Local::now().naive_local();
+    match outcome {
+        Ok(summary) => {
+            tracing::info!("cycle finished: {summary}");
+            let code = if summary.deferred > 0 { exit::DEFERRED } else { exit::OK };
+            let result = if code == exit::OK { "ok" } else { "deferred" };
+            register.record_run(started, finished, result, &summary.to_string())?;
+            Ok(code)
+        }
+        Err(error) => {
+            register.record_run(started, finished, "error", &format!("{error:#}"))?;
+            Err(error)
+        }
+    }
+}
+
+fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
+    let register = SqliteRegister::open(&config.register_path())?;
+    let filter = ListFilter {
+        state: args.state.map(|s| match s {
+            StateArg::Pending => SyncState::Pending,
+            StateArg::Sent => SyncState::Sent,
+            StateArg::Failed => SyncState::Failed,
+            StateArg::Skipped => SyncState::Skipped,
+        }),
+        kind: args.kind.map(|k| match k {
+            KindArg::Booking => DocKind::Booking,
+            KindArg::WorkOrder => DocKind::WorkOrder,
+        }),
+        number: args.number.clone(),
+        from: args.from,
+        to: args.to,
+        with_errors: args.errors,
+    };
+    let documents = register.list(&filter)?;
+    if args.json {
+        for document in &documents {
+            println!("{}", serde_json::to_string(document)?);
+        }
+    } else {
+        print!("{}", report::register_table(&documents));
+        println!("{}", report::register_summary(&register.counts()?, register.last_run()?.as_ref()));
+    }
+    Ok(exit::OK)
+}
+
+async fn preview(config: &Config, number: &str) -> Result<u8> {
+    let register = SqliteRegister::open(&config.register_path())?;
+    let mut source = source::open(config).await?;
+    let items = sync::preview(config, &mut source, &register, number).await?;
+    if items.is_empty() {
+        anyhow::bail!("no booking or work order with number {number:?} in the 1C database");
+    }
+    for item in items {
+        println!("# {} → {} ({})", item.document, item.order_number.as_deref().unwrap_or("-"), item.action);
+        for note in &item.notes {
+            println!("# {note}");
+        }
+        if !item.body.is_null() {
+            println!("{}", serde_json::to_string_pretty(&item.body)?);
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
+    let register_path = config.register_path();
+    let _lock = RunLock::acquire(&register_path)?;
+    let register = SqliteRegister::open(&register_path)?;
+    register.reset_checkpoint(&sync::checkpoint_key(config), since, chrono::Local::now().naive_local())?;
+    let from = since.unwrap_or(config.source.start_date);
+    println!("checkpoint cleared: the next run re-reads documents dated from {from}; deals already in Calltouch are updated, never created twice");
+    Ok(exit::OK)
+}
+
+async fn check(config: &Config) -> Result<u8> {
+    config.calltouch_token().context("Calltouch token")?;
+    println!("ok  config {} is valid", config.base_dir.display());
+    source::check_name_map(config)?;
+    println!("ok  name map {} has every entry the {} queries use", config.name_map_path().display(), config.source.preset.code());
+    let register = SqliteRegister::open(&config.register_path())?;
+    println!("ok  register {} (schema version {})", config.register_path().display(), register.schema_version()?);
+    Ok(exit::OK)
+}
