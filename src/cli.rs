@@ -30,10 +30,20 @@ pub mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "alfa-calltouch", version, about = "Registers Альфа-Авто repair bookings and work orders as Calltouch deals")]
+#[command(
+    name = "alfa-calltouch",
+    version,
+    about = "Registers Альфа-Авто repair bookings and work orders as Calltouch deals"
+)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, short, global = true, env = "ALFA_CALLTOUCH_CONFIG", default_value = "alfa-calltouch.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "ALFA_CALLTOUCH_CONFIG",
+        default_value = "alfa-calltouch.toml"
+    )]
     pub config: PathBuf,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -118,7 +128,10 @@ pub enum KindArg {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -140,9 +153,12 @@ fn init_logging(format: LogFormat, verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("alfa_calltouch={default_level},warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("alfa_calltouch={default_level},warn"))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -150,10 +166,18 @@ fn init_logging(format: LogFormat, verbose: u8) {
 }
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<crate::config::ConfigError>()) {
+    if error
+        .chain()
+        .any(|cause| cause.is::<crate::config::ConfigError>())
+    {
         return exit::CONFIG;
     }
-    if error.chain().any(|cause| matches!(cause.downcast_ref::<LockError>(), Some(LockError::Busy { .. }))) {
+    if error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<LockError>(),
+            Some(LockError::Busy { .. })
+        )
+    }) {
         return exit::BUSY;
     }
     exit::FAILURE
@@ -179,7 +203,11 @@ pub async fn run(config: &Config) -> Result<u8> {
     let register_path = config.register_path();
     let _lock = RunLock::acquire(&register_path)?;
     let mut register = SqliteRegister::open(&register_path)?;
-    let client = CalltouchClient::new(&config.calltouch, config.calltouch_token()?, config.deal.crm.clone())?;
+    let client = CalltouchClient::new(
+        &config.calltouch,
+        config.calltouch_token()?,
+        config.deal.crm.clone(),
+    )?;
     let started = chrono::Local::now().naive_local();
     let outcome = async {
         let mut source = source::open(config).await?;
@@ -190,7 +218,11 @@ pub async fn run(config: &Config) -> Result<u8> {
     match outcome {
         Ok(summary) => {
             tracing::info!("cycle finished: {summary}");
-            let code = if summary.deferred > 0 { exit::DEFERRED } else { exit::OK };
+            let code = if summary.deferred > 0 {
+                exit::DEFERRED
+            } else {
+                exit::OK
+            };
             let result = if code == exit::OK { "ok" } else { "deferred" };
             register.record_run(started, finished, result, &summary.to_string())?;
             Ok(code)
@@ -227,7 +259,10 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         }
     } else {
         print!("{}", report::register_table(&documents));
-        println!("{}", report::register_summary(&register.counts()?, register.last_run()?.as_ref()));
+        println!(
+            "{}",
+            report::register_summary(&register.counts()?, register.last_run()?.as_ref())
+        );
     }
     Ok(exit::OK)
 }
@@ -240,7 +275,12 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
         anyhow::bail!("no booking or work order with number {number:?} in the 1C database");
     }
     for item in items {
-        println!("# {} → {} ({})", item.document, item.order_number.as_deref().unwrap_or("-"), item.action);
+        println!(
+            "# {} → {} ({})",
+            item.document,
+            item.order_number.as_deref().unwrap_or("-"),
+            item.action
+        );
         for note in &item.notes {
             println!("# {note}");
         }
@@ -255,7 +295,11 @@ fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
     let register_path = config.register_path();
     let _lock = RunLock::acquire(&register_path)?;
     let register = SqliteRegister::open(&register_path)?;
-    register.reset_checkpoint(&sync::checkpoint_key(config), since, chrono::Local::now().naive_local())?;
+    register.reset_checkpoint(
+        &sync::checkpoint_key(config),
+        since,
+        chrono::Local::now().naive_local(),
+    )?;
     let from = since.unwrap_or(config.source.start_date);
     println!("checkpoint cleared: the next run re-reads documents dated from {from}; deals already in Calltouch are updated, never created twice");
     Ok(exit::OK)
@@ -264,9 +308,17 @@ fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
 async fn check(config: &Config) -> Result<u8> {
     config.calltouch_token().context("Calltouch token")?;
     println!("ok  config {} is valid", config.base_dir.display());
-    source::check_name_map(config)?;
-    println!("ok  name map {} has every entry the {} queries use", config.name_map_path().display(), config.source.preset.code());
+    source::load_name_map(config)?;
+    println!(
+        "ok  name map {} has every entry the {} queries use",
+        config.name_map_path().display(),
+        config.source.preset.code()
+    );
     let register = SqliteRegister::open(&config.register_path())?;
-    println!("ok  register {} (schema version {})", config.register_path().display(), register.schema_version()?);
+    println!(
+        "ok  register {} (schema version {})",
+        config.register_path().display(),
+        register.schema_version()?
+    );
     Ok(exit::OK)
 }

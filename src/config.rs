@@ -119,7 +119,7 @@ pub struct CalltouchConfig {
 pub struct DealConfig {
     pub crm: String,
     /// Template of `orderNumber`: `{number}` (trimmed document number), `{year}` (document
-    /// year), `{kind}` (`booking` / `work_order`).
+    /// year), `{kind}` (`ЗР` for a booking, `ЗН` for a work order).
     pub order_number: String,
     pub source: String,
     pub medium: String,

@@ -5,7 +5,9 @@
 //! [`register`] records what was accepted. [`sync`] runs that cycle.
 
 pub mod calltouch;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod fixture;
 pub mod format;
 pub mod lock;

@@ -133,7 +133,7 @@ impl<'a> DealRules<'a> {
             .deal
             .order_number
             .replace("{year}", &root.date.year().to_string())
-            .replace("{kind}", root.kind.code())
+            .replace("{kind}", root.kind.order_prefix())
             .replace("{number}", number))
     }
 
@@ -935,15 +935,9 @@ mod tests {
         };
         assert_eq!(number("{number}", &booking()), "000123");
         assert_eq!(number("{number}-{year}", &booking()), "000123-2020");
-        assert_eq!(number("{kind}:{number}", &booking()), "booking:000123");
-        assert_eq!(
-            number("{kind}:{number}", &work_order()),
-            "work_order:ЗН-000777"
-        );
-        assert_eq!(
-            number("{kind}:{number}", &linked_work_order()),
-            "booking:000123"
-        );
+        assert_eq!(number("{kind}:{number}", &booking()), "ЗР:000123");
+        assert_eq!(number("{kind}:{number}", &work_order()), "ЗН:ЗН-000777");
+        assert_eq!(number("{kind}:{number}", &linked_work_order()), "ЗР:000123");
         let across_years = DocumentSnapshot {
             booking: Some(BookingLink {
                 reference: BOOKING_REF,

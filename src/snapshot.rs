@@ -33,6 +33,14 @@ impl DocKind {
         }
     }
 
+    /// The short Russian prefix `{kind}` puts into an orderNumber: «ЗР» or «ЗН».
+    pub fn order_prefix(self) -> &'static str {
+        match self {
+            DocKind::Booking => "ЗР",
+            DocKind::WorkOrder => "ЗН",
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<DocKind> {
         match code {
             "booking" => Some(DocKind::Booking),

@@ -9,6 +9,8 @@ pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use crate::config::{Config, SourceKind};
+
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
 /// Where a cycle starts reading.
@@ -72,4 +74,52 @@ pub trait Source {
 
     /// Documents with this number (any date, both kinds), for `preview`.
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError>;
+}
+
+/// The source the configuration names.
+pub enum AnySource {
+    Postgres(postgres::PostgresSource),
+}
+
+impl Source for AnySource {
+    async fn changes(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<ChangeSet, SourceError> {
+        match self {
+            AnySource::Postgres(source) => source.changes(from, cutoff).await,
+        }
+    }
+
+    async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError> {
+        match self {
+            AnySource::Postgres(source) => source.find_by_number(number).await,
+        }
+    }
+}
+
+/// Loads the name map and checks it has every entry the preset's queries use.
+pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
+    let path = config.name_map_path();
+    let map = namemap::NameMap::load(&path)
+        .map_err(|e| SourceError::NameMap(format!("{}: {e}", path.display())))?;
+    postgres::check_name_map(config.source.preset, &map)?;
+    Ok(map)
+}
+
+/// Connects to the 1C database the configuration names.
+pub async fn open(config: &Config) -> Result<AnySource, SourceError> {
+    let map = load_name_map(config)?;
+    let password = config
+        .database_password()
+        .map_err(|e| SourceError::Connect(e.to_string()))?;
+    match config.source.kind {
+        SourceKind::Postgres => Ok(AnySource::Postgres(
+            postgres::PostgresSource::connect(&config.source, password, map).await?,
+        )),
+        SourceKind::Mssql => Err(SourceError::Connect(
+            "source.kind = \"mssql\" is not supported by this build yet".to_string(),
+        )),
+    }
 }
