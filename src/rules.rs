@@ -189,6 +189,14 @@ impl<'a> DealRules<'a> {
                     record.driver
                 )));
             }
+            // Several work orders from one booking: the latest one speaks for the deal, so
+            // re-reading them never flips the deal back and forth.
+            if follows_a_later_work_order(snapshot, record) {
+                return Ok(Plan::skip(format!(
+                    "the deal follows a later work order {}",
+                    record.driver
+                )));
+            }
         }
         if snapshot.deletion_mark {
             return self.decide_deleted(snapshot, deal, now);
@@ -405,6 +413,16 @@ impl<'a> DealRules<'a> {
 }
 
 /// `new` when it is a value that differs from `last`.
+/// Whether another work order of the same deal, dated later (or equal and ordered after), drives it.
+fn follows_a_later_work_order(snapshot: &DocumentSnapshot, record: &DealRecord) -> bool {
+    snapshot.kind == DocKind::WorkOrder
+        && record.driver_kind == DocKind::WorkOrder
+        && record.driver != snapshot.reference
+        && record.driver_date.is_some_and(|driver_date| {
+            (snapshot.date, snapshot.reference) < (driver_date, record.driver)
+        })
+}
+
 fn changed<T: PartialEq>(new: Option<T>, last: &Option<T>) -> Option<T> {
     new.filter(|value| last.as_ref() != Some(value))
 }
@@ -518,6 +536,7 @@ mod tests {
             root: BOOKING_REF,
             driver,
             driver_kind,
+            driver_date: None,
             status: Some("Подтвержденная заявка".into()),
             revenue: Money::parse("15300.50"),
             manager: Some("Петров Пётр Петрович".into()),
@@ -718,6 +737,30 @@ mod tests {
             }),
         );
         assert_eq!(sent.status.as_deref(), Some("Закрыт"));
+    }
+
+    #[test]
+    fn of_two_work_orders_from_one_booking_the_later_one_drives_the_deal() {
+        let later_ref = DocRef([3; 16]);
+        let driven_by_later = DealRecord {
+            driver_date: Some(at(6, 9, 0)),
+            ..record(later_ref, DocKind::WorkOrder)
+        };
+        let earlier = DocumentSnapshot {
+            sum: Some("999.00".into()),
+            ..linked_work_order()
+        };
+        let plan = decide(&earlier, Some(&driven_by_later));
+        assert!(skip_reason(&plan).contains("later work order"), "{plan:?}");
+
+        let driven_by_earlier = DealRecord {
+            driver_date: Some(at(4, 9, 0)),
+            ..record(later_ref, DocKind::WorkOrder)
+        };
+        let plan = decide(&earlier, Some(&driven_by_earlier));
+        let (order, _, sent) = updated(&plan);
+        assert_eq!(order.revenue.as_deref(), Some("999.00"));
+        assert_eq!(sent.revenue, Money::parse("999"));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct DealRecord {
     /// The document whose state, sum and manager the deal follows now (item 11).
     pub driver: DocRef,
     pub driver_kind: DocKind,
+    /// The driver's document date, when the register knows it.
+    pub driver_date: Option<NaiveDateTime>,
     /// Values last accepted by Calltouch.
     pub status: Option<String>,
     pub revenue: Option<Money>,

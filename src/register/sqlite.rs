@@ -243,8 +243,10 @@ impl SqliteRegister {
     pub fn deal(&self, order_number: &str) -> Result<Option<DealRecord>, RegisterError> {
         self.conn
             .query_row(
-                "SELECT order_number, root_ref, driver_ref, driver_kind, status, revenue, manager
-                 FROM deals WHERE order_number = ?1",
+                "SELECT d.order_number, d.root_ref, d.driver_ref, d.driver_kind, d.status,
+                     d.revenue, d.manager, driver.doc_date
+                 FROM deals d LEFT JOIN documents driver ON driver.reference = d.driver_ref
+                 WHERE d.order_number = ?1",
                 [order_number],
                 |r| {
                     Ok((
@@ -255,17 +257,28 @@ impl SqliteRegister {
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 },
             )
             .optional()?
             .map(
-                |(order_number, root, driver, driver_kind, status, revenue, manager)| {
+                |(
+                    order_number,
+                    root,
+                    driver,
+                    driver_kind,
+                    status,
+                    revenue,
+                    manager,
+                    driver_date,
+                )| {
                     Ok(DealRecord {
                         order_number,
                         root: parse_ref(&root)?,
                         driver: parse_ref(&driver)?,
                         driver_kind: parse_kind(&driver_kind)?,
+                        driver_date: driver_date.as_deref().and_then(|t| parse_time(t).ok()),
                         status,
                         revenue: revenue.as_deref().map(parse_money).transpose()?,
                         manager,
