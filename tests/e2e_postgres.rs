@@ -726,6 +726,23 @@ async fn a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent(
     assert_eq!(updates[0]["revenue"], "55555.55");
 }
 
+async fn a_role_with_only_select_on_the_1c_tables_is_enough(preset: Preset, seed: u64) {
+    let w = World::new(preset, seed).await;
+    let role = format!("reader_{}", w.config.source.database);
+    let mut grants = format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; \
+         GRANT SELECT ON _yearoffset TO {role};"
+    );
+    for table in w.fixture.name_map().storage_tables() {
+        grants.push_str(&format!("GRANT SELECT ON {table} TO {role};"));
+    }
+    w.fixture.client().batch_execute(&grants).await.unwrap();
+    let mut config = w.config.clone();
+    config.source.user = Some(role);
+    assert_eq!(cli::run(&config).await.unwrap(), 0);
+    assert!(w.emulator.deals().len() > 10);
+}
+
 macro_rules! for_both_presets {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -761,4 +778,5 @@ for_both_presets!(
     reset_checkpoint_resync_creates_no_duplicates,
     the_first_run_stops_at_the_start_date,
     a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent,
+    a_role_with_only_select_on_the_1c_tables_is_enough,
 );

@@ -162,6 +162,11 @@ impl NameMap {
     }
 
     /// The table of a metadata object, e.g. `Документ.ЗаказНаряд`.
+    /// Every mapped table's storage name: what a read-only role needs `SELECT` on.
+    pub fn storage_tables(&self) -> impl Iterator<Item = &str> {
+        self.tables.values().map(String::as_str)
+    }
+
     pub fn table(&self, name: &str) -> Option<&str> {
         self.tables.get(name).map(String::as_str)
     }
