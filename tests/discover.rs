@@ -333,3 +333,22 @@ async fn discover_names_what_it_cannot_find_and_exits_non_zero() {
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn import_structure_writes_the_map_from_an_export() {
+    let (fixture, _, database) = generated(Preset::Alfa6).await;
+    let emulator = Emulator::start("4242", "discover-token").await.unwrap();
+    let dir = std::env::temp_dir().join(format!("alfa-import-{database}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    write_config(&dir, &database, &emulator, Preset::Alfa6, "2026-01-01");
+    let export = dir.join("structure.json");
+    std::fs::write(&export, fixture.storage_structure_json()).unwrap();
+    let output = binary(&dir, &["import-structure", export.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let written = NameMap::load(&dir.join("namemap.toml")).unwrap();
+    assert_eq!(written.to_toml(), expected_map(&fixture).to_toml());
+    emulator.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
