@@ -13,7 +13,7 @@ use crate::lock::{LockError, RunLock};
 use crate::register::sqlite::{ListFilter, SqliteRegister};
 use crate::register::SyncState;
 use crate::snapshot::DocKind;
-use crate::{demo, report, source, sync};
+use crate::{demo, discover, report, source, sync};
 
 /// Exit codes, so a scheduler can tell outcomes apart.
 pub mod exit {
@@ -80,6 +80,20 @@ pub enum Command {
     },
     /// Validate the configuration, the name map and the secrets.
     Check,
+    /// Build the name map from the 1C database's own metadata (read-only) and check it.
+    Discover {
+        /// Where to write the map (default: source.name_map).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Build the name map from a file exported with ПолучитьСтруктуруХраненияБазыДанных().
+    ImportStructure {
+        /// The JSON file the 1C code in docs/discover.md writes.
+        file: PathBuf,
+        /// Where to write the map (default: source.name_map).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
     /// Calltouch emulator.
     Demo,
@@ -191,6 +205,12 @@ async fn execute(cli: Cli) -> Result<u8> {
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
         Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
         Command::Check => check(&load(&cli.config)?).await,
+        Command::Discover { output } => {
+            discover::command::discover(&load(&cli.config)?, output.as_deref()).await
+        }
+        Command::ImportStructure { file, output } => {
+            discover::command::import_structure(&load(&cli.config)?, &file, output.as_deref()).await
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod calltouch;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod discover;
 pub mod fixture;
 pub mod format;
 pub mod lock;

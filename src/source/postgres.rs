@@ -157,6 +157,23 @@ pub fn check_name_map(preset: Preset, map: &NameMap) -> Result<(), SourceError> 
     Decoder::new(preset, map, 0).map(|_| ())
 }
 
+/// Every name-map entry the preset's queries and decoder use — tables, attributes and enums —
+/// in first-use order. `discover` writes exactly these.
+pub fn required_entries(preset: Preset) -> Vec<String> {
+    let t = preset_templates(preset);
+    let mut names: Vec<String> = Vec::new();
+    for template in [t.booking, t.work_order, t.work_order_changed] {
+        // Rendering against an empty map lists every placeholder as missing.
+        if let Err(TemplateError::Missing(missing)) = render(template, &NameMap::default()) {
+            names.extend(missing);
+        }
+    }
+    names.extend([t.booking_state_enum, CONTACT_KIND_ENUM].map(String::from));
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
+    names
+}
+
 /// Prepared statements of one document kind.
 struct KindStatements {
     changed: Statement,
@@ -182,25 +199,7 @@ impl PostgresSource {
         password: Secret,
         name_map: NameMap,
     ) -> Result<PostgresSource, SourceError> {
-        if config.kind != SourceKind::Postgres {
-            return Err(SourceError::Connect(
-                "source.kind is not \"postgres\"".to_string(),
-            ));
-        }
-        if config.tls == "required" {
-            return Err(SourceError::Connect(
-                "TLS to PostgreSQL is not supported yet; set source.tls = \"off\" on a trusted network"
-                    .to_string(),
-            ));
-        }
-        let mut pg = tokio_postgres::Config::new();
-        pg.host(&config.host)
-            .port(config.port.unwrap_or(5432))
-            .dbname(&config.database)
-            .user(config.user.as_deref().unwrap_or_default())
-            .password(password.expose())
-            .application_name("alfa-calltouch")
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+        let pg = connection_config(config, &password)?;
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
         PostgresSource::open(pg, config.preset, name_map, query_timeout).await
     }
@@ -280,6 +279,34 @@ impl PostgresSource {
             }
         }
     }
+}
+
+/// The connection settings of `[source]`. The password goes only to the server; errors never
+/// contain it.
+pub fn connection_config(
+    config: &SourceConfig,
+    password: &Secret,
+) -> Result<tokio_postgres::Config, SourceError> {
+    if config.kind != SourceKind::Postgres {
+        return Err(SourceError::Connect(
+            "source.kind is not \"postgres\"".to_string(),
+        ));
+    }
+    if config.tls == "required" {
+        return Err(SourceError::Connect(
+            "TLS to PostgreSQL is not supported yet; set source.tls = \"off\" on a trusted network"
+                .to_string(),
+        ));
+    }
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&config.host)
+        .port(config.port.unwrap_or(5432))
+        .dbname(&config.database)
+        .user(config.user.as_deref().unwrap_or_default())
+        .password(password.expose())
+        .application_name("alfa-calltouch")
+        .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+    Ok(pg)
 }
 
 /// Starts a reading transaction: one snapshot for the whole cycle, never writing.
