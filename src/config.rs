@@ -288,12 +288,21 @@ pub struct SyncConfig {
     /// After this many failed attempts a document is `failed` and is no longer retried by itself.
     #[serde(default = "default_max_document_attempts")]
     pub max_document_attempts: u32,
+    /// The pause before a deferred document is sent again, doubling with each attempt, so a
+    /// document Calltouch keeps refusing does not take a request every cycle.
+    #[serde(default = "default_retry_backoff_secs")]
+    pub retry_backoff_secs: u64,
+    /// The longest pause between two attempts of one document.
+    #[serde(default = "default_retry_backoff_max_secs")]
+    pub retry_backoff_max_secs: u64,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             max_document_attempts: default_max_document_attempts(),
+            retry_backoff_secs: default_retry_backoff_secs(),
+            retry_backoff_max_secs: default_retry_backoff_max_secs(),
         }
     }
 }
@@ -339,6 +348,12 @@ fn default_register_path() -> PathBuf {
 }
 fn default_max_document_attempts() -> u32 {
     5
+}
+fn default_retry_backoff_secs() -> u64 {
+    300
+}
+fn default_retry_backoff_max_secs() -> u64 {
+    3600
 }
 
 impl Config {
