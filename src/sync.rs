@@ -15,7 +15,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::calltouch::client::{CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome};
+use crate::calltouch::client::{
+    update_from_create, CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
+};
 use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
 use crate::register::sqlite::{
@@ -293,9 +295,10 @@ fn decide_round(
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
     let mut outgoing = Vec::new();
     for (order_number, mut snapshot) in round {
-        let next_attempt_at = register
-            .document(snapshot.reference)?
-            .and_then(|record| retry.next_attempt_at(&record));
+        let previous = register.document(snapshot.reference)?;
+        let next_attempt_at = previous
+            .as_ref()
+            .and_then(|record| retry.next_attempt_at(record));
         if let Some(at) = next_attempt_at.filter(|at| now < *at) {
             // Left untouched: recording it would restart its pause.
             tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
@@ -348,14 +351,30 @@ fn decide_round(
         match plan.decision {
             Decision::Create { order, sent } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
+                // Pending from an earlier run: its create may have reached Calltouch with the
+                // answer lost (a crash, a dropped connection), so it goes out as an update first
+                // and is created only if Calltouch does not know it.
+                let maybe_sent = previous
+                    .as_ref()
+                    .is_some_and(|record| record.state == SyncState::Pending);
                 register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                let (operation, fallback_sent) = if maybe_sent {
+                    let update = update_from_create(&order);
+                    let operation = Operation::Update {
+                        order: update,
+                        fallback: order,
+                    };
+                    (operation, Some(sent.clone()))
+                } else {
+                    (Operation::Create(order), None)
+                };
                 outgoing.push((
-                    Operation::Create(order),
+                    operation,
                     Outgoing {
                         snapshot,
                         order_number,
                         sent,
-                        fallback_sent: None,
+                        fallback_sent,
                         state_seen_at,
                         request_json,
                     },
