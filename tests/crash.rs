@@ -466,3 +466,244 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     );
     assert_eq!(verdict.lost, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_is_refused_at_once_and_a_killed_run_leaves_no_lock() {
+    let mut outcome = Outcome::start("overlapping run refused, killed lock freed");
+    let world = World::new("lock", 60).await;
+    world.emulator.set_latency(Duration::from_millis(200));
+    // The second run sends to its own emulator, so anything it sent would show there.
+    let other = Emulator::start(SITE_ID, TOKEN).await.unwrap();
+    let second_config = world.dir.join("second.toml");
+    world.write_config(&second_config, &other.base_url(), cluster().port());
+
+    let mut first = world.spawn_run();
+    world
+        .reach(KillMoment::AfterRequests {
+            count: 1,
+            then: Duration::ZERO,
+        })
+        .await;
+    let started = std::time::Instant::now();
+    let second = world
+        .command(&second_config, &["run"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(
+        second.status.code(),
+        Some(i32::from(exit::BUSY)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("another alfa-calltouch run is active"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
+    assert!(other.requests().is_empty(), "the refused run sent nothing");
+
+    first.kill().await.unwrap();
+    world.emulator.set_latency(Duration::ZERO);
+    world.run_to_completion().await;
+    let verdict = verify(&world).await;
+    assert_eq!((verdict.duplicates, verdict.lost), (0, 0));
+    outcome.faults = 2;
+    outcome.documents = verdict.documents;
+    outcome.deals = verdict.deals;
+    outcome.extra = vec![("kills", 1), ("refused runs", 1)];
+    outcome.print();
+}
+
+/// A local port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
+    let mut outcome = Outcome::start("database refused or dropped mid-cycle");
+    let world = World::new("dbfault", 60).await;
+    let config = world.config();
+    let key = alfa_calltouch::sync::checkpoint_key(&config);
+
+    let refused_config = world.dir.join("refused.toml");
+    world.write_config(&refused_config, &world.emulator.base_url(), closed_port());
+    let refused = world
+        .command(&refused_config, &["run"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        refused.status.code(),
+        Some(i32::from(exit::FAILURE)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot connect to the 1C database"),
+        "{stderr}"
+    );
+    assert!(world.emulator.requests().is_empty());
+
+    // The connection dies between connecting and reading: the cycle stops, nothing moves.
+    let mut register = SqliteRegister::open(&world.register_path()).unwrap();
+    let client = alfa_calltouch::calltouch::client::CalltouchClient::new(
+        &config.calltouch,
+        alfa_calltouch::config::Secret::new(TOKEN),
+        config.deal.crm.clone(),
+    )
+    .unwrap();
+    let connection = format!("{} application_name=alfa-dropped", world.connection);
+    let mut source = PostgresSource::from_connection_string(
+        &connection,
+        Preset::Alfa6,
+        world.fixture.name_map().clone(),
+    )
+    .await
+    .unwrap();
+    world
+        .fixture
+        .client()
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'alfa-dropped'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let error = alfa_calltouch::sync::run_cycle(&config, &mut source, &mut register, &client)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, alfa_calltouch::sync::CycleError::Source(_)),
+        "{error}"
+    );
+    assert_eq!(register.checkpoint(&key).unwrap().checkpoint, None);
+    assert!(world.emulator.requests().is_empty());
+    drop(register);
+
+    world.run_to_completion().await;
+    let verdict = verify(&world).await;
+    assert_eq!((verdict.duplicates, verdict.lost), (0, 0));
+    let register = SqliteRegister::open(&world.register_path()).unwrap();
+    assert!(register.checkpoint(&key).unwrap().checkpoint.is_some());
+    outcome.faults = 2;
+    outcome.documents = verdict.documents;
+    outcome.deals = verdict.deals;
+    outcome.print();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_appear_in_no_output_log_error_or_register_file() {
+    let mut outcome = Outcome::start("secrets never leak");
+    let world = World::new("secrets", 60).await;
+    let mut seen = Vec::new();
+    let mut record = |output: Output| {
+        seen.push(String::from_utf8_lossy(&output.stdout).into_owned());
+        seen.push(String::from_utf8_lossy(&output.stderr).into_owned());
+        output.status.code()
+    };
+    // A refused token stops the run with an error message.
+    world.emulator.push_fault(Fault::Unauthorized);
+    let refused = world
+        .command(&world.config_path, &["-vv", "run"])
+        .output()
+        .await;
+    assert_eq!(record(refused.unwrap()), Some(i32::from(exit::FAILURE)));
+    // A full run with faults at every log level, in both log formats.
+    for fault in [
+        Fault::ServerError(503),
+        Fault::AcceptThenDrop,
+        Fault::DropConnection,
+        Fault::MalformedJson,
+    ] {
+        world.emulator.push_fault(fault);
+    }
+    outcome.faults = 5;
+    let traced = world
+        .command(&world.config_path, &["run"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .await;
+    // Four faults in a row outlast one batch's attempts: the run may end deferred.
+    let code = record(traced.unwrap());
+    assert!(
+        code == Some(i32::from(exit::OK)) || code == Some(i32::from(exit::DEFERRED)),
+        "{code:?}"
+    );
+    let number = world.fixture.documents()[0].number.clone();
+    for args in [
+        &["-vv", "--log-format", "json", "run"][..],
+        &["-vv", "register", "--json"],
+        &["-vv", "register"],
+        &["-vv", "check"],
+        &["-vv", "preview", &number],
+    ] {
+        let output = world.command(&world.config_path, args).output().await;
+        record(output.unwrap());
+    }
+    // A database error message.
+    let refused_config = world.dir.join("refused.toml");
+    world.write_config(&refused_config, &world.emulator.base_url(), closed_port());
+    let output = world
+        .command(&refused_config, &["-vv", "run"])
+        .output()
+        .await;
+    record(output.unwrap());
+    let config = world.config();
+    seen.push(format!("{config:?}"));
+    seen.push(format!(
+        "{:?} {:?}",
+        config.calltouch_token().unwrap(),
+        config.database_password().unwrap()
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = world.register_path().into_os_string();
+        path.push(suffix);
+        if let Ok(bytes) = std::fs::read(&path) {
+            seen.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let traced_lines = seen.iter().map(|text| text.lines().count()).sum::<usize>();
+    assert!(
+        traced_lines > 100,
+        "the trace run logged little: {traced_lines} lines"
+    );
+    for text in &seen {
+        assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
+        assert!(!text.contains(DB_PASSWORD), "the password leaked:\n{text}");
+    }
+    outcome.documents = world.fixture.documents().len();
+    outcome.deals = world.emulator.deals().len();
+    outcome.extra = vec![("outputs searched", seen.len())];
+    outcome.print();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_others_can_read_is_warned_about() {
+    let world = World::new("mode", 4).await;
+    let open_config = world.dir.join("open.toml");
+    world.write_config(&open_config, &world.emulator.base_url(), cluster().port());
+    std::fs::set_permissions(&open_config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = world
+        .command(&open_config, &["check"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("chmod 600") && stderr.contains("open.toml"),
+        "{stderr}"
+    );
+    let private = world
+        .command(&world.config_path, &["check"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&private.stderr).contains("chmod 600"));
+}
