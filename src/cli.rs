@@ -100,7 +100,10 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct RegisterArgs {
+    #[command(subcommand)]
+    pub action: Option<RegisterAction>,
     /// Only documents in this sync state.
     #[arg(long, value_enum)]
     pub state: Option<StateArg>,
@@ -122,6 +125,16 @@ pub struct RegisterArgs {
     /// JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterAction {
+    /// Re-queue the failed documents with this number: the next run reads them again and sends
+    /// them, with their attempts counted from zero.
+    Retry {
+        /// The 1C document number (booking or work order).
+        number: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -255,6 +268,9 @@ pub async fn run(config: &Config) -> Result<u8> {
 }
 
 fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
+    if let Some(RegisterAction::Retry { number }) = &args.action {
+        return retry(config, number);
+    }
     let register = SqliteRegister::open(&config.register_path())?;
     let filter = ListFilter {
         state: args.state.map(|s| match s {
@@ -284,6 +300,20 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
             report::register_summary(&register.counts()?, register.last_run()?.as_ref())
         );
     }
+    Ok(exit::OK)
+}
+
+fn retry(config: &Config, number: &str) -> Result<u8> {
+    let register_path = config.register_path();
+    let _lock = RunLock::acquire(&register_path)?;
+    let register = SqliteRegister::open(&register_path)?;
+    let count = register.requeue(number, chrono::Local::now().naive_local())?;
+    if count == 0 {
+        anyhow::bail!("no failed or pending document with number {number:?} in the register");
+    }
+    println!(
+        "{count} document(s) with number {number} re-queued: the next run reads and sends them"
+    );
     Ok(exit::OK)
 }
 

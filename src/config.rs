@@ -288,12 +288,21 @@ pub struct SyncConfig {
     /// After this many failed attempts a document is `failed` and is no longer retried by itself.
     #[serde(default = "default_max_document_attempts")]
     pub max_document_attempts: u32,
+    /// The pause before a deferred document is sent again, doubling with each attempt, so a
+    /// document Calltouch keeps refusing does not take a request every cycle.
+    #[serde(default = "default_retry_backoff_secs")]
+    pub retry_backoff_secs: u64,
+    /// The longest pause between two attempts of one document.
+    #[serde(default = "default_retry_backoff_max_secs")]
+    pub retry_backoff_max_secs: u64,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             max_document_attempts: default_max_document_attempts(),
+            retry_backoff_secs: default_retry_backoff_secs(),
+            retry_backoff_max_secs: default_retry_backoff_max_secs(),
         }
     }
 }
@@ -340,10 +349,17 @@ fn default_register_path() -> PathBuf {
 fn default_max_document_attempts() -> u32 {
     5
 }
+fn default_retry_backoff_secs() -> u64 {
+    300
+}
+fn default_retry_backoff_max_secs() -> u64 {
+    3600
+}
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        warn_if_others_can_read(path);
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -533,6 +549,26 @@ impl Config {
     }
 }
 
+/// Warns when users other than the owner may read a file that holds or points to secrets.
+#[cfg(unix)]
+fn warn_if_others_can_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    if metadata.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(
+            "{} can be read by other users; restrict it with `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+/// Windows files inherit the folder's ACL; there is no mode to check.
+#[cfg(not(unix))]
+fn warn_if_others_can_read(_path: &Path) {}
+
 fn read_secret(
     env_key: &str,
     env_name: &str,
@@ -550,6 +586,7 @@ fn read_secret(
             format!("set the environment variable {env_name}, or `{file_key}`"),
         ));
     };
+    warn_if_others_can_read(&path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ConfigError::invalid(file_key, format!("cannot read {}: {e}", path.display()))
     })?;

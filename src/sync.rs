@@ -5,19 +5,28 @@
 //! skipped or failed). When Calltouch defers anything (outage, rate limit) the checkpoint stays,
 //! the next cycle reads the same changes again, and the register's "last sent" values keep
 //! already accepted deals from being sent twice.
+//!
+//! A document Calltouch keeps deferring waits longer before each attempt and becomes `failed`
+//! after `sync.max_document_attempts`, so one poison document cannot hold the checkpoint forever.
+//! A pending document the read did not return (re-queued by `register retry`) is re-read by its
+//! number.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::calltouch::client::{CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome};
+use crate::calltouch::client::{
+    update_from_create, CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
+};
 use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
-use crate::config::Config;
-use crate::register::sqlite::{AcceptedDeal, RegisterError, SendRecord, SqliteRegister};
-use crate::register::SyncState;
+use crate::config::{Config, SyncConfig};
+use crate::register::sqlite::{
+    AcceptedDeal, ListFilter, RegisterError, SendRecord, SqliteRegister,
+};
+use crate::register::{DocumentRecord, SyncState};
 use crate::rules::{DealRules, Decision, SentValues};
-use crate::snapshot::{DocKind, DocumentSnapshot, Money};
-use crate::source::{ReadFrom, Source, SourceError};
+use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use crate::source::{ChangeSet, ReadFrom, Source, SourceError};
 
 /// A failure that stops the cycle; documents already recorded stay recorded.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +84,37 @@ pub fn checkpoint_key(config: &Config) -> String {
     .to_lowercase()
 }
 
+/// How often and how patiently a deferred document is tried again, from `[sync]`.
+#[derive(Debug, Clone, Copy)]
+struct DocumentRetry {
+    max_attempts: u32,
+    backoff_initial: chrono::Duration,
+    backoff_max: chrono::Duration,
+}
+
+impl DocumentRetry {
+    fn new(sync: &SyncConfig) -> Self {
+        let seconds =
+            |secs: u64| chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX));
+        DocumentRetry {
+            max_attempts: sync.max_document_attempts.max(1),
+            backoff_initial: seconds(sync.retry_backoff_secs),
+            backoff_max: seconds(sync.retry_backoff_max_secs),
+        }
+    }
+
+    /// When a pending document that failed `attempts` times may be sent again: the pause doubles
+    /// with each attempt, capped.
+    fn next_attempt_at(&self, record: &DocumentRecord) -> Option<NaiveDateTime> {
+        if record.state != SyncState::Pending || record.attempts == 0 {
+            return None;
+        }
+        let doubling = 2i32.saturating_pow(record.attempts.saturating_sub(1).min(30));
+        let pause = (self.backoff_initial * doubling).min(self.backoff_max);
+        Some(record.updated_at + pause)
+    }
+}
+
 /// One document on its way to Calltouch.
 struct Outgoing {
     snapshot: DocumentSnapshot,
@@ -101,12 +141,11 @@ pub async fn run_cycle<S: Source>(
         .clone()
         .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
     let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
-    let changes = source.changes(&from, cutoff).await?;
+    let mut changes = source.changes(&from, cutoff).await?;
     let now = changes.read_at;
-    let mut summary = CycleSummary {
-        read: changes.documents.len() + changes.rejected.len(),
-        ..CycleSummary::default()
-    };
+    let mut summary = CycleSummary::default();
+    reread_pending(source, register, &mut changes, &mut summary).await?;
+    summary.read = changes.documents.len() + changes.rejected.len();
 
     for rejected in &changes.rejected {
         let reason = format!("{}: {}", rejected.field, rejected.reason);
@@ -126,11 +165,29 @@ pub async fn run_cycle<S: Source>(
     }
 
     let rules = DealRules::new(&config.deal, &config.statuses);
+    let retry = DocumentRetry::new(&config.sync);
     let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary)?;
     let mut blocked: HashSet<String> = HashSet::new();
     for round in rounds {
-        let outgoing = decide_round(&rules, round, register, now, &blocked, &mut summary)?;
-        send_round(client, register, outgoing, now, &mut blocked, &mut summary).await?;
+        let outgoing = decide_round(
+            &rules,
+            &retry,
+            round,
+            register,
+            now,
+            &mut blocked,
+            &mut summary,
+        )?;
+        send_round(
+            client,
+            &retry,
+            register,
+            outgoing,
+            now,
+            &mut blocked,
+            &mut summary,
+        )
+        .await?;
     }
 
     if summary.deferred == 0 {
@@ -139,6 +196,61 @@ pub async fn run_cycle<S: Source>(
     }
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// Adds the pending documents this read did not return (re-queued by `register retry`, whose
+/// change lies behind the checkpoint), read again by their numbers. One that is no longer found
+/// is recorded as failed, so it never waits unseen.
+async fn reread_pending<S: Source>(
+    source: &mut S,
+    register: &mut SqliteRegister,
+    changes: &mut ChangeSet,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    let read: HashSet<DocRef> = changes
+        .documents
+        .iter()
+        .map(|d| d.reference)
+        .chain(changes.rejected.iter().map(|r| r.reference))
+        .collect();
+    let missing: Vec<DocumentRecord> = register
+        .list(&ListFilter {
+            state: Some(SyncState::Pending),
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(|record| !read.contains(&record.reference))
+        .collect();
+    let numbers: BTreeSet<&str> = missing.iter().map(|d| d.number.as_str()).collect();
+    let mut found: HashSet<DocRef> = HashSet::new();
+    for number in numbers {
+        for snapshot in source.find_by_number(number).await? {
+            let wanted = missing.iter().any(|d| d.reference == snapshot.reference);
+            if wanted && found.insert(snapshot.reference) {
+                changes.documents.push(snapshot);
+            }
+        }
+    }
+    for lost in missing.iter().filter(|d| !found.contains(&d.reference)) {
+        let reason = format!(
+            "Номер: re-queued {} {} is no longer found by its number in the 1C database \
+             (deleted, renumbered or unreadable)",
+            lost.kind, lost.number
+        );
+        tracing::warn!("{reason}");
+        register.record_failed(
+            lost.kind,
+            lost.reference,
+            &lost.number,
+            Some(lost.date),
+            lost.order_number.as_deref(),
+            &reason,
+            None,
+            changes.read_at,
+        )?;
+        summary.failed += 1;
+    }
+    Ok(())
 }
 
 /// Splits the documents into rounds so that no round holds two documents of the same deal:
@@ -174,14 +286,26 @@ fn group_into_rounds(
 /// Decides every document of a round; settles the ones that need no request.
 fn decide_round(
     rules: &DealRules<'_>,
+    retry: &DocumentRetry,
     round: Vec<(String, DocumentSnapshot)>,
     register: &mut SqliteRegister,
     now: NaiveDateTime,
-    blocked: &HashSet<String>,
+    blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
     let mut outgoing = Vec::new();
     for (order_number, mut snapshot) in round {
+        let previous = register.document(snapshot.reference)?;
+        let next_attempt_at = previous
+            .as_ref()
+            .and_then(|record| retry.next_attempt_at(record));
+        if let Some(at) = next_attempt_at.filter(|at| now < *at) {
+            // Left untouched: recording it would restart its pause.
+            tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
+            blocked.insert(order_number);
+            summary.deferred += 1;
+            continue;
+        }
         let state_seen_at = fill_booking_state_time(register, &mut snapshot, now)?;
         if blocked.contains(&order_number) {
             register.mark_pending(
@@ -227,14 +351,30 @@ fn decide_round(
         match plan.decision {
             Decision::Create { order, sent } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
+                // Pending from an earlier run: its create may have reached Calltouch with the
+                // answer lost (a crash, a dropped connection), so it goes out as an update first
+                // and is created only if Calltouch does not know it.
+                let maybe_sent = previous
+                    .as_ref()
+                    .is_some_and(|record| record.state == SyncState::Pending);
                 register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                let (operation, fallback_sent) = if maybe_sent {
+                    let update = update_from_create(&order);
+                    let operation = Operation::Update {
+                        order: update,
+                        fallback: order,
+                    };
+                    (operation, Some(sent.clone()))
+                } else {
+                    (Operation::Create(order), None)
+                };
                 outgoing.push((
-                    Operation::Create(order),
+                    operation,
                     Outgoing {
                         snapshot,
                         order_number,
                         sent,
-                        fallback_sent: None,
+                        fallback_sent,
                         state_seen_at,
                         request_json,
                     },
@@ -290,6 +430,7 @@ fn decide_round(
 /// Sends a round and records each order's outcome.
 async fn send_round(
     client: &CalltouchClient,
+    retry: &DocumentRetry,
     register: &mut SqliteRegister,
     outgoing: Vec<(Operation, Outgoing)>,
     now: NaiveDateTime,
@@ -361,6 +502,15 @@ async fn send_round(
                 summary.failed += 1;
             }
             OrderOutcome::Deferred { reason } => {
+                let attempts = register
+                    .document(snapshot.reference)?
+                    .map_or(0, |record| record.attempts)
+                    + 1;
+                if attempts >= retry.max_attempts {
+                    give_up(register, &document, attempts, &reason, now)?;
+                    summary.failed += 1;
+                    continue;
+                }
                 tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
                 register.mark_pending(
                     snapshot,
@@ -375,6 +525,41 @@ async fn send_round(
             }
         }
     }
+    Ok(())
+}
+
+/// Records a document Calltouch did not accept in `attempts` attempts as failed: the checkpoint
+/// may then move past it, and `register retry` sends it again.
+fn give_up(
+    register: &mut SqliteRegister,
+    document: &Outgoing,
+    attempts: u32,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    let snapshot = &document.snapshot;
+    let message = format!(
+        "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
+         `register retry {}` sends it again",
+        snapshot.number
+    );
+    tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
+    register.record_failed(
+        snapshot.kind,
+        snapshot.reference,
+        &snapshot.number,
+        Some(snapshot.date),
+        Some(&document.order_number),
+        &message,
+        Some(&SendRecord {
+            endpoint: "send",
+            order_number: &document.order_number,
+            request_json: &document.request_json,
+            outcome: "gave up",
+            detail: Some(reason),
+        }),
+        now,
+    )?;
     Ok(())
 }
 

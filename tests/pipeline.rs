@@ -1,8 +1,13 @@
 //! The sync cycle end to end without a database: an in-memory 1C source, the real rules, the
 //! real client over loopback HTTP, the strict Calltouch emulator, and a real SQLite register.
 
+mod common;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use std::path::PathBuf;
+use std::time::Duration;
+
+use common::Outcome;
 
 use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
 use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
@@ -51,6 +56,9 @@ impl Harness {
             host = "memory"
             database = "memory"
             user = "reader"
+            [sync]
+            # Cycles here follow each other at once; a deferred document is retried in each.
+            retry_backoff_secs = 0
             "#,
             emulator.base_url()
         );
@@ -336,4 +344,157 @@ async fn a_bad_token_stops_the_cycle_without_failing_documents() {
     let key = alfa_calltouch::sync::checkpoint_key(&h.config);
     assert_eq!(h.register.checkpoint(&key).unwrap().checkpoint, None);
     assert!(!format!("{error:?}").contains("wrong"));
+}
+
+#[tokio::test]
+async fn every_transient_fault_is_retried_and_an_ambiguous_send_makes_no_duplicate() {
+    let mut h = Harness::new("transient").await;
+    let mut outcome = Outcome::start("transient Calltouch faults retried in bounds");
+    let faults = [
+        Fault::ServerError(502),
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        Fault::Hang(Duration::from_millis(1500)),
+        Fault::DropConnection,
+        Fault::MalformedJson,
+        Fault::AcceptThenDrop,
+    ];
+    for (index, fault) in faults.iter().enumerate() {
+        let id = 30 + index as u8;
+        h.source
+            .put(booking(id, &format!("ЗР-{id:03}"), "Подтверждено"));
+        h.emulator.push_fault(fault.clone());
+        let summary = h.cycle().await.unwrap();
+        assert_eq!(summary.deferred, 0, "{fault:?}: retried within the cycle");
+        assert_eq!(h.state_of(DocRef([id; 16])), SyncState::Sent, "{fault:?}");
+    }
+    let creates = h.emulator.creates_per_order();
+    assert!(creates.values().all(|count| *count == 1), "{creates:?}");
+    assert_eq!(creates.len(), faults.len());
+    outcome.faults = faults.len();
+    outcome.documents = faults.len();
+    outcome.deals = creates.len();
+    outcome.print();
+}
+
+#[tokio::test]
+async fn faults_past_the_retry_bound_leave_documents_pending_never_sent() {
+    let mut h = Harness::new("bound").await;
+    let mut outcome = Outcome::start("faults past the bound stay pending");
+    let faults = [
+        Fault::ServerError(500),
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        Fault::DropConnection,
+        Fault::MalformedJson,
+    ];
+    h.source.put(booking(40, "ЗР-040", "Подтверждено"));
+    for fault in &faults {
+        // The client makes two attempts per cycle; both meet the fault.
+        h.emulator.push_fault(fault.clone());
+        h.emulator.push_fault(fault.clone());
+        let summary = h.cycle().await.unwrap();
+        assert_eq!((summary.deferred, summary.created), (1, 0), "{fault:?}");
+        assert!(!summary.checkpoint_moved);
+        let record = h.register.document(DocRef([40; 16])).unwrap().unwrap();
+        assert_eq!(record.state, SyncState::Pending, "{fault:?}");
+        assert!(record.last_status.is_none(), "nothing recorded as sent");
+        h.register.requeue("ЗР-040", at(20, 12)).unwrap();
+    }
+    assert!(h.emulator.deals().is_empty());
+    let last = h.cycle().await.unwrap();
+    assert_eq!(last.created, 1);
+    outcome.faults = faults.len() * 2;
+    outcome.documents = 1;
+    outcome.deals = h.emulator.deals().len();
+    outcome.print();
+}
+
+#[tokio::test]
+async fn a_document_calltouch_keeps_deferring_backs_off_fails_and_retry_sends_it() {
+    let mut h = Harness::new("poison").await;
+    let mut outcome = Outcome::start("poison document backs off, fails, retried");
+    h.config.sync.max_document_attempts = 3;
+    h.config.sync.retry_backoff_secs = 600;
+    h.config.sync.retry_backoff_max_secs = 3600;
+    let poison = booking(50, "ЗР-050", "Подтверждено");
+    h.source.put(poison.clone());
+    let start = at(20, 12);
+    let prepare = |h: &mut Harness, minutes: i64, faults: usize| {
+        h.source.now = Some(start + chrono::Duration::minutes(minutes));
+        for _ in 0..faults {
+            h.emulator.push_fault(Fault::ServerError(500));
+        }
+        faults
+    };
+    // Attempt 1 at 12:00; the next waits 10 minutes, the one after 20.
+    for (minutes, faults, sent) in [(0, 2, true), (5, 0, false), (10, 2, true), (25, 0, false)] {
+        outcome.faults += prepare(&mut h, minutes, faults);
+        let before = h.emulator.requests().len();
+        let summary = h.cycle().await.unwrap();
+        assert_eq!(summary.deferred, 1, "at +{minutes} min");
+        assert!(
+            !summary.checkpoint_moved,
+            "a deferred document keeps the checkpoint"
+        );
+        assert_eq!(
+            h.emulator.requests().len() > before,
+            sent,
+            "at +{minutes} min"
+        );
+    }
+    outcome.faults += prepare(&mut h, 30, 2);
+    let last = h.cycle().await.unwrap();
+    assert_eq!((last.failed, last.deferred), (1, 0));
+    assert!(
+        last.checkpoint_moved,
+        "a failed document no longer holds the checkpoint"
+    );
+    let failed = h.register.document(poison.reference).unwrap().unwrap();
+    assert_eq!((failed.state, failed.attempts), (SyncState::Failed, 3));
+    let reason = failed.last_error.unwrap();
+    assert!(
+        reason.contains("3 attempts") && reason.contains("HTTP 500"),
+        "{reason}"
+    );
+
+    // Nothing changed in 1C, so only the re-queue brings it back.
+    assert_eq!(h.cycle().await.unwrap().read, 0);
+    assert_eq!(h.register.requeue("ЗР-050", start).unwrap(), 1);
+    let retried = h.cycle().await.unwrap();
+    assert_eq!((retried.read, retried.created), (1, 1));
+    assert_eq!(h.state_of(poison.reference), SyncState::Sent);
+    assert_eq!(h.emulator.creates_per_order()["ЗР-050"], 1);
+    outcome.documents = 1;
+    outcome.deals = h.emulator.deals().len();
+    outcome.print();
+}
+
+#[tokio::test]
+async fn a_requeued_document_that_cannot_be_read_again_is_failed_with_a_reason() {
+    let mut h = Harness::new("gone").await;
+    h.source.put_rejected(RejectedDocument {
+        kind: DocKind::Booking,
+        reference: DocRef([60; 16]),
+        number: Some("ЗР-060".into()),
+        field: "Дата".into(),
+        reason: "the date is empty".into(),
+    });
+    assert_eq!(h.cycle().await.unwrap().failed, 1);
+    assert_eq!(h.register.requeue("ЗР-060", at(20, 12)).unwrap(), 1);
+    let summary = h.cycle().await.unwrap();
+    assert_eq!(summary.failed, 1);
+    assert!(summary.checkpoint_moved);
+    let record = h.register.document(DocRef([60; 16])).unwrap().unwrap();
+    assert_eq!(record.state, SyncState::Failed);
+    assert!(
+        record
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("no longer found"),
+        "{record:?}"
+    );
 }

@@ -138,6 +138,8 @@ struct Inner {
     /// Per-order rejections, consumed on the order number's next appearance.
     order_rejections: HashMap<String, VecDeque<String>>,
     next_calltouch_order_id: i64,
+    /// Added to every answer, half before and half after applying the request.
+    latency: Duration,
 }
 
 /// The shared state: cheap to clone into every connection.
@@ -201,6 +203,13 @@ impl Emulator {
     /// How many creates were accepted per `orderNumber`.
     pub fn creates_per_order(&self) -> BTreeMap<String, usize> {
         self.state.lock().creates_per_order.clone()
+    }
+
+    /// Makes every request take this long, half before the request is applied and half after,
+    /// so a client killed mid-request leaves either nothing applied or an applied request whose
+    /// answer it never read (an ambiguous send).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.lock().latency = latency;
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -274,12 +283,14 @@ async fn handle(
     };
     // Recorded on arrival, so the log keeps arrival order even when an answer is late (a hang)
     // or never comes because the client went away first; the answer is filled in after.
-    let slot = {
+    let (slot, half_latency) = {
         let mut inner = state.lock();
         inner.requests.push(record.clone());
-        inner.requests.len() - 1
+        (inner.requests.len() - 1, inner.latency / 2)
     };
+    tokio::time::sleep(half_latency).await;
     let reply = respond(&state, &parts.method, &record, &body).await;
+    tokio::time::sleep(half_latency).await;
     if let Some(recorded) = state.lock().requests.get_mut(slot) {
         recorded.status = reply.status;
         recorded.response_body = reply.body.clone();

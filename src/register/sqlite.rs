@@ -467,6 +467,17 @@ impl SqliteRegister {
         Ok(())
     }
 
+    /// Puts the failed or waiting documents with this number back in line: pending, no attempts
+    /// counted, so the next cycle reads them again by number and sends them. Returns how many.
+    pub fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
+        Ok(self.conn.execute(
+            "UPDATE documents SET state = 'pending', attempts = 0,
+                 last_error = 're-queued by register retry', updated_at = ?2
+             WHERE number = ?1 AND state IN ('failed', 'pending')",
+            params![number.trim(), fmt_time(now)],
+        )?)
+    }
+
     /// Documents for the `register` command, newest change first.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<DocumentRecord>, RegisterError> {
         let mut sql = format!("{DOCUMENT_COLUMNS} WHERE 1 = 1");
