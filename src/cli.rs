@@ -12,8 +12,10 @@ use crate::config::Config;
 use crate::lock::{LockError, RunLock};
 use crate::register::sqlite::{ListFilter, SqliteRegister};
 use crate::register::SyncState;
+use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, report, source, sync};
+use crate::{demo, report, schedule, source, sync, watch};
+use tokio_util::sync::CancellationToken;
 
 /// Exit codes, so a scheduler can tell outcomes apart.
 pub mod exit {
@@ -65,6 +67,15 @@ pub enum LogFormat {
 pub enum Command {
     /// Run one sync cycle (for cron or Windows Task Scheduler).
     Run,
+    /// Run a sync cycle every interval until stopped (Ctrl-C, SIGTERM): for a long-lived service.
+    Watch {
+        /// Time between cycle starts, e.g. 5m or 1h [default: schedule.every_minutes].
+        #[arg(long)]
+        every: Option<Interval>,
+    },
+    /// Print ready-to-paste entries that run a cycle every interval: crontab, systemd, Windows
+    /// Task Scheduler. With --show: when the last run was and when the next is due.
+    Schedule(ScheduleArgs),
     /// Show the sync register: one row per document.
     Register(RegisterArgs),
     /// Show the exact JSON the next cycle would send for a document number, without sending.
@@ -108,6 +119,22 @@ pub struct RegisterArgs {
     /// JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Time between runs, e.g. 5m, 15m or 1h [default: schedule.every_minutes].
+    #[arg(long)]
+    pub every: Option<Interval>,
+    /// Which scheduler's entries to print [default: cron and systemd; windows on Windows].
+    #[arg(long = "for", value_enum)]
+    pub target: Vec<Scheduler>,
+    /// Also write the Windows task XML to this file, in the UTF-16 `schtasks /XML` reads.
+    #[arg(long, value_name = "FILE")]
+    pub xml_file: Option<PathBuf>,
+    /// Show when the last run happened and how it ended, and when the next is due.
+    #[arg(long)]
+    pub show: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -187,6 +214,8 @@ async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo => demo::run().await,
         Command::Run => run(&load(&cli.config)?).await,
+        Command::Watch { every } => watch(&load(&cli.config)?, every).await,
+        Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args),
         Command::Register(args) => show_register(&load(&cli.config)?, &args),
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
         Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
@@ -234,6 +263,71 @@ pub async fn run(config: &Config) -> Result<u8> {
     }
 }
 
+/// Cycles every interval until a stop request; a failed cycle is logged and retried.
+async fn watch(config: &Config, every: Option<Interval>) -> Result<u8> {
+    let every = every.unwrap_or(config.schedule.every_minutes);
+    let stop = CancellationToken::new();
+    watch::cancel_on_stop_request(stop.clone());
+    tracing::info!("a cycle every {every}; Ctrl-C or SIGTERM stops after the current cycle");
+    watch::run_every(every.duration(), &stop, || run(config)).await;
+    Ok(exit::OK)
+}
+
+fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs) -> Result<u8> {
+    let every = args.every.unwrap_or(config.schedule.every_minutes);
+    let now = chrono::Local::now().naive_local();
+    if args.show {
+        let register = SqliteRegister::open(&config.register_path())?;
+        print!(
+            "{}",
+            schedule::status(register.last_run()?.as_ref(), every, now)
+        );
+        return Ok(exit::OK);
+    }
+    let plan = schedule_plan(config_path, args.xml_file.as_deref(), every, now)?;
+    let targets = if args.target.is_empty() {
+        Scheduler::native()
+    } else {
+        args.target.clone()
+    };
+    print!("{}", schedule::render(&plan, &targets));
+    if let Some(xml_file) = &args.xml_file {
+        std::fs::write(
+            xml_file,
+            schedule::utf16_with_bom(&schedule::windows_task_xml(&plan)),
+        )
+        .with_context(|| format!("cannot write {}", xml_file.display()))?;
+        eprintln!("wrote the task XML to {}", plan.task_xml_file);
+    }
+    Ok(exit::OK)
+}
+
+/// The absolute paths the scheduled entries need: this binary, the config, its folder.
+fn schedule_plan(
+    config_path: &Path,
+    xml_file: Option<&Path>,
+    every: Interval,
+    now: chrono::NaiveDateTime,
+) -> Result<schedule::Plan> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let config = std::path::absolute(config_path)?;
+    let work_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let task_xml_file = match xml_file {
+        Some(path) => std::path::absolute(path)?,
+        None => work_dir.join("alfa-calltouch-task.xml"),
+    };
+    let text = |path: &Path| path.display().to_string();
+    Ok(schedule::Plan {
+        exe: text(&exe),
+        config: text(&config),
+        log_file: text(&work_dir.join("alfa-calltouch.log")),
+        task_xml_file: text(&task_xml_file),
+        work_dir: text(&work_dir),
+        every,
+        windows_start: now.date().and_time(chrono::NaiveTime::MIN),
+    })
+}
+
 fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
     let register = SqliteRegister::open(&config.register_path())?;
     let filter = ListFilter {
@@ -258,10 +352,16 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
             println!("{}", serde_json::to_string(document)?);
         }
     } else {
+        let last_run = register.last_run()?;
         print!("{}", report::register_table(&documents));
         println!(
-            "{}",
-            report::register_summary(&register.counts()?, register.last_run()?.as_ref())
+            "{}; {}",
+            report::register_summary(&register.counts()?, last_run.as_ref()),
+            schedule::due_line(
+                last_run.map(|(started, ..)| started),
+                config.schedule.every_minutes,
+                chrono::Local::now().naive_local()
+            )
         );
     }
     Ok(exit::OK)

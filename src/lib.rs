@@ -15,6 +15,8 @@ pub mod pgcluster;
 pub mod register;
 pub mod report;
 pub mod rules;
+pub mod schedule;
 pub mod snapshot;
 pub mod source;
 pub mod sync;
+pub mod watch;
