@@ -14,7 +14,7 @@ use crate::register::sqlite::{ListFilter, SqliteRegister};
 use crate::register::SyncState;
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, report, schedule, source, sync, watch};
+use crate::{demo, progress, report, schedule, source, sync, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Exit codes, so a scheduler can tell outcomes apart.
@@ -240,7 +240,16 @@ pub async fn run(config: &Config) -> Result<u8> {
     let started = chrono::Local::now().naive_local();
     let outcome = async {
         let mut source = source::open(config).await?;
-        Ok::<_, anyhow::Error>(sync::run_cycle(config, &mut source, &mut register, &client).await?)
+        let progress = progress::for_stderr();
+        let summary = sync::run_cycle_with_progress(
+            config,
+            &mut source,
+            &mut register,
+            &client,
+            progress.as_ref(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(summary)
     }
     .await;
     let finished = chrono::Local::now().naive_local();

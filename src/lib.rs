@@ -12,6 +12,7 @@ pub mod fixture;
 pub mod format;
 pub mod lock;
 pub mod pgcluster;
+pub mod progress;
 pub mod register;
 pub mod report;
 pub mod rules;
