@@ -14,7 +14,7 @@ use crate::register::sqlite::{ListFilter, SqliteRegister};
 use crate::register::SyncState;
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, progress, report, schedule, source, sync, watch};
+use crate::{demo, doctor, progress, report, schedule, source, sync, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Exit codes, so a scheduler can tell outcomes apart.
@@ -89,7 +89,8 @@ pub enum Command {
         #[arg(long)]
         since: Option<NaiveDate>,
     },
-    /// Validate the configuration, the name map and the secrets.
+    /// Check everything a scheduled run needs: config, secrets, name map against the live
+    /// schema, read access to 1C, a writable register, the Calltouch host. Exit 1 on a problem.
     Check,
     /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
     /// Calltouch emulator.
@@ -219,7 +220,7 @@ async fn execute(cli: Cli) -> Result<u8> {
         Command::Register(args) => show_register(&load(&cli.config)?, &args),
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
         Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
-        Command::Check => check(&load(&cli.config)?).await,
+        Command::Check => check(&cli.config, &load(&cli.config)?).await,
     }
 }
 
@@ -414,20 +415,16 @@ fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-async fn check(config: &Config) -> Result<u8> {
-    config.calltouch_token().context("Calltouch token")?;
-    println!("ok  config {} is valid", config.base_dir.display());
-    source::load_name_map(config)?;
-    println!(
-        "ok  name map {} has every entry the {} queries use",
-        config.name_map_path().display(),
-        config.source.preset.code()
-    );
-    let register = SqliteRegister::open(&config.register_path())?;
-    println!(
-        "ok  register {} (schema version {})",
-        config.register_path().display(),
-        register.schema_version()?
-    );
-    Ok(exit::OK)
+/// Prints every check's line; fails when any check failed.
+async fn check(config_path: &Path, config: &Config) -> Result<u8> {
+    let findings = doctor::examine(config_path, config).await;
+    for finding in &findings {
+        println!("{finding}");
+    }
+    let failed = findings.iter().filter(|f| !f.passed).count();
+    if failed == 0 {
+        return Ok(exit::OK);
+    }
+    println!("{failed} check(s) failed");
+    Ok(exit::FAILURE)
 }

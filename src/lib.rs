@@ -8,6 +8,7 @@ pub mod calltouch;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod fixture;
 pub mod format;
 pub mod lock;

@@ -193,14 +193,7 @@ impl PostgresSource {
                     .to_string(),
             ));
         }
-        let mut pg = tokio_postgres::Config::new();
-        pg.host(&config.host)
-            .port(config.port.unwrap_or(5432))
-            .dbname(&config.database)
-            .user(config.user.as_deref().unwrap_or_default())
-            .password(password.expose())
-            .application_name("alfa-calltouch")
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+        let pg = connection_config(config, &password);
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
         PostgresSource::open(pg, config.preset, name_map, query_timeout).await
     }
@@ -280,6 +273,19 @@ impl PostgresSource {
             }
         }
     }
+}
+
+/// The connection settings of `[source]`, for the source and for `check`.
+pub fn connection_config(config: &SourceConfig, password: &Secret) -> tokio_postgres::Config {
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&config.host)
+        .port(config.port.unwrap_or(5432))
+        .dbname(&config.database)
+        .user(config.user.as_deref().unwrap_or_default())
+        .password(password.expose())
+        .application_name("alfa-calltouch")
+        .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+    pg
 }
 
 /// Starts a reading transaction: one snapshot for the whole cycle, never writing.
