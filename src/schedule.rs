@@ -55,7 +55,7 @@ impl Interval {
 
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.minutes % 60 == 0 {
+        if self.minutes.is_multiple_of(60) {
             write!(f, "{}h", self.minutes / 60)
         } else {
             write!(f, "{}m", self.minutes)
@@ -198,13 +198,13 @@ fn cron_expression(every: Interval) -> (String, Option<String>) {
         return ("* * * * *".into(), None);
     }
     if minutes < 60 {
-        let note = (60 % minutes != 0).then(|| {
+        let note = (!60_u32.is_multiple_of(minutes)).then(|| {
             format!("cron restarts */{minutes} at every full hour, so one gap per hour is shorter; the systemd timer and Task Scheduler repeat exactly")
         });
         return (format!("*/{minutes} * * * *"), note);
     }
     let hours = minutes / 60;
-    let exact = minutes % 60 == 0 && 24 % hours == 0;
+    let exact = minutes.is_multiple_of(60) && 24_u32.is_multiple_of(hours);
     let note = (!exact).then(|| {
         format!("cron cannot repeat every {minutes} minutes; this runs every {hours} h — prefer the systemd timer")
     });
