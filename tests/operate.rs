@@ -304,3 +304,74 @@ document        number  date        deal   state    last status  sum  attempts  
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Records what a cycle reports.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<String>>);
+
+impl alfa_calltouch::progress::Progress for Recorded {
+    fn read(&self, documents: usize) {
+        self.0.lock().unwrap().push(format!("read {documents}"));
+    }
+    fn settled(&self, documents: usize) {
+        self.0.lock().unwrap().push(format!("settled {documents}"));
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_reports_progress_a_batch_at_a_time() {
+    use alfa_calltouch::calltouch::client::CalltouchClient;
+    use alfa_calltouch::calltouch::emulator::Emulator;
+    use alfa_calltouch::config::{Config, Secret};
+    use alfa_calltouch::source::memory::MemorySource;
+
+    let dir = folder("progress");
+    let emulator = Emulator::start("100500", "test-token").await.unwrap();
+    let text = std::fs::read_to_string(write_config(&dir, 5432, "alfa"))
+        .unwrap()
+        .replace(
+            "base_url = \"http://127.0.0.1:9/\"",
+            &format!(
+                "base_url = \"{}\"\nbatch_size = 2\nrequests_per_second = 0",
+                emulator.base_url()
+            ),
+        );
+    let config = Config::parse(&text, &dir.join("c.toml"), &dir).unwrap();
+    let mut register = SqliteRegister::open(&config.register_path()).unwrap();
+    let client = CalltouchClient::new(
+        &config.calltouch,
+        Secret::new("test-token"),
+        config.deal.crm.clone(),
+    )
+    .unwrap();
+    let mut source = MemorySource::new();
+    source.now = Some(day(20, 12));
+    for id in 1..=3u8 {
+        let mut booking = DocumentSnapshot::new(
+            DocKind::Booking,
+            DocRef([id; 16]),
+            &format!("ЗР-{id}"),
+            day(2, 10),
+        );
+        booking.state = Some("Подтверждено".into());
+        booking.phones = vec!["8 (915) 777-11-22".into()];
+        source.put(booking);
+    }
+    let progress = Recorded::default();
+    let summary = alfa_calltouch::sync::run_cycle_with_progress(
+        &config,
+        &mut source,
+        &mut register,
+        &client,
+        &progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.created, 3, "{summary}");
+    assert_eq!(
+        *progress.0.lock().unwrap(),
+        ["read 3", "settled 0", "settled 2", "settled 1"]
+    );
+    emulator.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
