@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,8 +13,10 @@ use crate::config::Config;
 use crate::lock::{LockError, RunLock};
 use crate::register::sqlite::{ListFilter, SqliteRegister};
 use crate::register::SyncState;
+use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, discover, report, source, sync};
+use crate::{demo, discover, doctor, progress, report, schedule, source, sync, watch};
+use tokio_util::sync::CancellationToken;
 
 /// Exit codes, so a scheduler can tell outcomes apart.
 pub mod exit {
@@ -65,6 +68,15 @@ pub enum LogFormat {
 pub enum Command {
     /// Run one sync cycle (for cron or Windows Task Scheduler).
     Run,
+    /// Run a sync cycle every interval until stopped (Ctrl-C, SIGTERM): for a long-lived service.
+    Watch {
+        /// Time between cycle starts, e.g. 5m or 1h [default: schedule.every_minutes].
+        #[arg(long)]
+        every: Option<Interval>,
+    },
+    /// Print ready-to-paste entries that run a cycle every interval: crontab, systemd, Windows
+    /// Task Scheduler. With --show: when the last run was and when the next is due.
+    Schedule(ScheduleArgs),
     /// Show the sync register: one row per document.
     Register(RegisterArgs),
     /// Show the exact JSON the next cycle would send for a document number, without sending.
@@ -78,7 +90,8 @@ pub enum Command {
         #[arg(long)]
         since: Option<NaiveDate>,
     },
-    /// Validate the configuration, the name map and the secrets.
+    /// Check everything a scheduled run needs: config, secrets, name map against the live
+    /// schema, read access to 1C, a writable register, the Calltouch host. Exit 1 on a problem.
     Check,
     /// Build the name map from the 1C database's own metadata (read-only) and check it.
     Discover {
@@ -137,6 +150,22 @@ pub enum RegisterAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Time between runs, e.g. 5m, 15m or 1h [default: schedule.every_minutes].
+    #[arg(long)]
+    pub every: Option<Interval>,
+    /// Which scheduler's entries to print [default: cron and systemd; windows on Windows].
+    #[arg(long = "for", value_enum)]
+    pub target: Vec<Scheduler>,
+    /// Also write the Windows task XML to this file, in the UTF-16 `schtasks /XML` reads.
+    #[arg(long, value_name = "FILE")]
+    pub xml_file: Option<PathBuf>,
+    /// Show when the last run happened and how it ended, and when the next is due.
+    #[arg(long)]
+    pub show: bool,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StateArg {
     Pending,
@@ -185,7 +214,9 @@ fn init_logging(format: LogFormat, verbose: u8) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into cron's or a service's log file.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -214,10 +245,12 @@ async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo => demo::run().await,
         Command::Run => run(&load(&cli.config)?).await,
+        Command::Watch { every } => watch(&load(&cli.config)?, every).await,
+        Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args),
         Command::Register(args) => show_register(&load(&cli.config)?, &args),
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
         Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
-        Command::Check => check(&load(&cli.config)?).await,
+        Command::Check => check(&cli.config, &load(&cli.config)?).await,
         Command::Discover { output } => {
             discover::command::discover(&load(&cli.config)?, output.as_deref()).await
         }
@@ -244,7 +277,16 @@ pub async fn run(config: &Config) -> Result<u8> {
     let started = chrono::Local::now().naive_local();
     let outcome = async {
         let mut source = source::open(config).await?;
-        Ok::<_, anyhow::Error>(sync::run_cycle(config, &mut source, &mut register, &client).await?)
+        let progress = progress::for_stderr();
+        let summary = sync::run_cycle_with_progress(
+            config,
+            &mut source,
+            &mut register,
+            &client,
+            progress.as_ref(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(summary)
     }
     .await;
     let finished = chrono::Local::now().naive_local();
@@ -265,6 +307,71 @@ pub async fn run(config: &Config) -> Result<u8> {
             Err(error)
         }
     }
+}
+
+/// Cycles every interval until a stop request; a failed cycle is logged and retried.
+async fn watch(config: &Config, every: Option<Interval>) -> Result<u8> {
+    let every = every.unwrap_or(config.schedule.every_minutes);
+    let stop = CancellationToken::new();
+    watch::cancel_on_stop_request(stop.clone());
+    tracing::info!("a cycle every {every}; Ctrl-C or SIGTERM stops after the current cycle");
+    watch::run_every(every.duration(), &stop, || run(config)).await;
+    Ok(exit::OK)
+}
+
+fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs) -> Result<u8> {
+    let every = args.every.unwrap_or(config.schedule.every_minutes);
+    let now = chrono::Local::now().naive_local();
+    if args.show {
+        let register = SqliteRegister::open(&config.register_path())?;
+        print!(
+            "{}",
+            schedule::status(register.last_run()?.as_ref(), every, now)
+        );
+        return Ok(exit::OK);
+    }
+    let plan = schedule_plan(config_path, args.xml_file.as_deref(), every, now)?;
+    let targets = if args.target.is_empty() {
+        Scheduler::native()
+    } else {
+        args.target.clone()
+    };
+    print!("{}", schedule::render(&plan, &targets));
+    if let Some(xml_file) = &args.xml_file {
+        std::fs::write(
+            xml_file,
+            schedule::utf16_with_bom(&schedule::windows_task_xml(&plan)),
+        )
+        .with_context(|| format!("cannot write {}", xml_file.display()))?;
+        eprintln!("wrote the task XML to {}", plan.task_xml_file);
+    }
+    Ok(exit::OK)
+}
+
+/// The absolute paths the scheduled entries need: this binary, the config, its folder.
+fn schedule_plan(
+    config_path: &Path,
+    xml_file: Option<&Path>,
+    every: Interval,
+    now: chrono::NaiveDateTime,
+) -> Result<schedule::Plan> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let config = std::path::absolute(config_path)?;
+    let work_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let task_xml_file = match xml_file {
+        Some(path) => std::path::absolute(path)?,
+        None => work_dir.join("alfa-calltouch-task.xml"),
+    };
+    let text = |path: &Path| path.display().to_string();
+    Ok(schedule::Plan {
+        exe: text(&exe),
+        config: text(&config),
+        log_file: text(&work_dir.join("alfa-calltouch.log")),
+        task_xml_file: text(&task_xml_file),
+        work_dir: text(&work_dir),
+        every,
+        windows_start: now.date().and_time(chrono::NaiveTime::MIN),
+    })
 }
 
 fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
@@ -294,10 +401,16 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
             println!("{}", serde_json::to_string(document)?);
         }
     } else {
+        let last_run = register.last_run()?;
         print!("{}", report::register_table(&documents));
         println!(
-            "{}",
-            report::register_summary(&register.counts()?, register.last_run()?.as_ref())
+            "{}; {}",
+            report::register_summary(&register.counts()?, last_run.as_ref()),
+            schedule::due_line(
+                last_run.map(|(started, ..)| started),
+                config.schedule.every_minutes,
+                chrono::Local::now().naive_local()
+            )
         );
     }
     Ok(exit::OK)
@@ -355,20 +468,16 @@ fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-async fn check(config: &Config) -> Result<u8> {
-    config.calltouch_token().context("Calltouch token")?;
-    println!("ok  config {} is valid", config.base_dir.display());
-    source::load_name_map(config)?;
-    println!(
-        "ok  name map {} has every entry the {} queries use",
-        config.name_map_path().display(),
-        config.source.preset.code()
-    );
-    let register = SqliteRegister::open(&config.register_path())?;
-    println!(
-        "ok  register {} (schema version {})",
-        config.register_path().display(),
-        register.schema_version()?
-    );
-    Ok(exit::OK)
+/// Prints every check's line; fails when any check failed.
+async fn check(config_path: &Path, config: &Config) -> Result<u8> {
+    let findings = doctor::examine(config_path, config).await;
+    for finding in &findings {
+        println!("{finding}");
+    }
+    let failed = findings.iter().filter(|f| !f.passed).count();
+    if failed == 0 {
+        return Ok(exit::OK);
+    }
+    println!("{failed} check(s) failed");
+    Ok(exit::FAILURE)
 }

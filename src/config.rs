@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::schedule::Interval;
 use crate::snapshot::DocKind;
 
 /// A configuration mistake, always naming the key at fault.
@@ -74,6 +75,8 @@ pub struct Config {
     pub register: RegisterConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
     /// Where the file was read from; relative paths inside it are resolved against its folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -307,6 +310,23 @@ impl Default for SyncConfig {
     }
 }
 
+/// `[schedule]`: how often a cycle runs, for `schedule`, `watch` and the register's "next due".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Minutes between cycle starts, 1 to 1440.
+    #[serde(default = "default_every_minutes")]
+    pub every_minutes: Interval,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            every_minutes: default_every_minutes(),
+        }
+    }
+}
+
 fn default_token_env() -> String {
     "CALLTOUCH_TOKEN".into()
 }
@@ -354,6 +374,9 @@ fn default_retry_backoff_secs() -> u64 {
 }
 fn default_retry_backoff_max_secs() -> u64 {
     3600
+}
+fn default_every_minutes() -> Interval {
+    Interval::FIVE_MINUTES
 }
 
 impl Config {
@@ -641,6 +664,7 @@ mod tests {
         assert_eq!(config.deal.service_tag, "Сервис");
         assert_eq!(config.calltouch.batch_size, 100);
         assert_eq!(config.calltouch.requests_per_second, 5);
+        assert_eq!(config.schedule.every_minutes.minutes(), 5);
         assert_eq!(
             config.statuses.map(DocKind::Booking, "Отклонено"),
             Some("Отказ")
@@ -680,6 +704,10 @@ mod tests {
             (
                 MINIMAL.replace("start_date = \"2026-01-01\"", "start_date = \"yesterday\""),
                 "start_date",
+            ),
+            (
+                format!("{MINIMAL}\n[schedule]\nevery_minutes = 0\n"),
+                "every_minutes",
             ),
         ];
         for (text, key) in cases {

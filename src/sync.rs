@@ -20,6 +20,7 @@ use crate::calltouch::client::{
 };
 use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
+use crate::progress::{Progress, Silent};
 use crate::register::sqlite::{
     AcceptedDeal, ListFilter, RegisterError, SendRecord, SqliteRegister,
 };
@@ -133,6 +134,17 @@ pub async fn run_cycle<S: Source>(
     register: &mut SqliteRegister,
     client: &CalltouchClient,
 ) -> Result<CycleSummary, CycleError> {
+    run_cycle_with_progress(config, source, register, client, &Silent).await
+}
+
+/// Runs one cycle, reporting to `progress` how many documents were read and settled.
+pub async fn run_cycle_with_progress<S: Source>(
+    config: &Config,
+    source: &mut S,
+    register: &mut SqliteRegister,
+    client: &CalltouchClient,
+    progress: &dyn Progress,
+) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
     let key = checkpoint_key(config);
     let stored = register.checkpoint(&key)?;
@@ -146,6 +158,7 @@ pub async fn run_cycle<S: Source>(
     let mut summary = CycleSummary::default();
     reread_pending(source, register, &mut changes, &mut summary).await?;
     summary.read = changes.documents.len() + changes.rejected.len();
+    progress.read(summary.read);
 
     for rejected in &changes.rejected {
         let reason = format!("{}: {}", rejected.field, rejected.reason);
@@ -163,31 +176,40 @@ pub async fn run_cycle<S: Source>(
         )?;
         summary.failed += 1;
     }
+    progress.settled(changes.rejected.len());
 
     let rules = DealRules::new(&config.deal, &config.statuses);
     let retry = DocumentRetry::new(&config.sync);
     let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary)?;
     let mut blocked: HashSet<String> = HashSet::new();
     for round in rounds {
-        let outgoing = decide_round(
-            &rules,
-            &retry,
-            round,
-            register,
-            now,
-            &mut blocked,
-            &mut summary,
-        )?;
-        send_round(
-            client,
-            &retry,
-            register,
-            outgoing,
-            now,
-            &mut blocked,
-            &mut summary,
-        )
-        .await?;
+        // A batch at a time, so progress moves as Calltouch accepts batches; the client would
+        // split a round into the same batches.
+        let mut round = round.into_iter().peekable();
+        while round.peek().is_some() {
+            let batch: Vec<_> = round.by_ref().take(config.calltouch.batch_size).collect();
+            let size = batch.len();
+            let outgoing = decide_round(
+                &rules,
+                &retry,
+                batch,
+                register,
+                now,
+                &mut blocked,
+                &mut summary,
+            )?;
+            send_round(
+                client,
+                &retry,
+                register,
+                outgoing,
+                now,
+                &mut blocked,
+                &mut summary,
+            )
+            .await?;
+            progress.settled(size);
+        }
     }
 
     if summary.deferred == 0 {

@@ -733,7 +733,7 @@ async fn a_role_with_only_select_on_the_1c_tables_is_enough(preset: Preset, seed
         "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; \
          GRANT SELECT ON _yearoffset TO {role};"
     );
-    for table in w.fixture.name_map().storage_tables() {
+    for (_, table) in w.fixture.name_map().tables() {
         grants.push_str(&format!("GRANT SELECT ON {table} TO {role};"));
     }
     w.fixture.client().batch_execute(&grants).await.unwrap();

@@ -70,7 +70,8 @@ pub struct CompositeColumns {
 }
 
 impl CompositeColumns {
-    fn identifiers(&self) -> impl Iterator<Item = &str> {
+    /// Every storage column of the attribute.
+    pub fn identifiers(&self) -> impl Iterator<Item = &str> {
         [&self.type_tag, &self.rtref, &self.rrref]
             .into_iter()
             .map(String::as_str)
@@ -162,11 +163,6 @@ impl NameMap {
     }
 
     /// The table of a metadata object, e.g. `Документ.ЗаказНаряд`.
-    /// Every mapped table's storage name: what a read-only role needs `SELECT` on.
-    pub fn storage_tables(&self) -> impl Iterator<Item = &str> {
-        self.tables.values().map(String::as_str)
-    }
-
     pub fn table(&self, name: &str) -> Option<&str> {
         self.tables.get(name).map(String::as_str)
     }
@@ -182,6 +178,16 @@ impl NameMap {
             .get(name)
             .map(Vec::as_slice)
             .ok_or_else(|| NameMapError::Missing(name.to_string()))
+    }
+
+    /// Every table entry: metadata name → table.
+    pub fn tables(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tables.iter().map(|(n, t)| (n.as_str(), t.as_str()))
+    }
+
+    /// Every attribute entry: metadata name → columns.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &Column)> {
+        self.fields.iter().map(|(n, c)| (n.as_str(), c))
     }
 
     /// Requires an entry of any kind, for a clear message at start.

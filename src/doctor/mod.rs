@@ -1,0 +1,197 @@
+//! `check`: the doctor. It runs every check an administrator needs before scheduling the tool:
+//! the config and secrets, the name map against the live 1C schema, read access to the 1C data,
+//! a writable register, and a resolvable Calltouch host. It goes on after a failure, so one
+//! run lists every problem, each on one line that says what to do.
+
+pub mod schema;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::config::{Config, SourceKind};
+use crate::register::sqlite::SqliteRegister;
+use crate::source::{self, postgres, Source};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub passed: bool,
+    pub line: String,
+}
+
+impl Finding {
+    fn ok(line: impl Into<String>) -> Finding {
+        Finding {
+            passed: true,
+            line: line.into(),
+        }
+    }
+
+    fn fail(line: impl Into<String>) -> Finding {
+        Finding {
+            passed: false,
+            line: line.into(),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = if self.passed { "ok  " } else { "FAIL" };
+        write!(f, "{mark} {}", self.line)
+    }
+}
+
+/// Runs every check of a config loaded from `config_path`.
+pub async fn examine(config_path: &Path, config: &Config) -> Vec<Finding> {
+    let mut findings = vec![Finding::ok(format!(
+        "config {} is valid",
+        config_path.display()
+    ))];
+    findings.push(match config.calltouch_token() {
+        Ok(_) => Finding::ok("Calltouch token is set"),
+        Err(error) => Finding::fail(format!("Calltouch token: {error}")),
+    });
+    findings.extend(database(config).await);
+    findings.push(register(config));
+    findings.push(calltouch_host(&config.calltouch.base_url).await);
+    findings
+}
+
+/// The name map, the live schema behind it, and one read through the real source.
+async fn database(config: &Config) -> Vec<Finding> {
+    let map = match source::load_name_map(config) {
+        Ok(map) => map,
+        Err(error) => {
+            return vec![Finding::fail(format!(
+                "{error}; fix the file source.name_map names"
+            ))]
+        }
+    };
+    let mut findings = vec![Finding::ok(format!(
+        "name map {} has every entry the {} queries use",
+        config.name_map_path().display(),
+        config.source.preset.code()
+    ))];
+    if config.source.kind != SourceKind::Postgres {
+        findings.push(Finding::fail(
+            "source.kind = \"mssql\" is not supported by this build yet; use a PostgreSQL 1C base",
+        ));
+        return findings;
+    }
+    let password = match config.database_password() {
+        Ok(password) => password,
+        Err(error) => {
+            findings.push(Finding::fail(format!("database password: {error}")));
+            return findings;
+        }
+    };
+    let s = &config.source;
+    let place = format!("{}:{}/{}", s.host, s.port.unwrap_or(5432), s.database);
+    let pg = match postgres::connection_config(s, &password) {
+        Ok(pg) => pg,
+        Err(error) => {
+            findings.push(Finding::fail(error.to_string()));
+            return findings;
+        }
+    };
+    let client = match pg.connect(tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            client
+        }
+        Err(error) => {
+            findings.push(Finding::fail(format!(
+                "database {place} is unreachable ({error}); check source.host, source.port and \
+                 source.database, that the server accepts this machine (pg_hba.conf, firewall), \
+                 and the login source.user and its password"
+            )));
+            return findings;
+        }
+    };
+    findings.push(Finding::ok(format!("database {place} accepts the login")));
+    let problems = match schema::check(&client, &map).await {
+        Ok(problems) => problems,
+        Err(error) => vec![format!(
+            "cannot read the schema of {place} ({error}); the login needs to read pg_catalog"
+        )],
+    };
+    if problems.is_empty() {
+        findings.push(Finding::ok(
+            "every name map entry exists in the database with the expected type",
+        ));
+        findings.push(read_one(config).await);
+    }
+    findings.extend(problems.into_iter().map(Finding::fail));
+    findings
+}
+
+/// Opens the real source (which prepares every query) and runs one cheap read.
+async fn read_one(config: &Config) -> Finding {
+    let result = async {
+        let mut source = source::open(config).await?;
+        source.find_by_number("").await
+    }
+    .await;
+    match result {
+        Ok(_) => Finding::ok("the login can read bookings and work orders"),
+        Err(error) => Finding::fail(format!(
+            "reading 1C data failed: {error}; grant the login SELECT on the mapped tables \
+             (see config/alfa-calltouch.example.toml, source.user)"
+        )),
+    }
+}
+
+/// The register opens (created or migrated) and takes a write.
+fn register(config: &Config) -> Finding {
+    let path = config.register_path();
+    let result = SqliteRegister::open(&path).and_then(|register| {
+        register.schema_version()?;
+        probe_write(&path)
+    });
+    match result {
+        Ok(()) => Finding::ok(format!("register {} is writable", path.display())),
+        Err(error) => Finding::fail(format!(
+            "{error}; let the account that runs the tool write to {} (or set register.path)",
+            path.parent()
+                .map_or(path.clone(), |p| p.to_path_buf())
+                .display()
+        )),
+    }
+}
+
+/// A write that changes nothing: a transaction that takes the write lock and rolls back.
+fn probe_write(path: &Path) -> Result<(), crate::register::sqlite::RegisterError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN IMMEDIATE; UPDATE checkpoints SET source = source WHERE 1 = 0; ROLLBACK;",
+    )?;
+    Ok(())
+}
+
+/// The Calltouch host resolves (the request itself needs the token and is left to `run`).
+async fn calltouch_host(base_url: &str) -> Finding {
+    let url = match reqwest::Url::parse(base_url) {
+        Ok(url) => url,
+        Err(error) => {
+            return Finding::fail(format!(
+                "calltouch.base_url {base_url:?} is not a URL ({error})"
+            ))
+        }
+    };
+    let host = url.host_str().unwrap_or_default().to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let resolved = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map(|mut addresses| addresses.next().is_some());
+    match resolved {
+        Ok(true) => Finding::ok(format!("Calltouch host {host} resolves")),
+        Ok(false) => Finding::fail(format!(
+            "Calltouch host {host} has no address; check this server's DNS settings"
+        )),
+        Err(error) => Finding::fail(format!(
+            "Calltouch host {host} does not resolve ({error}); check this server's DNS and \
+             internet access, or calltouch.base_url"
+        )),
+    }
+}
