@@ -2,9 +2,11 @@
 //! queries, or memory in tests. A source reports what changed since a checkpoint; it never
 //! writes to the 1C database.
 
+pub mod decode;
 pub mod memory;
 pub mod namemap;
 pub mod postgres;
+pub mod queries;
 pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};

@@ -38,7 +38,7 @@ pub enum NameMapError {
     Read { path: String, message: String },
     #[error("name map is not valid TOML: {0}")]
     Parse(String),
-    #[error("name map entry `{name}`: storage name {value:?} is not a safe {dialect} identifier (expected {expected})")]
+    #[error("name map entry `{name}`: storage name {value:?} is not a safe identifier for {dialect} (expected {expected})")]
     BadIdentifier {
         name: String,
         value: String,
