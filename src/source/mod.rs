@@ -82,8 +82,7 @@ pub trait Source {
 /// The source the configuration names.
 pub enum AnySource {
     Postgres(postgres::PostgresSource),
-    /// Boxed: the tiberius client is much larger than the PostgreSQL one.
-    Mssql(Box<mssql::MssqlSource>),
+    Mssql(mssql::MssqlSource),
 }
 
 impl Source for AnySource {
@@ -138,7 +137,7 @@ pub async fn open(config: &Config) -> Result<AnySource, SourceError> {
                 false => Some(password()?),
             };
             let source = mssql::MssqlSource::connect(&config.source, password, map).await?;
-            Ok(AnySource::Mssql(Box::new(source)))
+            Ok(AnySource::Mssql(source))
         }
     }
 }

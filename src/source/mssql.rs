@@ -344,8 +344,9 @@ fn choose_isolation(read_committed_snapshot: bool, snapshot_allowed: bool) -> &'
 /// A 1C «Альфа-Авто» database on MS SQL Server.
 pub struct MssqlSource {
     connector: Connector,
-    /// `None` after a failed query: the next read reconnects.
-    client: Option<TdsClient>,
+    /// `None` after a failed query: the next read reconnects. Boxed: a tiberius client is
+    /// large, and sources are moved around in `AnySource`.
+    client: Option<Box<TdsClient>>,
     sql: RenderedSql,
     decoder: Decoder,
 }
@@ -398,7 +399,7 @@ impl MssqlSource {
         let decoder = Decoder::new(preset, &name_map, year_offset)?;
         Ok(MssqlSource {
             connector,
-            client: Some(client),
+            client: Some(Box::new(client)),
             sql,
             decoder,
         })
@@ -416,7 +417,7 @@ impl MssqlSource {
     ) -> Result<T, SourceError> {
         let mut client = match self.client.take() {
             Some(client) => client,
-            None => self.connector.connect().await?,
+            None => Box::new(self.connector.connect().await?),
         };
         let result = read(&self.connector, &mut client, &self.sql).await;
         if !matches!(result, Err(SourceError::Query { .. })) {
