@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::storage::{EnumValues, FieldEntry, Storage, StoredColumn, ValueKind, ValuesByReference};
 use super::DiscoverError;
-use crate::source::namemap::checked_identifier;
+use crate::source::namemap::{checked_identifier, Dialect};
 
 /// One live column's type as `information_schema` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,8 +78,8 @@ async fn order_enums(storage: &mut Storage, db: &impl LiveDatabase) -> Result<()
         let Some(table) = storage.tables.get(&name) else {
             continue; // the table problem is reported already
         };
-        let table =
-            checked_identifier(&name, table).map_err(|e| DiscoverError::Database(e.to_string()))?;
+        let table = checked_identifier(Dialect::Postgres, &name, table)
+            .map_err(|e| DiscoverError::Database(e.to_string()))?;
         let rows = db.enum_orders(table).await?;
         match ordered_names(&values, rows) {
             Ok(names) => {

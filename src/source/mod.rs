@@ -2,9 +2,12 @@
 //! queries, or memory in tests. A source reports what changed since a checkpoint; it never
 //! writes to the 1C database.
 
+pub mod decode;
 pub mod memory;
+pub mod mssql;
 pub mod namemap;
 pub mod postgres;
+pub mod queries;
 pub mod template;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -79,6 +82,7 @@ pub trait Source {
 /// The source the configuration names.
 pub enum AnySource {
     Postgres(postgres::PostgresSource),
+    Mssql(mssql::MssqlSource),
 }
 
 impl Source for AnySource {
@@ -89,37 +93,51 @@ impl Source for AnySource {
     ) -> Result<ChangeSet, SourceError> {
         match self {
             AnySource::Postgres(source) => source.changes(from, cutoff).await,
+            AnySource::Mssql(source) => source.changes(from, cutoff).await,
         }
     }
 
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError> {
         match self {
             AnySource::Postgres(source) => source.find_by_number(number).await,
+            AnySource::Mssql(source) => source.find_by_number(number).await,
         }
     }
 }
 
-/// Loads the name map and checks it has every entry the preset's queries use.
+/// Loads the name map and checks it has every entry the preset's queries use, with storage
+/// names for the configured database.
 pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
     let path = config.name_map_path();
     let map = namemap::NameMap::load(&path)
         .map_err(|e| SourceError::NameMap(format!("{}: {e}", path.display())))?;
-    postgres::check_name_map(config.source.preset, &map)?;
+    match config.source.kind {
+        SourceKind::Postgres => postgres::check_name_map(config.source.preset, &map)?,
+        SourceKind::Mssql => mssql::check_name_map(config.source.preset, &map)?,
+    }
     Ok(map)
 }
 
 /// Connects to the 1C database the configuration names.
 pub async fn open(config: &Config) -> Result<AnySource, SourceError> {
     let map = load_name_map(config)?;
-    let password = config
-        .database_password()
-        .map_err(|e| SourceError::Connect(e.to_string()))?;
+    let password = || {
+        config
+            .database_password()
+            .map_err(|e| SourceError::Connect(e.to_string()))
+    };
     match config.source.kind {
         SourceKind::Postgres => Ok(AnySource::Postgres(
-            postgres::PostgresSource::connect(&config.source, password, map).await?,
+            postgres::PostgresSource::connect(&config.source, password()?, map).await?,
         )),
-        SourceKind::Mssql => Err(SourceError::Connect(
-            "source.kind = \"mssql\" is not supported by this build yet".to_string(),
-        )),
+        // Windows integrated authentication needs no password.
+        SourceKind::Mssql => {
+            let password = match config.source.integrated_auth {
+                true => None,
+                false => Some(password()?),
+            };
+            let source = mssql::MssqlSource::connect(&config.source, password, map).await?;
+            Ok(AnySource::Mssql(source))
+        }
     }
 }

@@ -19,8 +19,12 @@
 //! "Перечисление.СостояниеЗаявкиНаРемонт" = ["Подтверждено", "НеУказано", "Отклонено"]  # in _EnumOrder order
 //! ```
 //!
-//! Every storage name is checked by [`checked_identifier`] when the file is loaded, and again by
-//! the query renderer, because these names are pasted into SQL text.
+//! MS SQL storage names are written as the platform creates them (`_Document245`,
+//! `_Fld5678RRef`); PostgreSQL ones are lower case, as PostgreSQL folds unquoted names.
+//!
+//! Every storage name is checked when the file is loaded (a safe identifier in either dialect),
+//! and again by the query renderer with [`checked_identifier`] for the database's [`Dialect`],
+//! because these names are pasted into SQL text.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,8 +38,13 @@ pub enum NameMapError {
     Read { path: String, message: String },
     #[error("name map is not valid TOML: {0}")]
     Parse(String),
-    #[error("name map entry `{name}`: storage name {value:?} is not a safe identifier (expected lower-case `_name` of letters, digits and `_`)")]
-    BadIdentifier { name: String, value: String },
+    #[error("name map entry `{name}`: storage name {value:?} is not a safe identifier for {dialect} (expected {expected})")]
+    BadIdentifier {
+        name: String,
+        value: String,
+        dialect: Dialect,
+        expected: &'static str,
+    },
     #[error("name map has no entry for `{0}`")]
     Missing(String),
     #[error("name map entry `{name}`: {message}")]
@@ -95,22 +104,76 @@ pub struct NameMap {
     enums: BTreeMap<String, Vec<String>>,
 }
 
-/// Checks that a storage name is safe to paste into SQL: `_` then lower-case ASCII letters,
-/// digits and `_` (PostgreSQL folds unquoted names to lower case, so 1C's are all lower case).
-pub fn checked_identifier<'a>(name: &str, value: &'a str) -> Result<&'a str, NameMapError> {
+/// The SQL dialect storage names are pasted into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    MsSql,
+}
+
+impl Dialect {
+    /// PostgreSQL folds unquoted names to lower case, so 1C's are all lower case there and an
+    /// upper-case name in a PostgreSQL map is a mistake; MS SQL keeps the platform's spelling.
+    fn allows_letter(self, c: char) -> bool {
+        match self {
+            Dialect::Postgres => c.is_ascii_lowercase(),
+            Dialect::MsSql => c.is_ascii_alphabetic(),
+        }
+    }
+
+    /// The longest identifier the server accepts.
+    fn max_identifier_len(self) -> usize {
+        match self {
+            Dialect::Postgres => 63,
+            Dialect::MsSql => 128,
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "lower-case `_name` of letters, digits and `_`",
+            Dialect::MsSql => "`_Name` of ASCII letters, digits and `_`",
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MsSql => "MS SQL",
+        })
+    }
+}
+
+/// Checks that a storage name is safe to paste into SQL of `dialect`: `_` then ASCII letters the
+/// dialect allows, digits and `_`, not longer than the server allows.
+pub fn checked_identifier<'a>(
+    dialect: Dialect,
+    name: &str,
+    value: &'a str,
+) -> Result<&'a str, NameMapError> {
     let mut chars = value.chars();
     let safe = chars.next() == Some('_')
         && value.len() > 1
-        && value.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && value.len() <= dialect.max_identifier_len()
+        && chars.all(|c| dialect.allows_letter(c) || c.is_ascii_digit() || c == '_');
     if safe {
         Ok(value)
     } else {
         Err(NameMapError::BadIdentifier {
             name: name.to_string(),
             value: value.to_string(),
+            dialect,
+            expected: dialect.expected(),
         })
     }
+}
+
+/// The load-time check: safe in the most permissive dialect. The renderer checks again for the
+/// dialect of the database the query goes to.
+fn loadable_identifier<'a>(name: &str, value: &'a str) -> Result<&'a str, NameMapError> {
+    checked_identifier(Dialect::MsSql, name, value)
 }
 
 impl NameMap {
@@ -133,16 +196,16 @@ impl NameMap {
     /// Every storage name is a safe identifier and every enum lists distinct, non-empty names.
     pub fn check(&self) -> Result<(), NameMapError> {
         for (name, table) in &self.tables {
-            checked_identifier(name, table)?;
+            loadable_identifier(name, table)?;
         }
         for (name, column) in &self.fields {
             match column {
                 Column::Plain(value) => {
-                    checked_identifier(name, value)?;
+                    loadable_identifier(name, value)?;
                 }
                 Column::Composite(parts) => {
                     for value in parts.identifiers() {
-                        checked_identifier(name, value)?;
+                        loadable_identifier(name, value)?;
                     }
                 }
             }
@@ -302,13 +365,7 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_identifiers() {
-        for bad in [
-            "_Document1",
-            "document1",
-            "_doc; drop table x",
-            "_doc\"x",
-            "_",
-        ] {
+        for bad in ["document1", "_doc; drop table x", "_doc\"x", "_"] {
             let text = format!("[tables]\n\"Документ.ЗаказНаряд\" = {bad:?}\n");
             let err = NameMap::parse(&text).unwrap_err();
             assert!(
@@ -316,6 +373,21 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn upper_case_is_for_ms_sql_only() {
+        let text = "[tables]\n\"Документ.ЗаказНаряд\" = \"_Document245\"\n";
+        let map = NameMap::parse(text).unwrap();
+        let table = map.table("Документ.ЗаказНаряд").unwrap();
+        assert!(checked_identifier(Dialect::MsSql, "x", table).is_ok());
+        let err = checked_identifier(Dialect::Postgres, "x", table).unwrap_err();
+        assert!(err.to_string().contains("PostgreSQL"), "{err}");
+        assert!(checked_identifier(Dialect::Postgres, "x", "_document245").is_ok());
+        assert!(
+            checked_identifier(Dialect::Postgres, "x", &format!("_{}", "a".repeat(63))).is_err()
+        );
+        assert!(checked_identifier(Dialect::MsSql, "x", &format!("_{}", "a".repeat(63))).is_ok());
     }
 
     #[test]

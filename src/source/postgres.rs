@@ -42,112 +42,47 @@
 
 use std::time::Duration;
 
-use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use tokio_postgres::types::FromSql;
 use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 
-use super::namemap::NameMap;
-use super::template::{render, TemplateError};
-use super::{ChangeSet, ReadFrom, RejectedDocument, Source, SourceError};
+use super::decode::{Cells, ContactLine, Decoder};
+use super::namemap::{Dialect, NameMap};
+use super::queries::{self, QueryTemplates, RenderedSql};
+use super::{ChangeSet, ReadFrom, Source, SourceError};
 use crate::config::{Preset, Secret, SourceConfig, SourceKind};
-use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
-
-/// The enum whose `_EnumOrder` tells phones from e-mails in contact information.
-const CONTACT_KIND_ENUM: &str = "Перечисление.ТипыКонтактнойИнформации";
-const PHONE_KIND: &str = "Телефон";
-const EMAIL_KIND: &str = "АдресЭлектроннойПочты";
+use crate::snapshot::{DocKind, DocumentSnapshot};
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.sql");
-const DATED_SINCE_SQL: &str = include_str!("../../sql/postgres/dated_since.sql");
-const WITH_NUMBER_SQL: &str = include_str!("../../sql/postgres/with_number.sql");
-const BOOKING_CHANGED_SQL: &str = include_str!("../../sql/postgres/booking_changed.sql");
 
-/// The query templates of one Альфа-Авто edition.
-struct PresetTemplates {
-    booking: &'static str,
-    work_order: &'static str,
-    work_order_changed: &'static str,
-    booking_state_enum: &'static str,
-}
-
-fn preset_templates(preset: Preset) -> PresetTemplates {
-    match preset {
-        Preset::Alfa6 => PresetTemplates {
-            booking: include_str!("../../sql/postgres/alfa6/booking.sql"),
-            work_order: include_str!("../../sql/postgres/alfa6/work_order.sql"),
-            work_order_changed: include_str!("../../sql/postgres/alfa6/work_order_changed.sql"),
-            booking_state_enum: "Перечисление.СостояниеЗаявкиНаРемонт",
-        },
-        Preset::Alfa5 => PresetTemplates {
-            booking: include_str!("../../sql/postgres/alfa5/booking.sql"),
-            work_order: include_str!("../../sql/postgres/alfa5/work_order.sql"),
-            work_order_changed: include_str!("../../sql/postgres/alfa5/work_order_changed.sql"),
-            booking_state_enum: "Перечисление.СостоянияЗаявкиНаРемонт",
-        },
+/// The PostgreSQL query templates of one Альфа-Авто edition.
+fn templates(preset: Preset) -> QueryTemplates {
+    let (booking, work_order, work_order_changed) = match preset {
+        Preset::Alfa6 => (
+            include_str!("../../sql/postgres/alfa6/booking.sql"),
+            include_str!("../../sql/postgres/alfa6/work_order.sql"),
+            include_str!("../../sql/postgres/alfa6/work_order_changed.sql"),
+        ),
+        Preset::Alfa5 => (
+            include_str!("../../sql/postgres/alfa5/booking.sql"),
+            include_str!("../../sql/postgres/alfa5/work_order.sql"),
+            include_str!("../../sql/postgres/alfa5/work_order_changed.sql"),
+        ),
+    };
+    QueryTemplates {
+        dialect: Dialect::Postgres,
+        booking,
+        work_order,
+        booking_changed: include_str!("../../sql/postgres/booking_changed.sql"),
+        work_order_changed,
+        dated_since: include_str!("../../sql/postgres/dated_since.sql"),
+        with_number: include_str!("../../sql/postgres/with_number.sql"),
+        order_by: "ORDER BY d._date_time, d._idrref",
     }
 }
 
-/// The rendered SQL for one document kind: body + filter + order.
-struct KindSql {
-    changed: String,
-    dated_since: String,
-    with_number: String,
-}
-
-/// Every query of a preset, rendered for one database.
-struct RenderedSql {
-    booking: KindSql,
-    work_order: KindSql,
-}
-
-/// Renders a document query: the select body, a `WHERE` on alias `d`, a stable order.
-fn document_query(body: &str, filter: &str, map: &NameMap) -> Result<String, TemplateError> {
-    let template = format!("{body}\nWHERE {filter}\nORDER BY d._date_time, d._idrref");
-    render(&template, map)
-}
-
-/// Renders every query of the preset, reporting all missing name-map entries at once.
 fn render_all(preset: Preset, map: &NameMap) -> Result<RenderedSql, SourceError> {
-    let t = preset_templates(preset);
-    let mut missing: Vec<String> = Vec::new();
-    let mut one = |body: &str, filter: &str| -> Result<String, SourceError> {
-        match document_query(body, filter, map) {
-            Ok(sql) => Ok(sql),
-            Err(TemplateError::Missing(names)) => {
-                for name in names {
-                    if !missing.contains(&name) {
-                        missing.push(name);
-                    }
-                }
-                Ok(String::new())
-            }
-            Err(other) => Err(SourceError::NameMap(other.to_string())),
-        }
-    };
-    let rendered = RenderedSql {
-        booking: KindSql {
-            changed: one(t.booking, BOOKING_CHANGED_SQL)?,
-            dated_since: one(t.booking, DATED_SINCE_SQL)?,
-            with_number: one(t.booking, WITH_NUMBER_SQL)?,
-        },
-        work_order: KindSql {
-            changed: one(t.work_order, t.work_order_changed)?,
-            dated_since: one(t.work_order, DATED_SINCE_SQL)?,
-            with_number: one(t.work_order, WITH_NUMBER_SQL)?,
-        },
-    };
-    for name in [t.booking_state_enum, CONTACT_KIND_ENUM] {
-        if map.enum_values(name).is_err() && !missing.iter().any(|m| m == name) {
-            missing.push(name.to_string());
-        }
-    }
-    if missing.is_empty() {
-        Ok(rendered)
-    } else {
-        Err(SourceError::NameMap(
-            TemplateError::Missing(missing).to_string(),
-        ))
-    }
+    queries::render_all(&templates(preset), preset, map)
 }
 
 /// Checks that the name map has every entry the preset's queries use, and that the contact-kind
@@ -157,21 +92,10 @@ pub fn check_name_map(preset: Preset, map: &NameMap) -> Result<(), SourceError> 
     Decoder::new(preset, map, 0).map(|_| ())
 }
 
-/// Every name-map entry the preset's queries and decoder use — tables, attributes and enums —
-/// in first-use order. `discover` writes exactly these.
+/// Every name-map entry the preset's queries and decoder use, in first-use order. `discover`
+/// writes exactly these.
 pub fn required_entries(preset: Preset) -> Vec<String> {
-    let t = preset_templates(preset);
-    let mut names: Vec<String> = Vec::new();
-    for template in [t.booking, t.work_order, t.work_order_changed] {
-        // Rendering against an empty map lists every placeholder as missing.
-        if let Err(TemplateError::Missing(missing)) = render(template, &NameMap::default()) {
-            names.extend(missing);
-        }
-    }
-    names.extend([t.booking_state_enum, CONTACT_KIND_ENUM].map(String::from));
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|name| seen.insert(name.clone()));
-    names
+    queries::required_entries(&templates(preset), preset)
 }
 
 /// Prepared statements of one document kind.
@@ -268,16 +192,7 @@ impl PostgresSource {
 
     /// The year offset of the base (0 or 2000), for callers that show storage dates.
     pub fn year_offset(&self) -> i32 {
-        self.decoder.year_offset
-    }
-
-    fn decode_all(&self, kind: DocKind, rows: &[Row], into: &mut ChangeSet) {
-        for row in rows {
-            match self.decoder.snapshot(kind, row) {
-                Ok(snapshot) => into.documents.push(snapshot),
-                Err(rejected) => into.rejected.push(rejected),
-            }
-        }
+        self.decoder.year_offset()
     }
 }
 
@@ -425,8 +340,10 @@ impl Source for PostgresSource {
             checkpoint: position.get("snapshot"),
             read_at: position.get("read_at"),
         };
-        self.decode_all(DocKind::Booking, &bookings, &mut changes);
-        self.decode_all(DocKind::WorkOrder, &work_orders, &mut changes);
+        self.decoder
+            .decode_into(DocKind::Booking, &bookings, &mut changes);
+        self.decoder
+            .decode_into(DocKind::WorkOrder, &work_orders, &mut changes);
         Ok(changes)
     }
 
@@ -442,269 +359,48 @@ impl Source for PostgresSource {
             .await
             .map_err(|e| query_error("work orders with number", &e))?;
         tx.commit().await.map_err(|e| query_error("commit", &e))?;
-        let decoded = bookings
-            .iter()
-            .map(|row| self.decoder.snapshot(DocKind::Booking, row))
-            .chain(
-                work_orders
-                    .iter()
-                    .map(|row| self.decoder.snapshot(DocKind::WorkOrder, row)),
-            );
-        // `preview` shows what can be read; an undecodable document is named in the log.
-        let mut found = Vec::new();
-        for result in decoded {
-            match result {
-                Ok(snapshot) => found.push(snapshot),
-                Err(rejected) => tracing::warn!(
-                    kind = %rejected.kind,
-                    reference = %rejected.reference,
-                    field = %rejected.field,
-                    reason = %rejected.reason,
-                    "document cannot be decoded"
-                ),
-            }
-        }
+        let mut found = self.decoder.readable(DocKind::Booking, &bookings);
+        found.extend(self.decoder.readable(DocKind::WorkOrder, &work_orders));
         Ok(found)
     }
 }
 
-/// A field of a row that could not be decoded.
-struct BadField {
-    field: &'static str,
-    reason: String,
-}
-
-impl BadField {
-    fn new(field: &'static str, reason: impl Into<String>) -> BadField {
-        BadField {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Turns rows of the document queries into snapshots. One decoder per value type.
-struct Decoder {
-    year_offset: i32,
-    /// Booking-state enum value names by `_EnumOrder`.
-    booking_states: Vec<String>,
-    phone_kind: i32,
-    email_kind: i32,
-}
-
-impl Decoder {
-    fn new(preset: Preset, map: &NameMap, year_offset: i32) -> Result<Decoder, SourceError> {
-        let name_map_error = |e: super::namemap::NameMapError| SourceError::NameMap(e.to_string());
-        let booking_states = map
-            .enum_values(preset_templates(preset).booking_state_enum)
-            .map_err(name_map_error)?
-            .to_vec();
-        let kinds = map.enum_values(CONTACT_KIND_ENUM).map_err(name_map_error)?;
-        let order_of = |value: &str| {
-            kinds
-                .iter()
-                .position(|k| k == value)
-                .map(|p| p as i32)
-                .ok_or_else(|| {
-                    SourceError::NameMap(format!(
-                        "enum `{CONTACT_KIND_ENUM}` has no value `{value}`"
-                    ))
-                })
-        };
-        Ok(Decoder {
-            year_offset,
-            booking_states,
-            phone_kind: order_of(PHONE_KIND)?,
-            email_kind: order_of(EMAIL_KIND)?,
-        })
+/// Cells of a PostgreSQL row: strings come `::text`, sums `::text`, contact information as
+/// two parallel arrays.
+impl Cells for Row {
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
+        cell(self, column)
     }
 
-    /// A snapshot, or the document rejected with the field at fault.
-    fn snapshot(&self, kind: DocKind, row: &Row) -> Result<DocumentSnapshot, RejectedDocument> {
-        let reference = column::<Option<Vec<u8>>>(row, "reference", "Ссылка")
-            .ok()
-            .flatten()
-            .and_then(|bytes| DocRef::from_stored(&bytes));
-        let number = column::<Option<String>>(row, "number", "Номер")
-            .ok()
-            .flatten()
-            .map(|n| n.trim().to_string());
-        let decoded = match reference {
-            Some(reference) => self.fields(kind, reference, row),
-            None => Err(BadField::new("Ссылка", "empty or not 16 bytes")),
-        };
-        decoded.map_err(|bad| RejectedDocument {
-            kind,
-            reference: reference.unwrap_or(DocRef([0; 16])),
-            number,
-            field: bad.field.to_string(),
-            reason: bad.reason,
-        })
+    fn text(&self, column: &str) -> Result<Option<String>, String> {
+        cell(self, column)
     }
 
-    fn fields(
-        &self,
-        kind: DocKind,
-        reference: DocRef,
-        row: &Row,
-    ) -> Result<DocumentSnapshot, BadField> {
-        let number =
-            text(column(row, "number", "Номер")?).ok_or_else(|| BadField::new("Номер", "empty"))?;
-        let date = self
-            .date(row, "date", "Дата")?
-            .ok_or_else(|| BadField::new("Дата", "empty date"))?;
-        let mut snapshot = DocumentSnapshot::new(kind, reference, &number, date);
-        snapshot.deletion_mark = column::<Option<bool>>(row, "deletion_mark", "ПометкаУдаления")?
-            .ok_or_else(|| BadField::new("ПометкаУдаления", "NULL"))?;
-        snapshot.state = match kind {
-            DocKind::Booking => self.booking_state(row)?,
-            DocKind::WorkOrder => text(column(row, "state_name", "Состояние")?),
-        };
-        let journal = self.date(row, "state_journal_at", "ЖурналСостояний.Период")?;
-        // 1C fills ДатаЗакрытия only in the state «Закрыт» and clears it otherwise.
-        let closed = self.date(row, "closed_at", "ДатаЗакрытия")?;
-        snapshot.state_set_at = journal.or(closed);
-        snapshot.sum = text(column(row, "sum", "СуммаДокумента")?);
-        snapshot.manager = text(column(row, "manager", "Менеджер")?);
-        snapshot.marketing_programme = text(column(
-            row,
-            "marketing_programme",
-            "МаркетинговаяПрограмма",
-        )?);
-        snapshot.contact_reason = text(column(row, "contact_reason", "ПричинаОбращения")?);
-        let (phones, emails) = self.contacts(row)?;
-        snapshot.phones = phones;
-        snapshot.emails = emails;
-        snapshot.car = Car {
-            make: text(column(row, "car_make", "Автомобиль.Марка")?),
-            model: text(column(row, "car_model", "Автомобиль.Модель")?),
-            year: self
-                .date(row, "car_year", "Автомобиль.ГодВыпуска")?
-                .map(|d| d.year()),
-        };
-        snapshot.booking = self.booking_link(row)?;
-        Ok(snapshot)
+    fn integer(&self, column: &str) -> Result<Option<i32>, String> {
+        cell(self, column)
     }
 
-    /// The booking state's value name from its `_EnumOrder`.
-    fn booking_state(&self, row: &Row) -> Result<Option<String>, BadField> {
-        let Some(order) = column::<Option<i32>>(row, "state_order", "Состояние")? else {
-            return Ok(None);
-        };
-        usize::try_from(order)
-            .ok()
-            .and_then(|i| self.booking_states.get(i))
-            .map(|name| Some(name.clone()))
-            .ok_or_else(|| {
-                BadField::new(
-                    "Состояние",
-                    format!("enum order {order} is not in the name map's value list"),
-                )
-            })
+    fn flag(&self, column: &str) -> Result<Option<bool>, String> {
+        cell(self, column)
     }
 
-    /// Phones and e-mails: the document's own first, then the customer's; empty and repeated
-    /// values dropped.
-    fn contacts(&self, row: &Row) -> Result<(Vec<String>, Vec<String>), BadField> {
-        let field = "КонтактнаяИнформация";
-        let kinds: Vec<Option<i32>> =
-            column::<Option<_>>(row, "contact_kinds", field)?.unwrap_or_default();
+    fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
+        cell(self, column)
+    }
+
+    fn contacts(&self) -> Result<Vec<ContactLine>, String> {
+        let kinds: Vec<Option<i32>> = cell::<Option<_>>(self, "contact_kinds")?.unwrap_or_default();
         let texts: Vec<Option<String>> =
-            column::<Option<_>>(row, "contact_texts", field)?.unwrap_or_default();
-        let customer_of_kind = |wanted: i32| {
-            kinds
-                .iter()
-                .zip(&texts)
-                .filter(move |(kind, _)| **kind == Some(wanted))
-                .map(|(_, value)| value.clone())
-        };
-        let own_phone = column(row, "own_phone", "ПредставлениеТелефона")?;
-        let own_email = column(row, "own_email", "АдресЭлектроннойПочты")?;
-        let phones =
-            distinct_texts(std::iter::once(own_phone).chain(customer_of_kind(self.phone_kind)));
-        let emails =
-            distinct_texts(std::iter::once(own_email).chain(customer_of_kind(self.email_kind)));
-        Ok((phones, emails))
-    }
-
-    fn booking_link(&self, row: &Row) -> Result<Option<BookingLink>, BadField> {
-        let field = "ДокументОснование";
-        let reference = column::<Option<Vec<u8>>>(row, "booking_reference", field)?
-            .and_then(|bytes| DocRef::from_stored(&bytes));
-        let Some(reference) = reference else {
-            return Ok(None);
-        };
-        let number = text(column(row, "booking_number", field)?).unwrap_or_default();
-        let date = self
-            .date(row, "booking_date", field)?
-            .ok_or_else(|| BadField::new(field, "the booking has no date"))?;
-        Ok(Some(BookingLink {
-            reference,
-            number,
-            date,
-        }))
-    }
-
-    /// A stored date in 1C time: the year offset removed; the empty date is `None`.
-    fn date(
-        &self,
-        row: &Row,
-        name: &str,
-        field: &'static str,
-    ) -> Result<Option<NaiveDateTime>, BadField> {
-        let Some(stored) = column::<Option<NaiveDateTime>>(row, name, field)? else {
-            return Ok(None);
-        };
-        let empty = NaiveDate::MIN
-            .with_year(1)
-            .map(|d| d.and_time(NaiveTime::MIN));
-        if Some(stored) == empty {
-            return Ok(None);
-        }
-        let date = stored
-            .checked_sub_months(Months::new(12 * self.year_offset.unsigned_abs()))
-            .filter(|d| d.year() >= 1)
-            .ok_or_else(|| {
-                BadField::new(
-                    field,
-                    format!("{stored} is before the year offset {}", self.year_offset),
-                )
-            })?;
-        Ok((Some(date) != empty).then_some(date))
-    }
-
-    /// A 1C date as stored: the year offset added.
-    fn storage_date(&self, date: NaiveDateTime) -> Result<NaiveDateTime, String> {
-        date.checked_add_months(Months::new(12 * self.year_offset.unsigned_abs()))
-            .ok_or_else(|| format!("{date} plus the year offset is out of range"))
+            cell::<Option<_>>(self, "contact_texts")?.unwrap_or_default();
+        let lines = kinds.into_iter().zip(texts);
+        Ok(lines
+            .map(|(kind, text)| ContactLine { kind, text })
+            .collect())
     }
 }
 
-/// One column, or the 1C field named with the decoding error.
-fn column<'r, T: FromSql<'r>>(
-    row: &'r Row,
-    name: &str,
-    field: &'static str,
-) -> Result<T, BadField> {
-    row.try_get(name)
-        .map_err(|e| BadField::new(field, e.to_string()))
-}
-
-/// A string value: trimmed (1C pads `mchar`), empty is `None`.
-fn text(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn distinct_texts(values: impl Iterator<Item = Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for value in values.filter_map(text) {
-        if !out.contains(&value) {
-            out.push(value);
-        }
-    }
-    out
+fn cell<'r, T: FromSql<'r>>(row: &'r Row, column: &str) -> Result<T, String> {
+    row.try_get(column).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -722,17 +418,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn distinct_texts_trims_drops_empty_and_repeats_in_order() {
-        let values = [
-            Some(" +7 900 ".to_string()),
-            None,
-            Some("".into()),
-            Some("+7 900".into()),
-            Some("x".into()),
-        ];
-        assert_eq!(distinct_texts(values.into_iter()), vec!["+7 900", "x"]);
     }
 }

@@ -1,5 +1,5 @@
 //! The query renderer: turns SQL written with 1C metadata names into SQL with the storage names
-//! of one database, through the [`NameMap`].
+//! of one database, through the [`NameMap`], for the database's [`Dialect`].
 //!
 //! Placeholders:
 //! - `{{Документ.ЗаказНаряд}}` — a table, or a single-column attribute
@@ -7,14 +7,15 @@
 //! - `{{Документ.ЗаявкаНаРемонт.Заказчик:rrref}}` — one column of a composite attribute: `type`,
 //!   `rtref`, `rrref` or `string`. `rrref` also accepts a single-column reference attribute, so a
 //!   query that only follows the reference works whichever way a base declares the attribute;
-//! - `{{changed_since(d, $2)}}` — true when the row version of table alias `d` was written by a
-//!   transaction not visible in the previous snapshot passed as parameter `$2` (see
-//!   `source::postgres` for why this is exact).
+//! - `{{changed_since(d, $2)}}` (PostgreSQL only) — true when the row version of table alias `d`
+//!   was written by a transaction not visible in the previous snapshot passed as parameter `$2`
+//!   (see `source::postgres` for why this is exact). MS SQL queries compare `_Version` in plain
+//!   SQL instead (see `source::mssql`).
 //!
-//! Every storage name is checked with [`checked_identifier`] before it is pasted, so a tampered
-//! map cannot inject SQL; values never go through here, they are bound parameters.
+//! Every storage name is checked with [`checked_identifier`] for the dialect before it is pasted,
+//! so a tampered map cannot inject SQL; values never go through here, they are bound parameters.
 
-use super::namemap::{checked_identifier, Column, NameMap, NameMapError};
+use super::namemap::{checked_identifier, Column, Dialect, NameMap, NameMapError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
@@ -26,8 +27,18 @@ pub enum TemplateError {
     Syntax(String),
 }
 
-/// Renders a query template with the storage names of `map`. Reports every missing entry at once.
+/// Renders a PostgreSQL query template with the storage names of `map`.
 pub fn render(template: &str, map: &NameMap) -> Result<String, TemplateError> {
+    render_for(Dialect::Postgres, template, map)
+}
+
+/// Renders a query template of `dialect` with the storage names of `map`. Reports every missing
+/// entry at once.
+pub fn render_for(
+    dialect: Dialect,
+    template: &str,
+    map: &NameMap,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let mut missing = Vec::new();
     let mut rest = template;
@@ -38,7 +49,7 @@ pub fn render(template: &str, map: &NameMap) -> Result<String, TemplateError> {
             TemplateError::Syntax(format!("unclosed placeholder near {:?}", first_line(after)))
         })?;
         let placeholder = after[..end].trim();
-        match expand(placeholder, map) {
+        match expand(dialect, placeholder, map) {
             Ok(text) => out.push_str(&text),
             Err(TemplateError::NameMap(NameMapError::Missing(name))) => {
                 if !missing.contains(&name) {
@@ -61,19 +72,24 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-fn expand(placeholder: &str, map: &NameMap) -> Result<String, TemplateError> {
+fn expand(dialect: Dialect, placeholder: &str, map: &NameMap) -> Result<String, TemplateError> {
     if let Some(arguments) = placeholder
         .strip_prefix("changed_since(")
         .and_then(|a| a.strip_suffix(')'))
     {
-        return changed_since(arguments);
+        return match dialect {
+            Dialect::Postgres => changed_since(arguments),
+            Dialect::MsSql => Err(TemplateError::Syntax(
+                "changed_since() is PostgreSQL-only; compare `_Version` on MS SQL".to_string(),
+            )),
+        };
     }
     let (name, part) = match placeholder.split_once(':') {
         Some((name, part)) => (name.trim(), Some(part.trim())),
         None => (placeholder, None),
     };
     let storage = storage_name(name, part, map)?;
-    Ok(checked_identifier(name, storage)?.to_string())
+    Ok(checked_identifier(dialect, name, storage)?.to_string())
 }
 
 /// The storage name for a metadata name and an optional composite part.
@@ -225,6 +241,29 @@ mod tests {
                 "{template}"
             );
         }
+    }
+
+    #[test]
+    fn ms_sql_keeps_mixed_case_and_postgres_refuses_it() {
+        let map = NameMap::default()
+            .with_table("Документ.ЗаказНаряд", "_Document245")
+            .with_field(
+                "Документ.ЗаказНаряд.Состояние",
+                Column::Plain("_Fld5678RRef".into()),
+            );
+        let template = "SELECT d.{{Документ.ЗаказНаряд.Состояние}} FROM {{Документ.ЗаказНаряд}} d";
+        assert_eq!(
+            render_for(Dialect::MsSql, template, &map).unwrap(),
+            "SELECT d._Fld5678RRef FROM _Document245 d"
+        );
+        assert!(matches!(
+            render(template, &map),
+            Err(TemplateError::NameMap(NameMapError::BadIdentifier { .. }))
+        ));
+        assert!(matches!(
+            render_for(Dialect::MsSql, "{{changed_since(d, $2)}}", &map),
+            Err(TemplateError::Syntax(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,51 @@
+-- Альфа-Авто 6.x, Документ.ЗаявкаНаРемонт on MS SQL: one row per booking with every snapshot
+-- field; the same columns as the PostgreSQL query, so one decoder reads both. The caller
+-- appends `WHERE <filter on alias d>` and the order. Fixed-length strings are RTRIM'ed,
+-- references are binary(16), booleans binary(1), dates datetime2 or datetime with the year
+-- offset; the customer's contact information comes as a JSON array (FOR JSON, SQL Server 2016+).
+SELECT
+    d._IDRRef AS reference,
+    RTRIM(d._Number) AS number,
+    d._Date_Time AS date,
+    d._Marked AS deletion_mark,
+    CAST(state._EnumOrder AS int) AS state_order,
+    CAST(NULL AS nvarchar(150)) AS state_name,
+    CAST(NULL AS datetime2(0)) AS state_journal_at,
+    CAST(NULL AS datetime2(0)) AS closed_at,
+    d.{{ОбщийРеквизит.СуммаДокумента}} AS sum,
+    RTRIM(manager._Description) AS manager,
+    RTRIM(programme._Description) AS marketing_programme,
+    RTRIM(d.{{Документ.ЗаявкаНаРемонт.ОписаниеПричиныОбращения}}) AS contact_reason,
+    RTRIM(d.{{Документ.ЗаявкаНаРемонт.ПредставлениеТелефона}}) AS own_phone,
+    RTRIM(d.{{Документ.ЗаявкаНаРемонт.АдресЭлектроннойПочты}}) AS own_email,
+    (
+        SELECT CAST(kind._EnumOrder AS int) AS kind,
+            RTRIM(ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Представление}}) AS text
+        FROM {{Справочник.Контрагенты.КонтактнаяИнформация}} ci
+        JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
+            ON kind._IDRRef = ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Тип}}
+        WHERE ci.{{Справочник.Контрагенты}}_IDRRef = d.{{Документ.ЗаявкаНаРемонт.Заказчик}}
+        ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}
+        FOR JSON PATH
+    ) AS contacts,
+    RTRIM(COALESCE(make._Description, model_make._Description)) AS car_make,
+    RTRIM(model._Description) AS car_model,
+    car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
+    CAST(NULL AS binary(16)) AS booking_reference,
+    CAST(NULL AS nvarchar(11)) AS booking_number,
+    CAST(NULL AS datetime2(0)) AS booking_date
+FROM {{Документ.ЗаявкаНаРемонт}} d
+LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} state
+    ON state._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Состояние}}
+LEFT JOIN {{Справочник.Сотрудники}} manager
+    ON manager._IDRRef = d.{{ОбщийРеквизит.Менеджер}}
+LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
+    ON programme._IDRRef = d.{{Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма}}
+LEFT JOIN {{Справочник.Автомобили}} car
+    ON car._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Автомобиль}}
+LEFT JOIN {{Справочник.Модели}} model
+    ON model._IDRRef = car.{{Справочник.Автомобили.Модель}}
+LEFT JOIN {{Справочник.Марки}} make
+    ON make._IDRRef = car.{{Справочник.Автомобили.Марка}}
+LEFT JOIN {{Справочник.Марки}} model_make
+    ON model_make._IDRRef = model.{{Справочник.Модели.Марка}}

@@ -1,0 +1,819 @@
+//! The MS SQL Server source: reads bookings and work orders from a 1C «Альфа-Авто» database on
+//! MS SQL Server through tiberius and the mapped queries in `sql/mssql`, and reports exactly
+//! what changed since the previous read.
+//!
+//! # Connecting
+//! `[source]` gives `host` and either `port` (default 1433) or a named `instance`, resolved
+//! through the SQL Server Browser service (UDP 1434). TLS: `required` encrypts everything or
+//! fails, `preferred` encrypts when the server can, `off` encrypts nothing (not even the login).
+//! The server certificate is verified unless `trust_server_certificate = true` is set
+//! explicitly. Authentication, by platform:
+//! - SQL Server login (`user` + the password from `password_env` / `password_file`): every
+//!   platform;
+//! - Windows integrated authentication (`integrated_auth = true`, the service account's
+//!   Kerberos/NTLM identity): Windows builds only; elsewhere it is a configuration error.
+//!
+//! Connecting (TCP, Browser lookup, TLS and login) is bounded by `connect_timeout_secs`, every
+//! query by `query_timeout_secs`. After a failed or timed-out query the connection is dropped
+//! (its stream is in an unknown state) and the next read reconnects. The password goes only to
+//! the server: no error or log line contains it.
+//!
+//! # Reading
+//! Nothing but `SELECT`. At each connect the source reads whether the database has
+//! `READ_COMMITTED_SNAPSHOT` on (1C bases in managed-lock mode have it): then READ COMMITTED
+//! readers take no shared locks and never block 1C. When it is off, the source reads under
+//! `SNAPSHOT` isolation if the database allows it, and otherwise under READ COMMITTED with a
+//! warning (readers may then wait for 1C's locks, bounded by the lock and query timeouts). It
+//! never reads uncommitted data (`NOLOCK`), which could skip or repeat rows. The login needs
+//! only `SELECT` (`sql/mssql/grants.sql`).
+//!
+//! # Exact change detection with `_Version`
+//! 1C tables on MS SQL have a `_Version rowversion` column: a database-wide counter stamped on
+//! every insert and update. Each cycle first reads `MIN_ACTIVE_ROWVERSION()` — every version
+//! below it belongs to a committed transaction — and then reads rows with
+//! `previous < _Version < upper bound`. The next checkpoint is `upper bound − 1`. A transaction
+//! still open at a read holds a version at or above that read's bound, so its rows are read by
+//! the first cycle after it commits; a `@@DBTS` or date watermark would skip them. The
+//! checkpoint text is `rv:` and the 8 bytes as 16 hex digits, compared as an unsigned big-endian
+//! number; one ahead of the server's bound (a restored or replaced database) is refused as
+//! [`SourceError::BadCheckpoint`].
+//!
+//! Changed documents are the document rows changed, plus (6.x) work orders whose
+//! `Документ.СводныйРемонтныйЗаказ` changed, since customer, car and phone live there.
+//!
+//! Limits: `РегистрСведений.ЖурналСостояний` is an independent register and has no `_Version`.
+//! 1C writes its records from `ЗаказНаряд.ПриЗаписи`, in the transaction that rewrites the work
+//! order, so the work order's own version catches them; a record written alone (an exchange
+//! load, or `ЗаписьВЖурналСостояний` from custom code) is seen with the work order's next
+//! change. `_Version` is not indexed, so a changes query scans the document table; the
+//! date filter keeps the rows decoded small. Deleting rows is not a change this source sees
+//! (1C marks for deletion instead).
+//!
+//! # Values
+//! Strings are `RTRIM`ed and trimmed, sums arrive as `numeric`, references as `binary(16)`
+//! (16 zero bytes = empty), booleans as `binary(1)`, dates as `datetime2` or `datetime`. The
+//! year offset of `_YearOffset.Offset` (0 or 2000) is read once at connect, subtracted from
+//! every date read and added to date parameters; the empty date (`0001-01-01`, stored as
+//! `2001-01-01` with offset 2000) reads as `None`. Decoding is shared with PostgreSQL
+//! (`source::decode`); this module supplies only the [`Cells`] reader of tiberius values.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use tiberius::numeric::Numeric;
+use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, FromSql, SqlBrowser, ToSql};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use super::decode::{Cells, ContactLine, Decoder};
+use super::namemap::{Dialect, NameMap};
+use super::queries::{self, QueryTemplates, RenderedSql};
+use super::{ChangeSet, ReadFrom, Source, SourceError};
+use crate::config::{Preset, Secret, SourceConfig, SourceKind};
+use crate::snapshot::{DocKind, DocumentSnapshot};
+
+const READ_POSITION_SQL: &str = include_str!("../../sql/mssql/read_position.sql");
+const DATABASE_STATE_SQL: &str = include_str!("../../sql/mssql/database_state.sql");
+const YEAR_OFFSET_TABLE_SQL: &str =
+    "SELECT CASE WHEN OBJECT_ID(N'_YearOffset', N'U') IS NULL THEN 0 ELSE 1 END AS present";
+const YEAR_OFFSET_SQL: &str =
+    "SELECT TOP (1) CONVERT(int, [Offset]) AS year_offset FROM _YearOffset";
+
+/// The MS SQL query templates of one Альфа-Авто edition.
+fn templates(preset: Preset) -> QueryTemplates {
+    const CHANGED: &str = include_str!("../../sql/mssql/changed.sql");
+    let (booking, work_order, work_order_changed) = match preset {
+        Preset::Alfa6 => (
+            include_str!("../../sql/mssql/alfa6/booking.sql"),
+            include_str!("../../sql/mssql/alfa6/work_order.sql"),
+            include_str!("../../sql/mssql/alfa6/work_order_changed.sql"),
+        ),
+        // A 5.x work order carries its customer and car itself: its own row is the change.
+        Preset::Alfa5 => (
+            include_str!("../../sql/mssql/alfa5/booking.sql"),
+            include_str!("../../sql/mssql/alfa5/work_order.sql"),
+            CHANGED,
+        ),
+    };
+    QueryTemplates {
+        dialect: Dialect::MsSql,
+        booking,
+        work_order,
+        booking_changed: CHANGED,
+        work_order_changed,
+        dated_since: include_str!("../../sql/mssql/dated_since.sql"),
+        with_number: include_str!("../../sql/mssql/with_number.sql"),
+        order_by: "ORDER BY d._Date_Time, d._IDRRef",
+    }
+}
+
+fn render_all(preset: Preset, map: &NameMap) -> Result<RenderedSql, SourceError> {
+    queries::render_all(&templates(preset), preset, map)
+}
+
+/// Checks that the name map has every entry the preset's queries use, with MS SQL storage
+/// names, and that the contact-kind enum lists phones and e-mails.
+pub fn check_name_map(preset: Preset, map: &NameMap) -> Result<(), SourceError> {
+    render_all(preset, map)?;
+    Decoder::new(preset, map, 0).map(|_| ())
+}
+
+/// Every statement the source runs, by name, rendered for `map`: what a reviewer or a test
+/// reads to see exactly what goes to the server.
+pub fn statements(preset: Preset, map: &NameMap) -> Result<Vec<(String, String)>, SourceError> {
+    let sql = render_all(preset, map)?;
+    let mut out = vec![
+        ("database state".to_string(), DATABASE_STATE_SQL.to_string()),
+        (
+            "year offset table".to_string(),
+            YEAR_OFFSET_TABLE_SQL.to_string(),
+        ),
+        ("year offset".to_string(), YEAR_OFFSET_SQL.to_string()),
+        ("read position".to_string(), READ_POSITION_SQL.to_string()),
+    ];
+    for (kind, set) in [("booking", sql.booking), ("work order", sql.work_order)] {
+        out.push((format!("{kind} changed"), set.changed));
+        out.push((format!("{kind} dated since"), set.dated_since));
+        out.push((format!("{kind} with number"), set.with_number));
+    }
+    Ok(out)
+}
+
+/// A change checkpoint: the highest row version already read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RowVersion(pub u64);
+
+impl RowVersion {
+    /// Parses `rv:` + 16 hex digits.
+    pub fn parse(text: &str) -> Result<RowVersion, SourceError> {
+        text.strip_prefix("rv:")
+            .filter(|hex| hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .map(RowVersion)
+            .ok_or_else(|| SourceError::BadCheckpoint(text.to_string()))
+    }
+
+    /// A `rowversion` / `binary(8)` value: unsigned big-endian.
+    pub fn from_bytes(bytes: &[u8]) -> Option<RowVersion> {
+        let bytes: [u8; 8] = bytes.try_into().ok()?;
+        Some(RowVersion(u64::from_be_bytes(bytes)))
+    }
+
+    /// The value as the `binary(8)` parameter compared with `_Version`.
+    pub fn to_bytes(self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+
+    /// `rv:` + 16 hex digits.
+    pub fn to_checkpoint(self) -> String {
+        format!("rv:{:016X}", self.0)
+    }
+}
+
+/// The tiberius encryption level for `source.tls`.
+pub fn encryption_level(tls: &str) -> Result<EncryptionLevel, SourceError> {
+    match tls {
+        "required" => Ok(EncryptionLevel::Required),
+        "preferred" => Ok(EncryptionLevel::On),
+        "off" => Ok(EncryptionLevel::NotSupported),
+        other => Err(SourceError::Connect(format!(
+            "source.tls = {other:?}: expected \"required\", \"preferred\" or \"off\""
+        ))),
+    }
+}
+
+/// Windows integrated authentication: the identity of the account the service runs as.
+#[cfg(windows)]
+fn integrated_auth() -> Result<AuthMethod, SourceError> {
+    Ok(AuthMethod::Integrated)
+}
+
+#[cfg(not(windows))]
+fn integrated_auth() -> Result<AuthMethod, SourceError> {
+    Err(SourceError::Connect(
+        "source.integrated_auth works only in the Windows build; use a SQL Server login (user + password_env) here".to_string(),
+    ))
+}
+
+/// The login: integrated, or a SQL Server login with its password.
+fn auth_method(
+    config: &SourceConfig,
+    password: Option<&Secret>,
+) -> Result<AuthMethod, SourceError> {
+    if config.integrated_auth {
+        return integrated_auth();
+    }
+    let user = config.user.as_deref().unwrap_or_default();
+    let password = password.ok_or_else(|| {
+        SourceError::Connect(format!("no password for SQL Server login {user:?}"))
+    })?;
+    Ok(AuthMethod::sql_server(user, password.expose()))
+}
+
+/// The tiberius configuration for `[source]`.
+pub fn connection_config(
+    config: &SourceConfig,
+    password: Option<&Secret>,
+) -> Result<tiberius::Config, SourceError> {
+    let mut tds = tiberius::Config::new();
+    tds.host(&config.host);
+    match &config.instance {
+        Some(instance) => tds.instance_name(instance),
+        None => tds.port(config.port.unwrap_or(1433)),
+    }
+    tds.database(&config.database);
+    tds.application_name("alfa-calltouch");
+    tds.encryption(encryption_level(&config.tls)?);
+    if config.trust_server_certificate {
+        tds.trust_cert();
+    }
+    tds.authentication(auth_method(config, password)?);
+    Ok(tds)
+}
+
+type TdsClient = Client<Compat<TcpStream>>;
+
+/// How to (re)connect, and the limits of one connection.
+struct Connector {
+    tds: tiberius::Config,
+    connect_timeout: Duration,
+    query_timeout: Duration,
+}
+
+impl Connector {
+    /// TCP (after a Browser lookup for a named instance), TLS and login, within the connect
+    /// timeout; then the session's isolation.
+    async fn connect(&self) -> Result<TdsClient, SourceError> {
+        let attempt = async {
+            let tcp = TcpStream::connect_named(&self.tds).await?;
+            tcp.set_nodelay(true)?;
+            Client::connect(self.tds.clone(), tcp.compat_write()).await
+        };
+        let mut client = match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Err(_) => {
+                return Err(SourceError::Connect(format!(
+                    "{} did not answer within {} s",
+                    self.tds.get_addr(),
+                    self.connect_timeout.as_secs()
+                )))
+            }
+            Ok(Err(e)) => return Err(SourceError::Connect(e.to_string())),
+            Ok(Ok(client)) => client,
+        };
+        let isolation = self.read_isolation(&mut client).await?;
+        let lock_timeout_ms = self.query_timeout.as_millis();
+        let setup = format!(
+            "SET TRANSACTION ISOLATION LEVEL {isolation}; SET LOCK_TIMEOUT {lock_timeout_ms}"
+        );
+        let run = async { client.simple_query(setup).await?.into_results().await };
+        self.timed("session setup", run).await?;
+        Ok(client)
+    }
+
+    /// The isolation level readers should use in this database, with a warning when reads
+    /// can wait for 1C's locks.
+    async fn read_isolation(&self, client: &mut TdsClient) -> Result<&'static str, SourceError> {
+        let rows = self
+            .query(client, "database state", DATABASE_STATE_SQL, &[])
+            .await?;
+        let row = rows.first().ok_or_else(|| SourceError::Query {
+            query: "database state".to_string(),
+            message: "the current database is not in sys.databases".to_string(),
+        })?;
+        let rcsi = row.integer("read_committed_snapshot").ok().flatten() == Some(1);
+        let snapshot = row.integer("snapshot_isolation").ok().flatten() == Some(1);
+        Ok(choose_isolation(rcsi, snapshot))
+    }
+
+    /// Runs one statement within the query timeout; all rows of its first result.
+    async fn query(
+        &self,
+        client: &mut TdsClient,
+        name: &str,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<MssqlRow>, SourceError> {
+        let run = async {
+            let stream = client.query(sql, params).await?;
+            stream.into_first_result().await
+        };
+        let rows = self.timed(name, run).await?;
+        Ok(rows.into_iter().map(MssqlRow::from_row).collect())
+    }
+
+    async fn timed<T>(
+        &self,
+        name: &str,
+        run: impl Future<Output = tiberius::Result<T>>,
+    ) -> Result<T, SourceError> {
+        match tokio::time::timeout(self.query_timeout, run).await {
+            Ok(result) => result.map_err(|e| SourceError::Query {
+                query: name.to_string(),
+                message: e.to_string(),
+            }),
+            Err(_) => Err(SourceError::Query {
+                query: name.to_string(),
+                message: format!(
+                    "no answer within {} s (source.query_timeout_secs)",
+                    self.query_timeout.as_secs()
+                ),
+            }),
+        }
+    }
+}
+
+/// READ COMMITTED when the database versions rows for it (no shared locks); else SNAPSHOT when
+/// allowed; else READ COMMITTED with locks, which is what 1C itself uses, with a warning.
+fn choose_isolation(read_committed_snapshot: bool, snapshot_allowed: bool) -> &'static str {
+    if read_committed_snapshot {
+        return "READ COMMITTED";
+    }
+    if snapshot_allowed {
+        tracing::warn!(
+            "READ_COMMITTED_SNAPSHOT is off in the 1C database; reading under SNAPSHOT isolation"
+        );
+        return "SNAPSHOT";
+    }
+    tracing::warn!(
+        "READ_COMMITTED_SNAPSHOT is off in the 1C database: reads take shared locks and may wait for 1C writers (bounded by the query timeout); ask the DBA to turn it on"
+    );
+    "READ COMMITTED"
+}
+
+/// A 1C «Альфа-Авто» database on MS SQL Server.
+pub struct MssqlSource {
+    connector: Connector,
+    /// `None` after a failed query: the next read reconnects. Boxed: a tiberius client is
+    /// large, and sources are moved around in `AnySource`.
+    client: Option<Box<TdsClient>>,
+    sql: RenderedSql,
+    decoder: Decoder,
+}
+
+impl MssqlSource {
+    /// Connects with the `[source]` settings; `password` is for a SQL Server login.
+    pub async fn connect(
+        config: &SourceConfig,
+        password: Option<Secret>,
+        name_map: NameMap,
+    ) -> Result<MssqlSource, SourceError> {
+        if config.kind != SourceKind::Mssql {
+            return Err(SourceError::Connect(
+                "source.kind is not \"mssql\"".to_string(),
+            ));
+        }
+        let connector = Connector {
+            tds: connection_config(config, password.as_ref())?,
+            connect_timeout: Duration::from_secs(config.connect_timeout_secs),
+            query_timeout: Duration::from_secs(config.query_timeout_secs),
+        };
+        MssqlSource::open(connector, config.preset, name_map).await
+    }
+
+    /// Connects with an ADO.NET-style connection string (tests).
+    pub async fn from_ado_string(
+        connection: &str,
+        preset: Preset,
+        name_map: NameMap,
+    ) -> Result<MssqlSource, SourceError> {
+        let tds = tiberius::Config::from_ado_string(connection)
+            .map_err(|e| SourceError::Connect(format!("bad connection string: {e}")))?;
+        let connector = Connector {
+            tds,
+            connect_timeout: Duration::from_secs(30),
+            query_timeout: Duration::from_secs(120),
+        };
+        MssqlSource::open(connector, preset, name_map).await
+    }
+
+    async fn open(
+        connector: Connector,
+        preset: Preset,
+        name_map: NameMap,
+    ) -> Result<MssqlSource, SourceError> {
+        // Check the map before touching the database: a missing entry is a setup error.
+        let sql = render_all(preset, &name_map)?;
+        let mut client = connector.connect().await?;
+        let year_offset = read_year_offset(&connector, &mut client).await?;
+        let decoder = Decoder::new(preset, &name_map, year_offset)?;
+        Ok(MssqlSource {
+            connector,
+            client: Some(Box::new(client)),
+            sql,
+            decoder,
+        })
+    }
+
+    /// The year offset of the base (0 or 2000).
+    pub fn year_offset(&self) -> i32 {
+        self.decoder.year_offset()
+    }
+
+    /// Runs a read, dropping the connection when it fails so that the next read starts clean.
+    async fn with_client<T>(
+        &mut self,
+        read: impl AsyncFnOnce(&Connector, &mut TdsClient, &RenderedSql) -> Result<T, SourceError>,
+    ) -> Result<T, SourceError> {
+        let mut client = match self.client.take() {
+            Some(client) => client,
+            None => Box::new(self.connector.connect().await?),
+        };
+        let result = read(&self.connector, &mut client, &self.sql).await;
+        if !matches!(result, Err(SourceError::Query { .. })) {
+            self.client = Some(client);
+        }
+        result
+    }
+}
+
+/// `_YearOffset.Offset`; a base without the table has no offset.
+async fn read_year_offset(
+    connector: &Connector,
+    client: &mut TdsClient,
+) -> Result<i32, SourceError> {
+    let present = connector
+        .query(client, "year offset", YEAR_OFFSET_TABLE_SQL, &[])
+        .await?;
+    if present
+        .first()
+        .and_then(|r| r.integer("present").ok().flatten())
+        != Some(1)
+    {
+        return Ok(0);
+    }
+    let rows = connector
+        .query(client, "year offset", YEAR_OFFSET_SQL, &[])
+        .await?;
+    let offset = match rows.first() {
+        Some(row) => row
+            .integer("year_offset")
+            .map_err(|message| SourceError::Query {
+                query: "year offset".to_string(),
+                message,
+            })?,
+        None => None,
+    };
+    Ok(offset.unwrap_or(0))
+}
+
+/// The next checkpoint from this cycle's `MIN_ACTIVE_ROWVERSION()`, refusing a previous one
+/// the server has not reached.
+fn next_checkpoint(
+    previous: Option<RowVersion>,
+    upper_bound: RowVersion,
+) -> Result<RowVersion, SourceError> {
+    let next = RowVersion(upper_bound.0.saturating_sub(1));
+    match previous {
+        Some(previous) if previous > next => {
+            Err(SourceError::BadCheckpoint(previous.to_checkpoint()))
+        }
+        _ => Ok(next),
+    }
+}
+
+impl Source for MssqlSource {
+    async fn changes(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<ChangeSet, SourceError> {
+        let previous = match from {
+            ReadFrom::Start => None,
+            ReadFrom::Checkpoint(text) => Some(RowVersion::parse(text)?),
+        };
+        let cutoff_at = self
+            .decoder
+            .storage_date(cutoff.and_time(NaiveTime::MIN))
+            .map_err(|reason| SourceError::Query {
+                query: "cut-off".to_string(),
+                message: reason,
+            })?;
+        let (position, bookings, work_orders) = self
+            .with_client(async |connector, client, sql| {
+                let position = connector
+                    .query(client, "read position", READ_POSITION_SQL, &[])
+                    .await?;
+                let position = ReadPosition::of(position.first())?;
+                let checkpoint = next_checkpoint(previous, position.upper_bound)?;
+                let (bookings, work_orders) = match previous {
+                    None => (
+                        connector
+                            .query(client, "bookings", &sql.booking.dated_since, &[&cutoff_at])
+                            .await?,
+                        connector
+                            .query(
+                                client,
+                                "work orders",
+                                &sql.work_order.dated_since,
+                                &[&cutoff_at],
+                            )
+                            .await?,
+                    ),
+                    Some(previous) => {
+                        let (from, below) = (previous.to_bytes(), position.upper_bound.to_bytes());
+                        let params: [&dyn ToSql; 3] = [&cutoff_at, &from, &below];
+                        (
+                            connector
+                                .query(client, "bookings", &sql.booking.changed, &params)
+                                .await?,
+                            connector
+                                .query(client, "work orders", &sql.work_order.changed, &params)
+                                .await?,
+                        )
+                    }
+                };
+                Ok(((checkpoint, position.read_at), bookings, work_orders))
+            })
+            .await?;
+        let mut changes = ChangeSet {
+            documents: Vec::with_capacity(bookings.len() + work_orders.len()),
+            rejected: Vec::new(),
+            checkpoint: position.0.to_checkpoint(),
+            read_at: position.1,
+        };
+        self.decoder
+            .decode_into(DocKind::Booking, &bookings, &mut changes);
+        self.decoder
+            .decode_into(DocKind::WorkOrder, &work_orders, &mut changes);
+        Ok(changes)
+    }
+
+    async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError> {
+        let number = number.trim().to_string();
+        let (bookings, work_orders) = self
+            .with_client(async |connector, client, sql| {
+                let bookings = connector
+                    .query(
+                        client,
+                        "bookings with number",
+                        &sql.booking.with_number,
+                        &[&number],
+                    )
+                    .await?;
+                let work_orders = connector
+                    .query(
+                        client,
+                        "work orders with number",
+                        &sql.work_order.with_number,
+                        &[&number],
+                    )
+                    .await?;
+                Ok((bookings, work_orders))
+            })
+            .await?;
+        let mut found = self.decoder.readable(DocKind::Booking, &bookings);
+        found.extend(self.decoder.readable(DocKind::WorkOrder, &work_orders));
+        Ok(found)
+    }
+}
+
+/// What `read_position.sql` returns.
+struct ReadPosition {
+    upper_bound: RowVersion,
+    read_at: NaiveDateTime,
+}
+
+impl ReadPosition {
+    fn of(row: Option<&MssqlRow>) -> Result<ReadPosition, SourceError> {
+        let bad = |message: String| SourceError::Query {
+            query: "read position".to_string(),
+            message,
+        };
+        let row = row.ok_or_else(|| bad("no row".to_string()))?;
+        let upper_bound = row
+            .bytes("upper_bound")
+            .map_err(bad)?
+            .as_deref()
+            .and_then(RowVersion::from_bytes)
+            .ok_or_else(|| bad("MIN_ACTIVE_ROWVERSION() is not 8 bytes".to_string()))?;
+        let read_at = row
+            .timestamp("read_at")
+            .map_err(bad)?
+            .ok_or_else(|| bad("no server time".to_string()))?;
+        Ok(ReadPosition {
+            upper_bound,
+            read_at,
+        })
+    }
+}
+
+/// One result row as tiberius values with their column names: the [`Cells`] of MS SQL.
+#[derive(Debug, Clone)]
+pub struct MssqlRow {
+    columns: Vec<String>,
+    cells: Vec<ColumnData<'static>>,
+}
+
+impl MssqlRow {
+    /// A row from named values (how tests build rows; tiberius rows cannot be built outside it).
+    pub fn new(cells: Vec<(&str, ColumnData<'static>)>) -> MssqlRow {
+        let (columns, cells) = cells
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .unzip();
+        MssqlRow { columns, cells }
+    }
+
+    fn from_row(row: tiberius::Row) -> MssqlRow {
+        let columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+        MssqlRow {
+            columns,
+            cells: row.into_iter().collect(),
+        }
+    }
+
+    /// The cell of a column; `None` when it is NULL, whatever its type.
+    fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
+        let index = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| format!("the query returns no column `{column}`"))?;
+        let cell = &self.cells[index];
+        Ok((!is_null(cell)).then_some(cell))
+    }
+}
+
+fn is_null(cell: &ColumnData<'_>) -> bool {
+    use ColumnData as C;
+    matches!(
+        cell,
+        C::U8(None)
+            | C::I16(None)
+            | C::I32(None)
+            | C::I64(None)
+            | C::F32(None)
+            | C::F64(None)
+            | C::Bit(None)
+            | C::String(None)
+            | C::Guid(None)
+            | C::Binary(None)
+            | C::Numeric(None)
+            | C::Xml(None)
+            | C::DateTime(None)
+            | C::SmallDateTime(None)
+            | C::Time(None)
+            | C::Date(None)
+            | C::DateTime2(None)
+            | C::DateTimeOffset(None)
+    )
+}
+
+fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
+    format!("column `{column}` is not {wanted}: {cell:?}")
+}
+
+/// A `numeric` as exact decimal text (tiberius's own formatting breaks negative values).
+fn decimal_text(n: Numeric) -> String {
+    let scale = u32::from(n.scale());
+    let digits = n.value().unsigned_abs().to_string();
+    let sign = if n.value() < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale as usize + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale as usize);
+    format!("{sign}{whole}.{fraction}")
+}
+
+impl Cells for MssqlRow {
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::Binary(Some(bytes))) => Ok(Some(bytes.to_vec())),
+            Some(other) => Err(wrong_type(column, "binary", other)),
+        }
+    }
+
+    fn text(&self, column: &str) -> Result<Option<String>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::String(Some(text))) => Ok(Some(text.to_string())),
+            Some(ColumnData::Numeric(Some(n))) => Ok(Some(decimal_text(*n))),
+            Some(other) => Err(wrong_type(column, "a string or numeric", other)),
+        }
+    }
+
+    fn integer(&self, column: &str) -> Result<Option<i32>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::I32(Some(n))) => Ok(Some(*n)),
+            Some(ColumnData::I16(Some(n))) => Ok(Some(i32::from(*n))),
+            Some(ColumnData::U8(Some(n))) => Ok(Some(i32::from(*n))),
+            Some(other) => Err(wrong_type(column, "an int", other)),
+        }
+    }
+
+    /// 1C stores booleans as `binary(1)`: 0x01 true, 0x00 false.
+    fn flag(&self, column: &str) -> Result<Option<bool>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::Binary(Some(bytes))) => match bytes.as_ref() {
+                [0x01] => Ok(Some(true)),
+                [0x00] => Ok(Some(false)),
+                _ => Err(format!(
+                    "column `{column}` is not a 1C boolean: {bytes:02X?}"
+                )),
+            },
+            Some(ColumnData::Bit(Some(bit))) => Ok(Some(*bit)),
+            Some(other) => Err(wrong_type(column, "binary(1)", other)),
+        }
+    }
+
+    /// `datetime2`, `datetime` and `smalldatetime` all read as a local date-time.
+    fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(cell) => {
+                NaiveDateTime::from_sql(cell).map_err(|_| wrong_type(column, "a date-time", cell))
+            }
+        }
+    }
+
+    /// The `FOR JSON PATH` array of `{"kind": …, "text": …}`; no lines is NULL.
+    fn contacts(&self) -> Result<Vec<ContactLine>, String> {
+        match self.text("contacts")? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| format!("column `contacts` is not the expected JSON: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_are_rv_and_sixteen_hex_digits() {
+        let version = RowVersion::parse("rv:00000000000A1B2C").unwrap();
+        assert_eq!(version, RowVersion(0xA1B2C));
+        assert_eq!(version.to_checkpoint(), "rv:00000000000A1B2C");
+        assert_eq!(version.to_bytes(), vec![0, 0, 0, 0, 0, 0x0A, 0x1B, 0x2C]);
+        assert_eq!(RowVersion::from_bytes(&version.to_bytes()), Some(version));
+        let high = RowVersion::from_bytes(&[0xFF, 0, 0, 0, 0, 0, 0, 1]).unwrap();
+        assert!(high > version, "compared as unsigned big-endian");
+        for bad in [
+            "",
+            "rv:",
+            "rv:123",
+            "100:105:",
+            "rv:00000000000A1B2G",
+            "rv:00000000000A1B2C0",
+        ] {
+            assert!(
+                matches!(RowVersion::parse(bad), Err(SourceError::BadCheckpoint(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_checkpoint_stays_below_open_transactions() {
+        let bound = RowVersion(0x100);
+        assert_eq!(next_checkpoint(None, bound).unwrap(), RowVersion(0xFF));
+        assert_eq!(
+            next_checkpoint(Some(RowVersion(0xFF)), bound).unwrap(),
+            RowVersion(0xFF)
+        );
+        assert!(matches!(
+            next_checkpoint(Some(RowVersion(0x100)), bound),
+            Err(SourceError::BadCheckpoint(_))
+        ));
+    }
+
+    #[test]
+    fn tls_settings_map_to_encryption_levels() {
+        assert!(matches!(
+            encryption_level("required"),
+            Ok(EncryptionLevel::Required)
+        ));
+        assert!(matches!(
+            encryption_level("preferred"),
+            Ok(EncryptionLevel::On)
+        ));
+        assert!(matches!(
+            encryption_level("off"),
+            Ok(EncryptionLevel::NotSupported)
+        ));
+        assert!(encryption_level("yes").is_err());
+    }
+
+    #[test]
+    fn decimals_keep_sign_scale_and_leading_zeros() {
+        let text = |value, scale| decimal_text(Numeric::new_with_scale(value, scale));
+        assert_eq!(text(1530050, 2), "15300.50");
+        assert_eq!(text(-1234, 2), "-12.34");
+        assert_eq!(text(-5, 2), "-0.05");
+        assert_eq!(text(7, 0), "7");
+        assert_eq!(text(0, 2), "0.00");
+    }
+
+    #[test]
+    fn isolation_prefers_row_versioning() {
+        assert_eq!(choose_isolation(true, false), "READ COMMITTED");
+        assert_eq!(choose_isolation(false, true), "SNAPSHOT");
+        assert_eq!(choose_isolation(false, false), "READ COMMITTED");
+    }
+}
