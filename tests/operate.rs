@@ -2,9 +2,8 @@
 //! stopping cleanly on SIGTERM, and the `register` view of a register filled through its API.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -164,61 +163,68 @@ async fn check_explains_an_unreachable_database() {
     );
 }
 
+/// SIGTERM exists on Unix only; Windows stops `watch` with Ctrl-C / Ctrl-Break.
 #[cfg(unix)]
-#[tokio::test]
-async fn watch_keeps_going_through_failed_cycles_and_stops_on_sigterm() {
-    let (config, _fixture) = generated_base("watch_sigterm").await;
-    let config = write_config(config.parent().unwrap(), closed_port(), "watch_sigterm");
-    let mut child = Command::new(BINARY)
-        .arg("--config")
-        .arg(&config)
-        .args(["watch", "--every", "1m"])
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Let the first cycle fail against the closed port and the loop enter its wait.
-    let register = config.with_file_name("register.sqlite");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while last_run(&register).is_none() {
-        assert!(Instant::now() < deadline, "no cycle was recorded");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let (_, _, outcome, summary) = last_run(&register).unwrap();
-    assert_eq!(outcome, "error");
-    assert!(
-        summary.contains("cannot connect to the 1C database"),
-        "{summary}"
-    );
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "a failed cycle ended the loop"
-    );
+mod watch_signal {
+    use super::*;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    #[tokio::test]
+    async fn watch_keeps_going_through_failed_cycles_and_stops_on_sigterm() {
+        let (config, _fixture) = generated_base("watch_sigterm").await;
+        let config = write_config(config.parent().unwrap(), closed_port(), "watch_sigterm");
+        let mut child = Command::new(BINARY)
+            .arg("--config")
+            .arg(&config)
+            .args(["watch", "--every", "1m"])
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let the first cycle fail against the closed port and the loop enter its wait.
+        let register = config.with_file_name("register.sqlite");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while last_run(&register).is_none() {
+            assert!(Instant::now() < deadline, "no cycle was recorded");
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(Instant::now() < deadline, "watch did not stop within 5 s");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let log = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
-    assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("SIGTERM received"), "{log}");
-    assert!(log.contains("cycle failed, the next one retries"), "{log}");
-}
+        let (_, _, outcome, summary) = last_run(&register).unwrap();
+        assert_eq!(outcome, "error");
+        assert!(
+            summary.contains("cannot connect to the 1C database"),
+            "{summary}"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "a failed cycle ended the loop"
+        );
 
-fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
-    if !register.exists() {
-        return None;
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "watch did not stop within 5 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let log = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+        assert_eq!(status.code(), Some(0), "{log}");
+        assert!(log.contains("SIGTERM received"), "{log}");
+        assert!(log.contains("cycle failed, the next one retries"), "{log}");
     }
-    SqliteRegister::open(register).ok()?.last_run().ok()?
+
+    fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
+        if !register.exists() {
+            return None;
+        }
+        SqliteRegister::open(register).ok()?.last_run().ok()?
+    }
 }
 
 fn day(d: u32, hour: u32) -> NaiveDateTime {
