@@ -82,15 +82,7 @@ impl DocRef {
         c[4..6].copy_from_slice(&p[10..12]);
         c[6..8].copy_from_slice(&p[8..10]);
         c[8..16].copy_from_slice(&p[0..8]);
-        let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        canonical_uuid(c)
     }
 
     /// Parses a canonical UUID string back into storage order.
@@ -123,6 +115,19 @@ impl fmt::Debug for DocRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DocRef({self})")
     }
+}
+
+/// Writes UUID bytes in canonical (RFC 4122) order as `aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee`.
+pub fn canonical_uuid(bytes: [u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// A sum of money in hundredths (kopecks), exact. Parsed from the decimal text 1C stores.
