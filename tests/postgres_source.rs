@@ -12,6 +12,7 @@ use alfa_calltouch::config::Preset;
 use alfa_calltouch::fixture::{CarValue, Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::source::decode::booking_state_enum;
 use alfa_calltouch::source::namemap::NameMap;
 use alfa_calltouch::source::postgres::{check_name_map, PostgresSource};
 use alfa_calltouch::source::template::render;
@@ -121,6 +122,7 @@ for_both_presets!(
     dangling_reference_reads_as_none,
     closed_work_order_without_journal_dates_from_closing_date,
     undecodable_row_is_rejected_and_the_rest_goes_on,
+    an_enum_order_without_a_name_rejects_the_booking_naming_the_field,
     find_by_number_returns_both_kinds,
     foreign_checkpoints_are_refused,
 );
@@ -554,6 +556,47 @@ async fn undecodable_row_is_rejected_and_the_rest_goes_on(preset: Preset) {
     assert_snapshots(
         &next.documents,
         &[fixture.expected(fine.reference).unwrap()],
+    );
+}
+
+async fn an_enum_order_without_a_name_rejects_the_booking_naming_the_field(preset: Preset) {
+    let Setup {
+        fixture,
+        mut source,
+        ..
+    } = setup(preset).await;
+    let enum_name = booking_state_enum(preset);
+    let broken = fixture
+        .documents()
+        .iter()
+        .find(|d| {
+            d.kind == DocKind::Booking && d.state.is_some() && d.date.date() >= cutoff(&fixture)
+        })
+        .cloned()
+        .expect("a booking with a state");
+    // The configuration gained a value the name map does not list yet.
+    let sql = render(
+        &format!("UPDATE {{{{{enum_name}}}}} SET _enumorder = 99 WHERE _idrref = $1"),
+        fixture.name_map(),
+    )
+    .unwrap();
+    fixture
+        .client()
+        .execute(&sql, &[&broken.state.unwrap().0.to_vec()])
+        .await
+        .unwrap();
+    let read = read(&mut source, &ReadFrom::Start, cutoff(&fixture)).await;
+    let rejected: Vec<_> = read
+        .rejected
+        .iter()
+        .filter(|r| r.reference == broken.reference)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{:?}", read.rejected);
+    assert_eq!(rejected[0].field, "Состояние");
+    assert!(rejected[0].reason.contains("99"), "{}", rejected[0].reason);
+    assert!(
+        read.documents.iter().any(|d| d.kind == DocKind::WorkOrder),
+        "the rest of the read goes on"
     );
 }
 
