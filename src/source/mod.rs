@@ -6,6 +6,7 @@ pub mod memory;
 pub mod namemap;
 pub mod postgres;
 pub mod template;
+pub mod window;
 
 use chrono::{NaiveDate, NaiveDateTime};
 

@@ -48,6 +48,7 @@ use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction}
 
 use super::namemap::NameMap;
 use super::template::{render, TemplateError};
+use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, ReadFrom, RejectedDocument, Source, SourceError};
 use crate::config::{Preset, Secret, SourceConfig, SourceKind};
 use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
@@ -61,12 +62,14 @@ const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.s
 const DATED_SINCE_SQL: &str = include_str!("../../sql/postgres/dated_since.sql");
 const WITH_NUMBER_SQL: &str = include_str!("../../sql/postgres/with_number.sql");
 const BOOKING_CHANGED_SQL: &str = include_str!("../../sql/postgres/booking_changed.sql");
+const BOOKING_RECENT_SQL: &str = include_str!("../../sql/postgres/booking_recent.sql");
 
 /// The query templates of one Альфа-Авто edition.
 struct PresetTemplates {
     booking: &'static str,
     work_order: &'static str,
     work_order_changed: &'static str,
+    work_order_recent: &'static str,
     booking_state_enum: &'static str,
 }
 
@@ -76,12 +79,14 @@ fn preset_templates(preset: Preset) -> PresetTemplates {
             booking: include_str!("../../sql/postgres/alfa6/booking.sql"),
             work_order: include_str!("../../sql/postgres/alfa6/work_order.sql"),
             work_order_changed: include_str!("../../sql/postgres/alfa6/work_order_changed.sql"),
+            work_order_recent: include_str!("../../sql/postgres/alfa6/work_order_recent.sql"),
             booking_state_enum: "Перечисление.СостояниеЗаявкиНаРемонт",
         },
         Preset::Alfa5 => PresetTemplates {
             booking: include_str!("../../sql/postgres/alfa5/booking.sql"),
             work_order: include_str!("../../sql/postgres/alfa5/work_order.sql"),
             work_order_changed: include_str!("../../sql/postgres/alfa5/work_order_changed.sql"),
+            work_order_recent: include_str!("../../sql/postgres/alfa5/work_order_recent.sql"),
             booking_state_enum: "Перечисление.СостоянияЗаявкиНаРемонт",
         },
     }
@@ -90,6 +95,7 @@ fn preset_templates(preset: Preset) -> PresetTemplates {
 /// The rendered SQL for one document kind: body + filter + order.
 struct KindSql {
     changed: String,
+    recent: String,
     dated_since: String,
     with_number: String,
 }
@@ -127,11 +133,13 @@ fn render_all(preset: Preset, map: &NameMap) -> Result<RenderedSql, SourceError>
     let rendered = RenderedSql {
         booking: KindSql {
             changed: one(t.booking, BOOKING_CHANGED_SQL)?,
+            recent: one(t.booking, BOOKING_RECENT_SQL)?,
             dated_since: one(t.booking, DATED_SINCE_SQL)?,
             with_number: one(t.booking, WITH_NUMBER_SQL)?,
         },
         work_order: KindSql {
             changed: one(t.work_order, t.work_order_changed)?,
+            recent: one(t.work_order, t.work_order_recent)?,
             dated_since: one(t.work_order, DATED_SINCE_SQL)?,
             with_number: one(t.work_order, WITH_NUMBER_SQL)?,
         },
@@ -157,9 +165,26 @@ pub fn check_name_map(preset: Preset, map: &NameMap) -> Result<(), SourceError> 
     Decoder::new(preset, map, 0).map(|_| ())
 }
 
+/// The change queries a cycle after the first one sends, by name, rendered for one database
+/// (`$1` the cut-off, `$2` the previous snapshot, `$3` the window start of the `recent`
+/// queries): what benchmarks `EXPLAIN`.
+pub fn change_queries(
+    preset: Preset,
+    map: &NameMap,
+) -> Result<Vec<(&'static str, String)>, SourceError> {
+    let sql = render_all(preset, map)?;
+    Ok(vec![
+        ("bookings changed", sql.booking.changed),
+        ("work orders changed", sql.work_order.changed),
+        ("bookings recent", sql.booking.recent),
+        ("work orders recent", sql.work_order.recent),
+    ])
+}
+
 /// Prepared statements of one document kind.
 struct KindStatements {
     changed: Statement,
+    recent: Statement,
     dated_since: Statement,
     with_number: Statement,
 }
@@ -172,6 +197,7 @@ pub struct PostgresSource {
     work_order: KindStatements,
     decoder: Decoder,
     query_timeout: Option<Duration>,
+    detection: ChangeDetection,
 }
 
 impl PostgresSource {
@@ -202,7 +228,18 @@ impl PostgresSource {
             .application_name("alfa-calltouch")
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
-        PostgresSource::open(pg, config.preset, name_map, query_timeout).await
+        let detection = ChangeDetection {
+            window_days: config.change_window_days,
+            reconcile_hours: config.reconcile_hours,
+        };
+        let source = PostgresSource::open(pg, config.preset, name_map, query_timeout).await?;
+        Ok(source.with_change_detection(detection))
+    }
+
+    /// Sets how changes are found (exact every cycle unless set).
+    pub fn with_change_detection(mut self, detection: ChangeDetection) -> PostgresSource {
+        self.detection = detection;
+        self
     }
 
     /// Connects with a libpq-style connection string (tests, the demo).
@@ -248,11 +285,13 @@ impl PostgresSource {
         };
         let booking = KindStatements {
             changed: prepare("booking changed", sql.booking.changed).await?,
+            recent: prepare("booking recent", sql.booking.recent).await?,
             dated_since: prepare("booking dated since", sql.booking.dated_since).await?,
             with_number: prepare("booking with number", sql.booking.with_number).await?,
         };
         let work_order = KindStatements {
             changed: prepare("work order changed", sql.work_order.changed).await?,
+            recent: prepare("work order recent", sql.work_order.recent).await?,
             dated_since: prepare("work order dated since", sql.work_order.dated_since).await?,
             with_number: prepare("work order with number", sql.work_order.with_number).await?,
         };
@@ -264,6 +303,7 @@ impl PostgresSource {
             work_order,
             decoder,
             query_timeout,
+            detection: ChangeDetection::default(),
         })
     }
 
@@ -338,7 +378,30 @@ async fn read_year_offset(client: &Client) -> Result<i32, SourceError> {
     Ok(offset.unwrap_or(0))
 }
 
-/// A checkpoint is a `pg_snapshot` text: `xmin:xmax:xip,xip,…`.
+/// A 1C time as stored (the year offset added); `what` names it in the error.
+fn storage_time(
+    decoder: &Decoder,
+    at: NaiveDateTime,
+    what: &str,
+) -> Result<NaiveDateTime, SourceError> {
+    decoder
+        .storage_date(at)
+        .map_err(|reason| SourceError::Query {
+            query: what.to_string(),
+            message: reason,
+        })
+}
+
+/// A checkpoint in either form of `source::window`, each snapshot in it checked.
+fn parsed_checkpoint(text: &str) -> Result<Checkpoint, SourceError> {
+    let checkpoint =
+        Checkpoint::parse(text).ok_or_else(|| SourceError::BadCheckpoint(text.to_string()))?;
+    checked_checkpoint(&checkpoint.read)?;
+    checked_checkpoint(&checkpoint.reconcile)?;
+    Ok(checkpoint)
+}
+
+/// A snapshot is a `pg_snapshot` text: `xmin:xmax:xip,xip,…`.
 fn checked_checkpoint(text: &str) -> Result<&str, SourceError> {
     let numbers = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let parts: Vec<&str> = text.split(':').collect();
@@ -359,44 +422,53 @@ impl Source for PostgresSource {
     ) -> Result<ChangeSet, SourceError> {
         let previous = match from {
             ReadFrom::Start => None,
-            ReadFrom::Checkpoint(text) => Some(checked_checkpoint(text)?.to_string()),
+            ReadFrom::Checkpoint(text) => Some(parsed_checkpoint(text)?),
         };
-        let cutoff_at = self
-            .decoder
-            .storage_date(cutoff.and_time(NaiveTime::MIN))
-            .map_err(|reason| SourceError::Query {
-                query: "cut-off".to_string(),
-                message: reason,
-            })?;
+        let cutoff_at = storage_time(&self.decoder, cutoff.and_time(NaiveTime::MIN), "cut-off")?;
         let tx = begin(&mut self.client, self.query_timeout).await?;
+        let last_read = previous.as_ref().map(|p| p.read.clone());
         let position = tx
-            .query_one(&self.read_position, &[&previous])
+            .query_one(&self.read_position, &[&last_read])
             .await
             .map_err(|e| query_error("read position", &e))?;
         let fits: bool = position.get("checkpoint_fits");
         if !fits {
-            return Err(SourceError::BadCheckpoint(previous.unwrap_or_default()));
+            return Err(SourceError::BadCheckpoint(last_read.unwrap_or_default()));
         }
-        let (bookings, work_orders) = match &previous {
-            None => (
+        let read_at: NaiveDateTime = position.get("read_at");
+        let plan = self.detection.plan(previous.as_ref(), read_at);
+        tracing::debug!(%plan, "reading changes");
+        let (bookings, work_orders) = match &plan {
+            ReadPlan::Start => (
                 tx.query(&self.booking.dated_since, &[&cutoff_at]).await,
                 tx.query(&self.work_order.dated_since, &[&cutoff_at]).await,
             ),
-            Some(previous) => (
-                tx.query(&self.booking.changed, &[&cutoff_at, previous])
-                    .await,
-                tx.query(&self.work_order.changed, &[&cutoff_at, previous])
+            ReadPlan::Exact { since } => (
+                tx.query(&self.booking.changed, &[&cutoff_at, since]).await,
+                tx.query(&self.work_order.changed, &[&cutoff_at, since])
                     .await,
             ),
+            ReadPlan::Window { since, from } => {
+                let from = storage_time(&self.decoder, *from, "window start")?;
+                (
+                    tx.query(&self.booking.recent, &[&cutoff_at, since, &from])
+                        .await,
+                    tx.query(&self.work_order.recent, &[&cutoff_at, since, &from])
+                        .await,
+                )
+            }
         };
         let bookings = bookings.map_err(|e| query_error("bookings", &e))?;
         let work_orders = work_orders.map_err(|e| query_error("work orders", &e))?;
         tx.commit().await.map_err(|e| query_error("commit", &e))?;
+        let snapshot: String = position.get("snapshot");
         let mut changes = ChangeSet {
             documents: Vec::with_capacity(bookings.len() + work_orders.len()),
             rejected: Vec::new(),
-            checkpoint: position.get("snapshot"),
-            read_at: position.get("read_at"),
+            checkpoint: self
+                .detection
+                .next(previous.as_ref(), &plan, &snapshot, read_at),
+            read_at,
         };
         self.decode_all(DocKind::Booking, &bookings, &mut changes);
         self.decode_all(DocKind::WorkOrder, &work_orders, &mut changes);
