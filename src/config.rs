@@ -256,6 +256,14 @@ pub struct SourceConfig {
     pub connect_timeout_secs: u64,
     #[serde(default = "default_query_timeout")]
     pub query_timeout_secs: u64,
+    /// Change detection (`source::window`): 0 finds every change exactly each cycle, scanning
+    /// the document tables; N > 0 reads only documents dated, and state records written, within
+    /// N days before the previous read, through 1C's own indexes.
+    #[serde(default)]
+    pub change_window_days: u32,
+    /// With a window: hours between exact reconciles, which find changes outside the window.
+    #[serde(default = "default_reconcile_hours")]
+    pub reconcile_hours: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -350,6 +358,9 @@ fn default_request_timeout() -> u64 {
 }
 fn default_query_timeout() -> u64 {
     120
+}
+fn default_reconcile_hours() -> u32 {
+    24
 }
 fn default_max_attempts() -> u32 {
     4

@@ -9,6 +9,7 @@ pub mod namemap;
 pub mod postgres;
 pub mod queries;
 pub mod template;
+pub mod window;
 
 use chrono::{NaiveDate, NaiveDateTime};
 

@@ -104,6 +104,9 @@ fn templates(preset: Preset) -> QueryTemplates {
         work_order_changed,
         dated_since: include_str!("../../sql/mssql/dated_since.sql"),
         with_number: include_str!("../../sql/mssql/with_number.sql"),
+        // The rowversion read is exact already; there is no windowed mode on MS SQL.
+        booking_recent: None,
+        work_order_recent: None,
         order_by: "ORDER BY d._Date_Time, d._IDRRef",
     }
 }

@@ -49,6 +49,7 @@ use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction}
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
+use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, ReadFrom, Source, SourceError};
 use crate::config::{Preset, Secret, SourceConfig, SourceKind};
 use crate::snapshot::{DocKind, DocumentSnapshot};
@@ -57,16 +58,18 @@ const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.s
 
 /// The PostgreSQL query templates of one Альфа-Авто edition.
 fn templates(preset: Preset) -> QueryTemplates {
-    let (booking, work_order, work_order_changed) = match preset {
+    let (booking, work_order, work_order_changed, work_order_recent) = match preset {
         Preset::Alfa6 => (
             include_str!("../../sql/postgres/alfa6/booking.sql"),
             include_str!("../../sql/postgres/alfa6/work_order.sql"),
             include_str!("../../sql/postgres/alfa6/work_order_changed.sql"),
+            include_str!("../../sql/postgres/alfa6/work_order_recent.sql"),
         ),
         Preset::Alfa5 => (
             include_str!("../../sql/postgres/alfa5/booking.sql"),
             include_str!("../../sql/postgres/alfa5/work_order.sql"),
             include_str!("../../sql/postgres/alfa5/work_order_changed.sql"),
+            include_str!("../../sql/postgres/alfa5/work_order_recent.sql"),
         ),
     };
     QueryTemplates {
@@ -77,6 +80,8 @@ fn templates(preset: Preset) -> QueryTemplates {
         work_order_changed,
         dated_since: include_str!("../../sql/postgres/dated_since.sql"),
         with_number: include_str!("../../sql/postgres/with_number.sql"),
+        booking_recent: Some(include_str!("../../sql/postgres/booking_recent.sql")),
+        work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._date_time, d._idrref",
     }
 }
@@ -98,9 +103,31 @@ pub fn required_entries(preset: Preset) -> Vec<String> {
     queries::required_entries(&templates(preset), preset)
 }
 
+/// `templates` gives every kind a windowed filter on PostgreSQL.
+fn windowed(recent: Option<String>) -> String {
+    recent.expect("the PostgreSQL templates have a windowed change filter for each kind")
+}
+
+/// The change queries a cycle after the first one sends, by name, rendered for one database
+/// (`$1` the cut-off, `$2` the previous snapshot, `$3` the window start of the `recent`
+/// queries): what benchmarks `EXPLAIN`.
+pub fn change_queries(
+    preset: Preset,
+    map: &NameMap,
+) -> Result<Vec<(&'static str, String)>, SourceError> {
+    let sql = render_all(preset, map)?;
+    Ok(vec![
+        ("bookings changed", sql.booking.changed),
+        ("work orders changed", sql.work_order.changed),
+        ("bookings recent", windowed(sql.booking.recent)),
+        ("work orders recent", windowed(sql.work_order.recent)),
+    ])
+}
+
 /// Prepared statements of one document kind.
 struct KindStatements {
     changed: Statement,
+    recent: Statement,
     dated_since: Statement,
     with_number: Statement,
 }
@@ -113,6 +140,7 @@ pub struct PostgresSource {
     work_order: KindStatements,
     decoder: Decoder,
     query_timeout: Option<Duration>,
+    detection: ChangeDetection,
 }
 
 impl PostgresSource {
@@ -125,7 +153,18 @@ impl PostgresSource {
     ) -> Result<PostgresSource, SourceError> {
         let pg = connection_config(config, &password)?;
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
-        PostgresSource::open(pg, config.preset, name_map, query_timeout).await
+        let detection = ChangeDetection {
+            window_days: config.change_window_days,
+            reconcile_hours: config.reconcile_hours,
+        };
+        let source = PostgresSource::open(pg, config.preset, name_map, query_timeout).await?;
+        Ok(source.with_change_detection(detection))
+    }
+
+    /// Sets how changes are found (exact every cycle unless set).
+    pub fn with_change_detection(mut self, detection: ChangeDetection) -> PostgresSource {
+        self.detection = detection;
+        self
     }
 
     /// Connects with a libpq-style connection string (tests, the demo).
@@ -171,11 +210,13 @@ impl PostgresSource {
         };
         let booking = KindStatements {
             changed: prepare("booking changed", sql.booking.changed).await?,
+            recent: prepare("booking recent", windowed(sql.booking.recent)).await?,
             dated_since: prepare("booking dated since", sql.booking.dated_since).await?,
             with_number: prepare("booking with number", sql.booking.with_number).await?,
         };
         let work_order = KindStatements {
             changed: prepare("work order changed", sql.work_order.changed).await?,
+            recent: prepare("work order recent", windowed(sql.work_order.recent)).await?,
             dated_since: prepare("work order dated since", sql.work_order.dated_since).await?,
             with_number: prepare("work order with number", sql.work_order.with_number).await?,
         };
@@ -187,6 +228,7 @@ impl PostgresSource {
             work_order,
             decoder,
             query_timeout,
+            detection: ChangeDetection::default(),
         })
     }
 
@@ -280,7 +322,30 @@ async fn read_year_offset(client: &Client) -> Result<i32, SourceError> {
     Ok(offset.unwrap_or(0))
 }
 
-/// A checkpoint is a `pg_snapshot` text: `xmin:xmax:xip,xip,…`.
+/// A 1C time as stored (the year offset added); `what` names it in the error.
+fn storage_time(
+    decoder: &Decoder,
+    at: NaiveDateTime,
+    what: &str,
+) -> Result<NaiveDateTime, SourceError> {
+    decoder
+        .storage_date(at)
+        .map_err(|reason| SourceError::Query {
+            query: what.to_string(),
+            message: reason,
+        })
+}
+
+/// A checkpoint in either form of `source::window`, each snapshot in it checked.
+fn parsed_checkpoint(text: &str) -> Result<Checkpoint, SourceError> {
+    let checkpoint =
+        Checkpoint::parse(text).ok_or_else(|| SourceError::BadCheckpoint(text.to_string()))?;
+    checked_checkpoint(&checkpoint.read)?;
+    checked_checkpoint(&checkpoint.reconcile)?;
+    Ok(checkpoint)
+}
+
+/// A snapshot is a `pg_snapshot` text: `xmin:xmax:xip,xip,…`.
 fn checked_checkpoint(text: &str) -> Result<&str, SourceError> {
     let numbers = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let parts: Vec<&str> = text.split(':').collect();
@@ -301,44 +366,53 @@ impl Source for PostgresSource {
     ) -> Result<ChangeSet, SourceError> {
         let previous = match from {
             ReadFrom::Start => None,
-            ReadFrom::Checkpoint(text) => Some(checked_checkpoint(text)?.to_string()),
+            ReadFrom::Checkpoint(text) => Some(parsed_checkpoint(text)?),
         };
-        let cutoff_at = self
-            .decoder
-            .storage_date(cutoff.and_time(NaiveTime::MIN))
-            .map_err(|reason| SourceError::Query {
-                query: "cut-off".to_string(),
-                message: reason,
-            })?;
+        let cutoff_at = storage_time(&self.decoder, cutoff.and_time(NaiveTime::MIN), "cut-off")?;
         let tx = begin(&mut self.client, self.query_timeout).await?;
+        let last_read = previous.as_ref().map(|p| p.read.clone());
         let position = tx
-            .query_one(&self.read_position, &[&previous])
+            .query_one(&self.read_position, &[&last_read])
             .await
             .map_err(|e| query_error("read position", &e))?;
         let fits: bool = position.get("checkpoint_fits");
         if !fits {
-            return Err(SourceError::BadCheckpoint(previous.unwrap_or_default()));
+            return Err(SourceError::BadCheckpoint(last_read.unwrap_or_default()));
         }
-        let (bookings, work_orders) = match &previous {
-            None => (
+        let read_at: NaiveDateTime = position.get("read_at");
+        let plan = self.detection.plan(previous.as_ref(), read_at);
+        tracing::debug!(%plan, "reading changes");
+        let (bookings, work_orders) = match &plan {
+            ReadPlan::Start => (
                 tx.query(&self.booking.dated_since, &[&cutoff_at]).await,
                 tx.query(&self.work_order.dated_since, &[&cutoff_at]).await,
             ),
-            Some(previous) => (
-                tx.query(&self.booking.changed, &[&cutoff_at, previous])
-                    .await,
-                tx.query(&self.work_order.changed, &[&cutoff_at, previous])
+            ReadPlan::Exact { since } => (
+                tx.query(&self.booking.changed, &[&cutoff_at, since]).await,
+                tx.query(&self.work_order.changed, &[&cutoff_at, since])
                     .await,
             ),
+            ReadPlan::Window { since, from } => {
+                let from = storage_time(&self.decoder, *from, "window start")?;
+                (
+                    tx.query(&self.booking.recent, &[&cutoff_at, since, &from])
+                        .await,
+                    tx.query(&self.work_order.recent, &[&cutoff_at, since, &from])
+                        .await,
+                )
+            }
         };
         let bookings = bookings.map_err(|e| query_error("bookings", &e))?;
         let work_orders = work_orders.map_err(|e| query_error("work orders", &e))?;
         tx.commit().await.map_err(|e| query_error("commit", &e))?;
+        let snapshot: String = position.get("snapshot");
         let mut changes = ChangeSet {
             documents: Vec::with_capacity(bookings.len() + work_orders.len()),
             rejected: Vec::new(),
-            checkpoint: position.get("snapshot"),
-            read_at: position.get("read_at"),
+            checkpoint: self
+                .detection
+                .next(previous.as_ref(), &plan, &snapshot, read_at),
+            read_at,
         };
         self.decoder
             .decode_into(DocKind::Booking, &bookings, &mut changes);

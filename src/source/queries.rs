@@ -18,6 +18,10 @@ pub struct QueryTemplates {
     pub work_order_changed: &'static str,
     pub dated_since: &'static str,
     pub with_number: &'static str,
+    /// Filters on alias `d` for documents found through indexes 1C already has (dates, the
+    /// state journal), where the database supports the windowed change detection.
+    pub booking_recent: Option<&'static str>,
+    pub work_order_recent: Option<&'static str>,
     /// The stable order every document query ends with.
     pub order_by: &'static str,
 }
@@ -25,6 +29,8 @@ pub struct QueryTemplates {
 /// The rendered SQL for one document kind.
 pub struct KindSql {
     pub changed: String,
+    /// Present where the templates have a windowed change filter.
+    pub recent: Option<String>,
     pub dated_since: String,
     pub with_number: String,
 }
@@ -84,11 +90,16 @@ fn render_collecting_missing(
     let rendered = RenderedSql {
         booking: KindSql {
             changed: one(t.booking, t.booking_changed)?,
+            recent: t.booking_recent.map(|f| one(t.booking, f)).transpose()?,
             dated_since: one(t.booking, t.dated_since)?,
             with_number: one(t.booking, t.with_number)?,
         },
         work_order: KindSql {
             changed: one(t.work_order, t.work_order_changed)?,
+            recent: t
+                .work_order_recent
+                .map(|f| one(t.work_order, f))
+                .transpose()?,
             dated_since: one(t.work_order, t.dated_since)?,
             with_number: one(t.work_order, t.with_number)?,
         },

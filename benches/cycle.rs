@@ -1,0 +1,715 @@
+//! `cargo bench --bench cycle -- [--scale small|full] [--deals N] [--runs N] [--skip-sync]`:
+//! the cost of a sync cycle and of a full sync on a large generated 1C «Альфа-Авто» 6.x database.
+//!
+//! It starts a throwaway PostgreSQL, bulk-generates the database (`fixture::bulk`), and prints:
+//! the idle cycle (no changes) against a plain full scan of the two document tables, a cycle
+//! after 1,000 changed documents, and full syncs through the Calltouch emulator with the rate
+//! limit on and off, with the peak memory of the `run` process. The `EXPLAIN (ANALYZE, BUFFERS)`
+//! plans of the idle cycle's queries are saved to `benches/results/`. BENCHMARKS.md records the
+//! figures; targets live there and in this output, never in tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveDate, NaiveDateTime};
+use clap::{Parser, ValueEnum};
+use tokio_postgres::{Client, NoTls};
+
+use alfa_calltouch::calltouch::client::CalltouchClient;
+use alfa_calltouch::calltouch::emulator::Emulator;
+use alfa_calltouch::config::{Config, Preset, Secret};
+use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
+use alfa_calltouch::pgcluster::PgCluster;
+use alfa_calltouch::register::sqlite::SqliteRegister;
+use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
+use alfa_calltouch::source::window::ChangeDetection;
+use alfa_calltouch::source::{ReadFrom, Source};
+use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
+
+const SITE_ID: &str = "777";
+const TOKEN: &str = "bench-token";
+/// Orders per Calltouch request (the API's maximum, the client's default).
+const BATCH: u64 = 100;
+/// The smaller full sync, to see how memory grows with the deal count.
+const SMALL_SYNC: u64 = 10_000;
+
+#[derive(Parser)]
+#[command(about = "Cost of a sync cycle and of a full sync on a large generated 1C database")]
+struct Args {
+    /// `small`: 50,000 bookings and 50,000 work orders; `full`: 1,000,000 of each.
+    #[arg(long, value_enum, default_value = "small")]
+    scale: Scale,
+    /// Deals in the largest full sync (at 5 requests/s, 100,000 deals take over 200 s).
+    #[arg(long, default_value_t = 20_000)]
+    deals: u64,
+    /// Repetitions of each timed read (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// The window of the recent-window change detection compared with the exact one.
+    #[arg(long, default_value_t = 31)]
+    window_days: u32,
+    /// Leave out the full syncs.
+    #[arg(long)]
+    skip_sync: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scale {
+    Small,
+    Full,
+}
+
+impl Scale {
+    fn documents_per_kind(self) -> u64 {
+        match self {
+            Scale::Small => 50_000,
+            Scale::Full => 1_000_000,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scale::Small => "small",
+            Scale::Full => "full",
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let cluster = PgCluster::start().context("the benchmark needs the PostgreSQL server")?;
+    let admin = connect(&cluster.connection_string("postgres")).await?;
+    // Background vacuums would land in the middle of timed reads.
+    admin
+        .batch_execute("ALTER SYSTEM SET autovacuum = off")
+        .await?;
+    admin.batch_execute("SELECT pg_reload_conf()").await?;
+    print_machine(&admin, &args).await?;
+    let database = "bench_main";
+    let spec = BulkSpec::dealership(1, args.scale.documents_per_kind());
+    let (fixture, start_date) = generate(&cluster, database, &spec).await?;
+    let main = MainDatabase {
+        cluster: &cluster,
+        database,
+        fixture: &fixture,
+        start_date,
+        documents: (spec.bookings + spec.work_orders) as i64,
+        scale: args.scale,
+    };
+    report_reads(&main, &args).await?;
+    if !args.skip_sync {
+        report_full_syncs(&cluster, args.deals).await?;
+    }
+    Ok(())
+}
+
+async fn connect(connection: &str) -> Result<Client> {
+    let (client, driver) = tokio_postgres::connect(connection, NoTls).await?;
+    tokio::spawn(driver);
+    Ok(client)
+}
+
+async fn print_machine(admin: &Client, args: &Args) -> Result<()> {
+    let version: String = admin.query_one("SELECT version()", &[]).await?.get(0);
+    println!("== alfa-calltouch cycle benchmark");
+    println!(
+        "date        {}",
+        chrono::Local::now().format("%Y-%m-%d %H:%M")
+    );
+    println!(
+        "machine     {} cores, {} RAM",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        total_memory()
+    );
+    println!("postgresql  {version}");
+    println!(
+        "command     cargo bench --bench cycle -- --scale {} --deals {} --runs {} --window-days {}{}",
+        args.scale.name(),
+        args.deals,
+        args.runs,
+        args.window_days,
+        if args.skip_sync { " --skip-sync" } else { "" }
+    );
+    Ok(())
+}
+
+fn total_memory() -> String {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let kib: u64 = text
+                .lines()
+                .find(|l| l.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some(format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// A scratch folder holding one run's config, name map, secrets and register.
+fn scratch_dir(name: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("alfa-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Where a config points.
+struct Target<'a> {
+    cluster: &'a PgCluster,
+    database: &'a str,
+    fixture: &'a BulkFixture,
+    emulator: &'a Emulator,
+    start_date: NaiveDate,
+    requests_per_second: u32,
+}
+
+/// Writes the config a real `run` reads, with its name map and secrets, into `dir`.
+fn write_config(dir: &Path, target: &Target<'_>) -> Result<Config> {
+    std::fs::write(dir.join("namemap.toml"), target.fixture.name_map_toml())?;
+    std::fs::write(dir.join("token.txt"), TOKEN)?;
+    std::fs::write(dir.join("password.txt"), "unused")?;
+    let text = format!(
+        r#"[calltouch]
+site_id = "{SITE_ID}"
+token_env = "ALFA_BENCH_UNSET_TOKEN"
+token_file = "token.txt"
+base_url = "{base_url}"
+requests_per_second = {rps}
+[deal]
+order_number = "{{kind}}-{{number}}"
+[source]
+kind = "postgres"
+preset = "alfa6"
+name_map = "namemap.toml"
+start_date = "{start}"
+host = "127.0.0.1"
+port = {port}
+database = "{database}"
+user = "postgres"
+password_env = "ALFA_BENCH_UNSET_PASSWORD"
+password_file = "password.txt"
+tls = "off"
+query_timeout_secs = 3600
+[register]
+path = "register.sqlite"
+"#,
+        base_url = target.emulator.base_url(),
+        rps = target.requests_per_second,
+        start = target.start_date,
+        port = target.cluster.port(),
+        database = target.database,
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text)?;
+    Ok(Config::load(&path)?)
+}
+
+/// Generates a bulk database; returns it with the first day its documents can be dated.
+async fn generate(
+    cluster: &PgCluster,
+    database: &str,
+    spec: &BulkSpec,
+) -> Result<(BulkFixture, NaiveDate)> {
+    let started = Instant::now();
+    let client = connect(&cluster.create_database(database).await?).await?;
+    let fixture = BulkFixture::generate(&client, spec).await?;
+    println!(
+        "generated   {database}: {} bookings, {} work orders, {} customers, {} cars, {} employees in {:.1} s",
+        spec.bookings,
+        spec.work_orders,
+        spec.customers,
+        spec.cars,
+        spec.employees,
+        started.elapsed().as_secs_f64()
+    );
+    let start_date =
+        chrono::Local::now().date_naive() - chrono::Days::new(u64::from(spec.days) + 2);
+    Ok((fixture, start_date))
+}
+
+/// One measured cycle.
+struct Measured {
+    wall: Duration,
+    /// `seq_tup_read + idx_tup_fetch` over every user table, around the cycle.
+    rows_read: i64,
+    summary: CycleSummary,
+}
+
+/// The bulk database the reads are timed on.
+struct MainDatabase<'a> {
+    cluster: &'a PgCluster,
+    database: &'a str,
+    fixture: &'a BulkFixture,
+    start_date: NaiveDate,
+    documents: i64,
+    scale: Scale,
+}
+
+/// The exact mode (before) and the recent window (after), on the same database.
+fn modes(window_days: u32) -> [(&'static str, ChangeDetection); 2] {
+    [
+        ("exact", ChangeDetection::default()),
+        (
+            "window",
+            ChangeDetection {
+                window_days,
+                reconcile_hours: 24,
+            },
+        ),
+    ]
+}
+
+async fn report_reads(main: &MainDatabase<'_>, args: &Args) -> Result<()> {
+    println!("\n== Reads on {} documents", main.documents);
+    let stats = connect(&main.cluster.connection_string(main.database)).await?;
+    let scan = full_scans(&stats, main.fixture, args.runs).await?;
+    flush_own_stats(&stats).await;
+    println!(
+        "full scan                      median {:>9.1} ms over {} runs, rows read {}",
+        millis(scan),
+        args.runs,
+        main.documents
+    );
+    let mut benches = Vec::new();
+    for (name, detection) in modes(args.window_days) {
+        let mut bench = CycleBench::new(main, name, detection).await?;
+        bench.report_idle(args.runs, scan).await?;
+        benches.push(bench);
+    }
+    save_plans(main, &stats, args.window_days).await?;
+    flush_own_stats(&stats).await;
+    let changed = main
+        .fixture
+        .change_documents(&stats, 500, Age::Newest)
+        .await?;
+    flush_own_stats(&stats).await;
+    for bench in &mut benches {
+        let change = bench.measured_cycle().await?;
+        println!(
+            "{:<6} {changed} changed docs    {:>9.1} ms, rows read {}, cycle: {}",
+            bench.name,
+            millis(change.wall),
+            change.rows_read,
+            change.summary
+        );
+    }
+    Ok(())
+}
+
+/// An in-process source, register and client in one change-detection mode, for timed cycles.
+struct CycleBench {
+    name: &'static str,
+    documents: i64,
+    stats: Client,
+    config: Config,
+    source: PostgresSource,
+    register: SqliteRegister,
+    client: CalltouchClient,
+    /// Kept alive for the cycles' requests.
+    _emulator: Emulator,
+}
+
+impl CycleBench {
+    async fn new(
+        main: &MainDatabase<'_>,
+        name: &'static str,
+        detection: ChangeDetection,
+    ) -> Result<CycleBench> {
+        let emulator = Emulator::start(SITE_ID, TOKEN).await?;
+        let target = Target {
+            cluster: main.cluster,
+            database: main.database,
+            fixture: main.fixture,
+            emulator: &emulator,
+            start_date: main.start_date,
+            requests_per_second: 0,
+        };
+        let config = write_config(&scratch_dir(name)?, &target)?;
+        let connection = main.cluster.connection_string(main.database);
+        let source = PostgresSource::from_connection_string(
+            &connection,
+            Preset::Alfa6,
+            main.fixture.name_map().clone(),
+        )
+        .await?
+        .with_change_detection(detection);
+        let register = SqliteRegister::open(&config.register_path())?;
+        let client = CalltouchClient::new(
+            &config.calltouch,
+            Secret::new(TOKEN),
+            config.deal.crm.clone(),
+        )?;
+        let mut bench = CycleBench {
+            name,
+            documents: main.documents,
+            stats: connect(&connection).await?,
+            config,
+            source,
+            register,
+            client,
+            _emulator: emulator,
+        };
+        bench.seed_checkpoint().await?;
+        Ok(bench)
+    }
+
+    /// Stores a checkpoint taken now, as if every document had been synced before: what the
+    /// register of a tool in steady operation holds. (A read from the start with a cut-off
+    /// after every document returns the current snapshot and no documents.)
+    async fn seed_checkpoint(&mut self) -> Result<()> {
+        let after_everything = chrono::Local::now().date_naive() + chrono::Days::new(2);
+        let read = self
+            .source
+            .changes(&ReadFrom::Start, after_everything)
+            .await?;
+        self.register.save_checkpoint(
+            &checkpoint_key(&self.config),
+            &read.checkpoint,
+            read.read_at,
+        )?;
+        Ok(())
+    }
+
+    async fn report_idle(&mut self, runs: usize, scan: Duration) -> Result<()> {
+        let idle = self.idle_cycles(runs).await?;
+        let wall = median(idle.iter().map(|m| m.wall).collect());
+        let rows = median(idle.iter().map(|m| m.rows_read).collect());
+        println!(
+            "{:<6} idle cycle              median {:>9.1} ms over {runs} runs, rows read {rows}; idle / full scan: rows {:.4}×, time {:.3}× (goal ≤ 0.05×)",
+            self.name,
+            millis(wall),
+            rows as f64 / self.documents as f64,
+            wall.as_secs_f64() / scan.as_secs_f64()
+        );
+        Ok(())
+    }
+
+    async fn idle_cycles(&mut self, runs: usize) -> Result<Vec<Measured>> {
+        let mut measured = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let cycle = self.measured_cycle().await?;
+            if cycle.summary.read != 0 {
+                bail!("an idle cycle read {} documents", cycle.summary.read);
+            }
+            measured.push(cycle);
+        }
+        Ok(measured)
+    }
+
+    /// One cycle with the rows it made PostgreSQL read.
+    async fn measured_cycle(&mut self) -> Result<Measured> {
+        // Statistics of a backend reach the shared counters when it goes idle at most once a
+        // second; a pause first makes the source's flush right after the cycle.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let before = self.rows_read().await?;
+        let started = Instant::now();
+        let summary = run_cycle(
+            &self.config,
+            &mut self.source,
+            &mut self.register,
+            &self.client,
+        )
+        .await?;
+        let wall = started.elapsed();
+        let after = self.settled_rows_read().await?;
+        Ok(Measured {
+            wall,
+            rows_read: after - before,
+            summary,
+        })
+    }
+
+    async fn rows_read(&self) -> Result<i64> {
+        let row = self
+            .stats
+            .query_one(
+                "SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0)::bigint
+                 FROM pg_stat_user_tables",
+                &[],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The counters once the source's statistics have been flushed (they stop moving).
+    async fn settled_rows_read(&self) -> Result<i64> {
+        let mut last = self.rows_read().await?;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let now = self.rows_read().await?;
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        Ok(last)
+    }
+}
+
+/// Makes this connection's table statistics reach the shared counters now, so that its reads
+/// are not counted in a later cycle (PostgreSQL 15 and later; older servers may flush late).
+async fn flush_own_stats(client: &Client) {
+    // The flush happens when the connection next goes idle, i.e. right after this statement.
+    let _ = client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// A plain sequential scan of both document tables, reading one column of every row.
+async fn full_scans(stats: &Client, fixture: &BulkFixture, runs: usize) -> Result<Duration> {
+    let map = fixture.name_map();
+    let tables = ["Документ.ЗаявкаНаРемонт", "Документ.ЗаказНаряд"].map(|t| {
+        map.table(t)
+            .expect("document tables are mapped")
+            .to_string()
+    });
+    stats
+        .batch_execute(
+            "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off",
+        )
+        .await?;
+    let mut walls = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        for table in &tables {
+            stats
+                .query_one(
+                    &format!("SELECT count(*), sum(length(_number::text)) FROM {table}"),
+                    &[],
+                )
+                .await?;
+        }
+        walls.push(started.elapsed());
+    }
+    stats.batch_execute("RESET ALL").await?;
+    Ok(median(walls))
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the change queries of an idle cycle, from a snapshot taken
+/// now, the window starting `window_days` before now.
+async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -> Result<()> {
+    let snapshot: String = stats
+        .query_one("SELECT pg_current_snapshot()::text", &[])
+        .await?
+        .get(0);
+    let cutoff: NaiveDateTime = main.start_date.into();
+    let window_start =
+        chrono::Local::now().naive_local() - chrono::Days::new(u64::from(window_days));
+    let mut text = format!(
+        "-- EXPLAIN (ANALYZE, BUFFERS) of an idle cycle's change queries, {}\n\
+         -- scale {}: {} documents; $1 = {cutoff}, $2 = '{snapshot}', $3 = {window_start}\n",
+        chrono::Local::now().format("%Y-%m-%d"),
+        main.scale.name(),
+        main.documents,
+    );
+    for (name, sql) in change_queries(Preset::Alfa6, main.fixture.name_map())? {
+        let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
+        let rows = if sql.contains("$3") {
+            stats
+                .query(&explain, &[&cutoff, &snapshot, &window_start])
+                .await?
+        } else {
+            stats.query(&explain, &[&cutoff, &snapshot]).await?
+        };
+        text += &format!("\n-- {name}\n{sql}\n\n");
+        for row in rows {
+            text += row.get::<_, &str>(0);
+            text.push('\n');
+        }
+    }
+    let path = results_dir().join(format!("plans-{}.txt", main.scale.name()));
+    std::fs::write(&path, text)?;
+    println!("plans                          {}", path.display());
+    Ok(())
+}
+
+fn results_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results")
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// One full sync by the real binary.
+struct SyncRun {
+    deals: u64,
+    requests_per_second: u32,
+    wall: Duration,
+    /// Orders Calltouch accepted (creates and updates).
+    orders: u64,
+    peak_rss_kib: Option<u64>,
+}
+
+impl SyncRun {
+    fn orders_per_second(&self) -> f64 {
+        self.orders as f64 / self.wall.as_secs_f64()
+    }
+
+    fn print(&self) {
+        let ceiling = match self.requests_per_second {
+            0 => "no limit".to_string(),
+            rps => {
+                let ceiling = (BATCH * u64::from(rps)) as f64;
+                format!(
+                    "{:.0}% of the {ceiling:.0}/s ceiling (goal ≥ 90%)",
+                    100.0 * self.orders_per_second() / ceiling
+                )
+            }
+        };
+        let rss = self
+            .peak_rss_kib
+            .map_or("not measured on this OS".to_string(), |kib| {
+                format!("{:.1} MiB", kib as f64 / 1024.0)
+            });
+        println!(
+            "{:>7} deals, {:>2} req/s limit  {:>7.1} s, {:>5} orders, {:>7.1} orders/s, {ceiling}; peak RSS {rss}",
+            self.deals,
+            self.requests_per_second,
+            self.wall.as_secs_f64(),
+            self.orders,
+            self.orders_per_second(),
+        )
+    }
+}
+
+/// Full syncs of fresh databases by the `run` command: the largest with the limit on and off,
+/// and a 10,000-deal one to see how memory grows.
+async fn report_full_syncs(cluster: &PgCluster, deals: u64) -> Result<()> {
+    println!("\n== Full sync by `alfa-calltouch run` (a fresh register, every document a deal)");
+    let mut sizes = vec![SMALL_SYNC.min(deals), deals];
+    sizes.dedup();
+    let mut runs = Vec::new();
+    for size in sizes {
+        let database = format!("bench_sync_{size}");
+        let spec = BulkSpec {
+            bookings: size / 2,
+            work_orders: size - size / 2,
+            ..BulkSpec::dealership(2, 0)
+        };
+        let (fixture, start_date) = generate(cluster, &database, &spec).await?;
+        let mut limits = vec![0];
+        if size == deals {
+            limits.push(5);
+        }
+        for requests_per_second in limits {
+            let emulator = Emulator::start(SITE_ID, TOKEN).await?;
+            let target = Target {
+                cluster,
+                database: &database,
+                fixture: &fixture,
+                emulator: &emulator,
+                start_date,
+                requests_per_second,
+            };
+            let run = run_binary(size, &target).await?;
+            run.print();
+            runs.push(run);
+            emulator.shutdown().await;
+        }
+    }
+    print_memory_growth(&runs);
+    Ok(())
+}
+
+fn print_memory_growth(runs: &[SyncRun]) {
+    let unlimited: Vec<&SyncRun> = runs.iter().filter(|r| r.requests_per_second == 0).collect();
+    if let [first, .., last] = unlimited.as_slice() {
+        if let (Some(small), Some(large)) = (first.peak_rss_kib, last.peak_rss_kib) {
+            println!(
+                "peak RSS {} → {} deals: {:.2}× (goal ≤ 2×)",
+                first.deals,
+                last.deals,
+                large as f64 / small as f64
+            );
+        }
+    }
+}
+
+/// Runs `alfa-calltouch run` once against `target`, sampling its peak memory.
+async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
+    let dir = scratch_dir(&format!("sync-{deals}-{}", target.requests_per_second))?;
+    let config = write_config(&dir, target)?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_alfa-calltouch"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("run.log"))?)
+        .spawn()?;
+    let pid = child.id().context("the child has a pid")?;
+    let mut peak = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status?,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                peak = peak_rss_kib(pid).or(peak);
+            }
+        }
+    };
+    let wall = started.elapsed();
+    if !status.success() {
+        bail!(
+            "`run` failed ({status}); see {}",
+            dir.join("run.log").display()
+        );
+    }
+    let orders = accepted_orders(target.emulator);
+    let register = SqliteRegister::open(&config.register_path())?;
+    if let Some((_, _, outcome, summary)) = register.last_run()? {
+        println!("  run: {outcome}: {summary}");
+    }
+    Ok(SyncRun {
+        deals,
+        requests_per_second: target.requests_per_second,
+        wall,
+        orders,
+        peak_rss_kib: peak,
+    })
+}
+
+/// Orders in the requests the emulator answered with success.
+fn accepted_orders(emulator: &Emulator) -> u64 {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .map(|body| body["orders"].as_array().map_or(0, |o| o.len() as u64))
+        .sum()
+}
+
+/// `VmHWM` (the peak resident set) of a running process.
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peak_rss_kib(_pid: u32) -> Option<u64> {
+    None
+}

@@ -1,0 +1,18 @@
+-- Work orders changed since the snapshot $2, dated on or after $1, among candidates found through
+-- indexes 1C keeps: work orders dated from the window start $3 (_ByDocDate) whose row changed or
+-- whose СводныйРемонтныйЗаказ changed (looked up by reference from those work orders only), and
+-- work orders with a state-journal record from $3 on (the register's _ByPeriod). The candidates
+-- are collected once and looked up by reference.
+d._date_time >= $1
+AND d._idrref = ANY (ARRAY(
+    SELECT w._idrref FROM {{Документ.ЗаказНаряд}} w
+    WHERE w._date_time >= $3 AND {{changed_since(w, $2)}}
+    UNION
+    SELECT w._idrref FROM {{Документ.ЗаказНаряд}} w
+    JOIN {{Документ.СводныйРемонтныйЗаказ}} s
+        ON s._idrref = w.{{Документ.ЗаказНаряд.СводныйРемонтныйЗаказ}}
+    WHERE w._date_time >= $3 AND {{changed_since(s, $2)}}
+    UNION
+    SELECT j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} FROM {{РегистрСведений.ЖурналСостояний}} j
+    WHERE j._period >= $3 AND {{changed_since(j, $2)}}
+))
