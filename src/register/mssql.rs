@@ -5,9 +5,10 @@
 //! says so with [`NOT_AVAILABLE`].
 //!
 //! T-SQL differs from the statements SQLite and PostgreSQL share in three ways that matter
-//! here: upserts are `MERGE … WITH (HOLDLOCK)` instead of `ON CONFLICT`, parameters are `@Pn`,
-//! and `TOP (1)` replaces `LIMIT 1`. The run lock is `sp_getapplock` with a session owner,
-//! released by the server when the session ends.
+//! here: upserts are `MERGE` instead of `ON CONFLICT` (every writer holds the run lock, so no
+//! two upserts race), parameters are `@Pn`,
+//! and `TOP (1)` replaces `LIMIT 1`. The run lock is `sp_getapplock` with a session owner
+//! (`lock held` tells whether it was granted), released by the server when the session ends.
 
 /// Why opening an MS SQL register fails, and what to use meanwhile.
 pub const NOT_AVAILABLE: &str = "kind = \"mssql\" is not available yet in this build; keep the \
@@ -23,11 +24,15 @@ pub struct Statement {
     pub sql: String,
 }
 
-/// Creates the schema when missing (`CREATE SCHEMA` must be alone in its batch, hence `EXEC`).
-const CREATE_SCHEMA: &str = "IF SCHEMA_ID(N'{schema}') IS NULL EXEC(N'CREATE SCHEMA [{schema}]')";
+/// Each `CREATE` runs only when its `exists` query answered NULL, so a login an administrator
+/// gave a ready schema needs no right on the database. `CREATE SCHEMA` is alone in its batch.
+const SCHEMA_EXISTS: &str = "SELECT SCHEMA_ID(N'{schema}')";
 
-const SCHEMA_VERSION_TABLE: &str = "IF OBJECT_ID(N'[{schema}].schema_version', N'U') IS NULL
-CREATE TABLE [{schema}].schema_version (
+const CREATE_SCHEMA: &str = "CREATE SCHEMA [{schema}]";
+
+const SCHEMA_VERSION_EXISTS: &str = "SELECT OBJECT_ID(N'[{schema}].schema_version', N'U')";
+
+const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE [{schema}].schema_version (
     version     int NOT NULL PRIMARY KEY,
     applied_at  datetime2(0) NOT NULL DEFAULT SYSDATETIME()
 )";
@@ -111,10 +116,12 @@ const TABLES: &[&str] = &[
 const OPERATIONS: &[(&str, &str)] = &[
     (
         "lock run",
-        "DECLARE @result int;
-EXEC @result = sp_getapplock @Resource = N'alfa-calltouch {schema}', @LockMode = 'Exclusive',
-    @LockOwner = 'Session', @LockTimeout = 0;
-SELECT @result",
+        "EXEC sp_getapplock @Resource = N'alfa-calltouch {schema}', @LockMode = 'Exclusive',
+    @LockOwner = 'Session', @LockTimeout = 0",
+    ),
+    (
+        "lock held",
+        "SELECT APPLOCK_MODE('public', N'alfa-calltouch {schema}', 'Session')",
     ),
     (
         "probe write",
@@ -128,7 +135,7 @@ ROLLBACK TRANSACTION",
     ),
     (
         "save checkpoint",
-        "MERGE [{schema}].checkpoints WITH (HOLDLOCK) AS t
+        "MERGE [{schema}].checkpoints AS t
 USING (SELECT @P1 AS source) AS s ON t.source = s.source
 WHEN MATCHED THEN UPDATE SET checkpoint = @P2, updated_at = @P3
 WHEN NOT MATCHED THEN INSERT (source, checkpoint, since, updated_at)
@@ -136,7 +143,7 @@ WHEN NOT MATCHED THEN INSERT (source, checkpoint, since, updated_at)
     ),
     (
         "reset checkpoint",
-        "MERGE [{schema}].checkpoints WITH (HOLDLOCK) AS t
+        "MERGE [{schema}].checkpoints AS t
 USING (SELECT @P1 AS source) AS s ON t.source = s.source
 WHEN MATCHED THEN UPDATE SET checkpoint = NULL, since = @P2, updated_at = @P3
 WHEN NOT MATCHED THEN INSERT (source, checkpoint, since, updated_at)
@@ -161,7 +168,7 @@ FROM [{schema}].documents WHERE reference = @P1",
     ),
     (
         "upsert document",
-        "MERGE [{schema}].documents WITH (HOLDLOCK) AS t
+        "MERGE [{schema}].documents AS t
 USING (SELECT @P1 AS reference) AS s ON t.reference = s.reference
 WHEN MATCHED THEN UPDATE SET number = @P3, doc_date = @P4,
     order_number = COALESCE(@P5, t.order_number), onec_state = @P6, state_seen_at = @P7
@@ -183,7 +190,7 @@ WHERE reference = @P1",
     ),
     (
         "upsert deal",
-        "MERGE [{schema}].deals WITH (HOLDLOCK) AS t
+        "MERGE [{schema}].deals AS t
 USING (SELECT @P1 AS order_number) AS s ON t.order_number = s.order_number
 WHEN MATCHED THEN UPDATE SET driver_ref = @P3, driver_kind = @P4, status = @P5,
     revenue = @P6, manager = @P7, calltouch_id = COALESCE(@P8, t.calltouch_id),
@@ -200,7 +207,7 @@ WHERE reference = @P1",
     ),
     (
         "record failed",
-        "MERGE [{schema}].documents WITH (HOLDLOCK) AS t
+        "MERGE [{schema}].documents AS t
 USING (SELECT @P1 AS reference) AS s ON t.reference = s.reference
 WHEN MATCHED THEN UPDATE SET state = 'failed', attempts = t.attempts + 1, last_error = @P6,
     order_number = COALESCE(@P5, t.order_number), updated_at = @P7
@@ -258,7 +265,9 @@ fn render(template: &str, schema: &str) -> String {
 /// The schema and version bookkeeping, run before any migration.
 pub fn bootstrap(schema: &str) -> Vec<Statement> {
     [
+        ("schema exists", SCHEMA_EXISTS),
         ("create schema", CREATE_SCHEMA),
+        ("schema version exists", SCHEMA_VERSION_EXISTS),
         ("schema version table", SCHEMA_VERSION_TABLE),
         ("current version", CURRENT_VERSION),
         ("record version", RECORD_VERSION),
