@@ -601,3 +601,29 @@ on_every_backend!(
     the_write_probe_changes_nothing,
     the_register_view_shows_readable_columns,
 );
+
+/// The grants docs/register-server.md gives are enough: a login that owns only the register's
+/// schema, with no right on the database or on any other schema.
+#[tokio::test]
+async fn postgres_needs_only_a_schema_of_its_own() {
+    let subject = Subject::new(Backend::Postgres, "grants");
+    let Place::Schema(schema) = &subject.place else {
+        unreachable!()
+    };
+    let login = format!("{schema}_login");
+    subject
+        .outside(&format!(
+            "CREATE ROLE {login} LOGIN; \
+             CREATE SCHEMA {schema} AUTHORIZATION {login};"
+        ))
+        .await;
+    let mut pg = Subject::pg_config();
+    pg.user(&login);
+    let mut register =
+        AnyRegister::Postgres(Box::new(PostgresRegister::open(pg, schema).await.unwrap()));
+    accept(&mut register, &booking("000110"), "x", at(12, 9))
+        .await
+        .unwrap();
+    register.probe_write().await.unwrap();
+    assert!(register.lock_run().await.is_ok());
+}
