@@ -23,6 +23,7 @@ use alfa_calltouch::config::{Config, Preset, Secret};
 use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
+use alfa_calltouch::register::Register;
 use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
@@ -372,11 +373,13 @@ impl CycleBench {
             .source
             .changes(&ReadFrom::Start, after_everything)
             .await?;
-        self.register.save_checkpoint(
-            &checkpoint_key(&self.config),
-            &read.checkpoint,
-            read.read_at,
-        )?;
+        self.register
+            .save_checkpoint(
+                &checkpoint_key(&self.config),
+                &read.checkpoint,
+                read.read_at,
+            )
+            .await?;
         Ok(())
     }
 
@@ -673,7 +676,7 @@ async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
     }
     let orders = accepted_orders(target.emulator);
     let register = SqliteRegister::open(&config.register_path())?;
-    if let Some((_, _, outcome, summary)) = register.last_run()? {
+    if let Some((_, _, outcome, summary)) = register.last_run().await? {
         println!("  run: {outcome}: {summary}");
     }
     Ok(SyncRun {

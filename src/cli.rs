@@ -10,9 +10,8 @@ use std::process::ExitCode;
 
 use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
-use crate::lock::{LockError, RunLock};
-use crate::register::sqlite::{ListFilter, SqliteRegister};
-use crate::register::SyncState;
+use crate::lock::LockError;
+use crate::register::{self, ListFilter, Register, SyncState};
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
 use crate::{demo, discover, doctor, progress, report, schedule, source, sync, watch};
@@ -246,10 +245,10 @@ async fn execute(cli: Cli) -> Result<u8> {
         Command::Demo => demo::run().await,
         Command::Run => run(&load(&cli.config)?).await,
         Command::Watch { every } => watch(&load(&cli.config)?, every).await,
-        Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args),
-        Command::Register(args) => show_register(&load(&cli.config)?, &args),
+        Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args).await,
+        Command::Register(args) => show_register(&load(&cli.config)?, &args).await,
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
-        Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since),
+        Command::ResetCheckpoint { since } => reset_checkpoint(&load(&cli.config)?, since).await,
         Command::Check => check(&cli.config, &load(&cli.config)?).await,
         Command::Discover { output } => {
             discover::command::discover(&load(&cli.config)?, output.as_deref()).await
@@ -266,9 +265,8 @@ fn load(path: &Path) -> Result<Config> {
 
 /// One cycle under the run lock, with its outcome recorded in the register.
 pub async fn run(config: &Config) -> Result<u8> {
-    let register_path = config.register_path();
-    let _lock = RunLock::acquire(&register_path)?;
-    let mut register = SqliteRegister::open(&register_path)?;
+    let mut register = register::open(config).await?;
+    let _lock = register.lock_run().await?;
     let client = CalltouchClient::new(
         &config.calltouch,
         config.calltouch_token()?,
@@ -299,11 +297,15 @@ pub async fn run(config: &Config) -> Result<u8> {
                 exit::OK
             };
             let result = if code == exit::OK { "ok" } else { "deferred" };
-            register.record_run(started, finished, result, &summary.to_string())?;
+            register
+                .record_run(started, finished, result, &summary.to_string())
+                .await?;
             Ok(code)
         }
         Err(error) => {
-            register.record_run(started, finished, "error", &format!("{error:#}"))?;
+            register
+                .record_run(started, finished, "error", &format!("{error:#}"))
+                .await?;
             Err(error)
         }
     }
@@ -319,14 +321,14 @@ async fn watch(config: &Config, every: Option<Interval>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs) -> Result<u8> {
+async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs) -> Result<u8> {
     let every = args.every.unwrap_or(config.schedule.every_minutes);
     let now = chrono::Local::now().naive_local();
     if args.show {
-        let register = SqliteRegister::open(&config.register_path())?;
+        let register = register::open(config).await?;
         print!(
             "{}",
-            schedule::status(register.last_run()?.as_ref(), every, now)
+            schedule::status(register.last_run().await?.as_ref(), every, now)
         );
         return Ok(exit::OK);
     }
@@ -374,11 +376,11 @@ fn schedule_plan(
     })
 }
 
-fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
+async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
     if let Some(RegisterAction::Retry { number }) = &args.action {
-        return retry(config, number);
+        return retry(config, number).await;
     }
-    let register = SqliteRegister::open(&config.register_path())?;
+    let register = register::open(config).await?;
     let filter = ListFilter {
         state: args.state.map(|s| match s {
             StateArg::Pending => SyncState::Pending,
@@ -395,17 +397,17 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         to: args.to,
         with_errors: args.errors,
     };
-    let documents = register.list(&filter)?;
+    let documents = register.list(&filter).await?;
     if args.json {
         for document in &documents {
             println!("{}", serde_json::to_string(document)?);
         }
     } else {
-        let last_run = register.last_run()?;
+        let last_run = register.last_run().await?;
         print!("{}", report::register_table(&documents));
         println!(
             "{}; {}",
-            report::register_summary(&register.counts()?, last_run.as_ref()),
+            report::register_summary(&register.counts().await?, last_run.as_ref()),
             schedule::due_line(
                 last_run.map(|(started, ..)| started),
                 config.schedule.every_minutes,
@@ -416,11 +418,12 @@ fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn retry(config: &Config, number: &str) -> Result<u8> {
-    let register_path = config.register_path();
-    let _lock = RunLock::acquire(&register_path)?;
-    let register = SqliteRegister::open(&register_path)?;
-    let count = register.requeue(number, chrono::Local::now().naive_local())?;
+async fn retry(config: &Config, number: &str) -> Result<u8> {
+    let register = register::open(config).await?;
+    let _lock = register.lock_run().await?;
+    let count = register
+        .requeue(number, chrono::Local::now().naive_local())
+        .await?;
     if count == 0 {
         anyhow::bail!("no failed or pending document with number {number:?} in the register");
     }
@@ -431,7 +434,7 @@ fn retry(config: &Config, number: &str) -> Result<u8> {
 }
 
 async fn preview(config: &Config, number: &str) -> Result<u8> {
-    let register = SqliteRegister::open(&config.register_path())?;
+    let register = register::open(config).await?;
     let mut source = source::open(config).await?;
     let items = sync::preview(config, &mut source, &register, number).await?;
     if items.is_empty() {
@@ -454,15 +457,16 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
-    let register_path = config.register_path();
-    let _lock = RunLock::acquire(&register_path)?;
-    let register = SqliteRegister::open(&register_path)?;
-    register.reset_checkpoint(
-        &sync::checkpoint_key(config),
-        since,
-        chrono::Local::now().naive_local(),
-    )?;
+async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
+    let register = register::open(config).await?;
+    let _lock = register.lock_run().await?;
+    register
+        .reset_checkpoint(
+            &sync::checkpoint_key(config),
+            since,
+            chrono::Local::now().naive_local(),
+        )
+        .await?;
     let from = since.unwrap_or(config.source.start_date);
     println!("checkpoint cleared: the next run re-reads documents dated from {from}; deals already in Calltouch are updated, never created twice");
     Ok(exit::OK)

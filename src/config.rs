@@ -269,18 +269,43 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RegisterKind {
+    /// An embedded SQLite file at `path`.
     #[default]
     Sqlite,
+    /// A schema of its own on a PostgreSQL server.
+    Postgres,
+    /// A schema of its own on an MS SQL Server (statements checked; not available yet).
+    Mssql,
 }
 
-/// `[register]`: the sync register (the assignment's «регистр сведений»).
+/// `[register]`: the sync register (the assignment's «регистр сведений»): a SQLite file, or a
+/// schema of its own on a database server (possibly the 1C server, never 1C's own schema).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterConfig {
     #[serde(default)]
     pub kind: RegisterKind,
+    /// SQLite: the register file.
     #[serde(default = "default_register_path")]
     pub path: PathBuf,
+    /// Server backends: where the register's schema lives.
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub database: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_register_password_env")]
+    pub password_env: String,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The schema holding the register's tables; created by the tool when it may.
+    #[serde(default = "default_register_schema")]
+    pub schema: String,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
 }
 
 impl Default for RegisterConfig {
@@ -288,8 +313,90 @@ impl Default for RegisterConfig {
         RegisterConfig {
             kind: RegisterKind::Sqlite,
             path: default_register_path(),
+            host: String::new(),
+            port: None,
+            database: String::new(),
+            user: None,
+            password_env: default_register_password_env(),
+            password_file: None,
+            schema: default_register_schema(),
+            connect_timeout_secs: default_connect_timeout(),
         }
     }
+}
+
+/// Schemas that belong to the database itself (and so to 1C), never to the register.
+const FOREIGN_SCHEMAS: [&str; 6] = [
+    "public",
+    "dbo",
+    "sys",
+    "information_schema",
+    "pg_catalog",
+    "guest",
+];
+
+impl RegisterConfig {
+    /// Where the register lives, for messages (never the password).
+    pub fn describe(&self) -> String {
+        match self.kind {
+            RegisterKind::Sqlite => self.path.display().to_string(),
+            RegisterKind::Postgres | RegisterKind::Mssql => format!(
+                "{}:{}/{} schema {}",
+                self.host,
+                self.port.map(|p| p.to_string()).unwrap_or_default(),
+                self.database,
+                self.schema
+            ),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.kind == RegisterKind::Sqlite {
+            return Ok(());
+        }
+        if self.host.trim().is_empty() {
+            return Err(ConfigError::invalid("register.host", "must not be empty"));
+        }
+        if self.database.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "register.database",
+                "must not be empty",
+            ));
+        }
+        if self.user.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "register.user",
+                "set the login that owns (or may create in) the register's schema",
+            ));
+        }
+        validate_register_schema(&self.schema)
+    }
+}
+
+/// The register's schema name: a plain lowercase identifier (it is written into statements),
+/// and never a schema of the database itself, where 1C keeps its tables.
+fn validate_register_schema(schema: &str) -> Result<(), ConfigError> {
+    let plain = schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63;
+    if !plain {
+        return Err(ConfigError::invalid(
+            "register.schema",
+            "must be a lowercase name of letters, digits and _ (for example alfa_calltouch)",
+        ));
+    }
+    if FOREIGN_SCHEMAS.contains(&schema) || schema.starts_with("pg_") {
+        return Err(ConfigError::invalid(
+            "register.schema",
+            format!(
+                "{schema:?} holds the database's (1C's) own tables; the register keeps to a \
+                 schema of its own, such as alfa_calltouch"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `[sync]`: retry policy for documents that keep failing.
@@ -373,6 +480,12 @@ fn default_backoff_max_ms() -> u64 {
 }
 fn default_tls() -> String {
     "required".into()
+}
+fn default_register_password_env() -> String {
+    "ALFA_REGISTER_PASSWORD".into()
+}
+fn default_register_schema() -> String {
+    "alfa_calltouch".into()
 }
 fn default_register_path() -> PathBuf {
     PathBuf::from("alfa-calltouch-register.sqlite")
@@ -553,6 +666,7 @@ impl Config {
                 "set the database login (read-only role), or integrated_auth = true on Windows",
             ));
         }
+        self.register.validate()?;
         if self.sync.max_document_attempts == 0 {
             return Err(ConfigError::invalid(
                 "sync.max_document_attempts",
@@ -579,6 +693,19 @@ impl Config {
             &self.source.password_env,
             "source.password_file",
             self.source.password_file.as_ref().map(|p| self.resolve(p)),
+        )
+    }
+
+    /// The register server's password: from the environment variable, else `password_file`.
+    pub fn register_password(&self) -> Result<Secret, ConfigError> {
+        read_secret(
+            "register.password_env",
+            &self.register.password_env,
+            "register.password_file",
+            self.register
+                .password_file
+                .as_ref()
+                .map(|p| self.resolve(p)),
         )
     }
 }
@@ -719,6 +846,22 @@ mod tests {
             (
                 format!("{MINIMAL}\n[schedule]\nevery_minutes = 0\n"),
                 "every_minutes",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\ndatabase = \"a\"\nuser = \"u\"\n"),
+                "register.host",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"dbo\"\n"),
+                "register.schema",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"public\"\n"),
+                "1C's",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"Alfa; drop\"\n"),
+                "register.schema",
             ),
         ];
         for (text, key) in cases {

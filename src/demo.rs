@@ -12,7 +12,7 @@ use crate::cli;
 use crate::config::{Config, Preset};
 use crate::fixture::{Fixture, FixtureSpec};
 use crate::pgcluster::PgCluster;
-use crate::register::sqlite::{ListFilter, SqliteRegister};
+use crate::register::{self, ListFilter, Register};
 use crate::report;
 use crate::snapshot::DocKind;
 
@@ -67,14 +67,17 @@ pub async fn run() -> Result<u8> {
     print_deals(&emulator);
 
     println!("\n== The register");
-    let register = SqliteRegister::open(&config.register_path())?;
+    let register = register::open(&config).await?;
     print!(
         "{}",
-        report::register_table(&register.list(&ListFilter::default())?)
+        report::register_table(&register.list(&ListFilter::default()).await?)
     );
     println!(
         "{}",
-        report::register_summary(&register.counts()?, register.last_run()?.as_ref())
+        report::register_summary(
+            &register.counts().await?,
+            register.last_run().await?.as_ref()
+        )
     );
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,7 +1,9 @@
-//! The run lock that keeps two cycles from running at once against one register.
+//! The run lock that keeps two cycles from running at once against one register file, and the
+//! error every backend's run lock reports.
 //!
-//! It is an OS file lock on `<register>.lock`: the operating system releases it when the process
-//! ends in any way, so a run killed mid-cycle never blocks the next one.
+//! For a SQLite register it is an OS file lock on `<register>.lock`: the operating system
+//! releases it when the process ends in any way, so a run killed mid-cycle never blocks the next
+//! one. A register on a server uses a lock the server holds instead (`register::postgres`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -18,6 +20,8 @@ pub struct RunLock {
 pub enum LockError {
     #[error("another alfa-calltouch run is active (lock {path}, held by {holder}); this run sends nothing and exits")]
     Busy { path: String, holder: String },
+    #[error("cannot take the run lock {place}: {message}")]
+    Server { place: String, message: String },
     #[error("cannot create the lock file {path}: {source}")]
     Io {
         path: String,

@@ -21,10 +21,10 @@ use crate::calltouch::client::{
 use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
 use crate::progress::{Progress, Silent};
-use crate::register::sqlite::{
-    AcceptedDeal, ListFilter, RegisterError, SendRecord, SqliteRegister,
+use crate::register::{
+    AcceptedDeal, DocumentRecord, FailedDocument, ListFilter, Register, RegisterError, SendRecord,
+    SyncState,
 };
-use crate::register::{DocumentRecord, SyncState};
 use crate::rules::{DealRules, Decision, SentValues};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use crate::source::{ChangeSet, ReadFrom, Source, SourceError};
@@ -128,26 +128,26 @@ struct Outgoing {
 }
 
 /// Runs one cycle.
-pub async fn run_cycle<S: Source>(
+pub async fn run_cycle<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
-    register: &mut SqliteRegister,
+    register: &mut R,
     client: &CalltouchClient,
 ) -> Result<CycleSummary, CycleError> {
     run_cycle_with_progress(config, source, register, client, &Silent).await
 }
 
 /// Runs one cycle, reporting to `progress` how many documents were read and settled.
-pub async fn run_cycle_with_progress<S: Source>(
+pub async fn run_cycle_with_progress<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
-    register: &mut SqliteRegister,
+    register: &mut R,
     client: &CalltouchClient,
     progress: &dyn Progress,
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
     let key = checkpoint_key(config);
-    let stored = register.checkpoint(&key)?;
+    let stored = register.checkpoint(&key).await?;
     let from = stored
         .checkpoint
         .clone()
@@ -164,23 +164,27 @@ pub async fn run_cycle_with_progress<S: Source>(
         let reason = format!("{}: {}", rejected.field, rejected.reason);
         tracing::warn!(kind = %rejected.kind, reference = %rejected.reference,
             number = rejected.number.as_deref().unwrap_or(""), "{reason}");
-        register.record_failed(
-            rejected.kind,
-            rejected.reference,
-            rejected.number.as_deref().unwrap_or(""),
-            None,
-            None,
-            &reason,
-            None,
-            now,
-        )?;
+        register
+            .record_failed(
+                &FailedDocument {
+                    kind: rejected.kind,
+                    reference: rejected.reference,
+                    number: rejected.number.as_deref().unwrap_or(""),
+                    date: None,
+                    order_number: None,
+                    reason: &reason,
+                },
+                None,
+                now,
+            )
+            .await?;
         summary.failed += 1;
     }
     progress.settled(changes.rejected.len());
 
     let rules = DealRules::new(&config.deal, &config.statuses);
     let retry = DocumentRetry::new(&config.sync);
-    let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary)?;
+    let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary).await?;
     let mut blocked: HashSet<String> = HashSet::new();
     for round in rounds {
         // A batch at a time, so progress moves as Calltouch accepts batches; the client would
@@ -197,7 +201,8 @@ pub async fn run_cycle_with_progress<S: Source>(
                 now,
                 &mut blocked,
                 &mut summary,
-            )?;
+            )
+            .await?;
             send_round(
                 client,
                 &retry,
@@ -213,7 +218,9 @@ pub async fn run_cycle_with_progress<S: Source>(
     }
 
     if summary.deferred == 0 {
-        register.save_checkpoint(&key, &changes.checkpoint, now)?;
+        register
+            .save_checkpoint(&key, &changes.checkpoint, now)
+            .await?;
         summary.checkpoint_moved = true;
     }
     summary.duration = started.elapsed();
@@ -223,9 +230,9 @@ pub async fn run_cycle_with_progress<S: Source>(
 /// Adds the pending documents this read did not return (re-queued by `register retry`, whose
 /// change lies behind the checkpoint), read again by their numbers. One that is no longer found
 /// is recorded as failed, so it never waits unseen.
-async fn reread_pending<S: Source>(
+async fn reread_pending<S: Source, R: Register>(
     source: &mut S,
-    register: &mut SqliteRegister,
+    register: &mut R,
     changes: &mut ChangeSet,
     summary: &mut CycleSummary,
 ) -> Result<(), CycleError> {
@@ -239,7 +246,8 @@ async fn reread_pending<S: Source>(
         .list(&ListFilter {
             state: Some(SyncState::Pending),
             ..ListFilter::default()
-        })?
+        })
+        .await?
         .into_iter()
         .filter(|record| !read.contains(&record.reference))
         .collect();
@@ -260,16 +268,20 @@ async fn reread_pending<S: Source>(
             lost.kind, lost.number
         );
         tracing::warn!("{reason}");
-        register.record_failed(
-            lost.kind,
-            lost.reference,
-            &lost.number,
-            Some(lost.date),
-            lost.order_number.as_deref(),
-            &reason,
-            None,
-            changes.read_at,
-        )?;
+        register
+            .record_failed(
+                &FailedDocument {
+                    kind: lost.kind,
+                    reference: lost.reference,
+                    number: &lost.number,
+                    date: Some(lost.date),
+                    order_number: lost.order_number.as_deref(),
+                    reason: &reason,
+                },
+                None,
+                changes.read_at,
+            )
+            .await?;
         summary.failed += 1;
     }
     Ok(())
@@ -277,10 +289,10 @@ async fn reread_pending<S: Source>(
 
 /// Splits the documents into rounds so that no round holds two documents of the same deal:
 /// a booking and its work order both new in one read go out one after the other.
-fn group_into_rounds(
+async fn group_into_rounds<R: Register>(
     rules: &DealRules<'_>,
     documents: Vec<DocumentSnapshot>,
-    register: &mut SqliteRegister,
+    register: &mut R,
     now: NaiveDateTime,
     summary: &mut CycleSummary,
 ) -> Result<Vec<Vec<(String, DocumentSnapshot)>>, CycleError> {
@@ -290,7 +302,7 @@ fn group_into_rounds(
         let order_number = match rules.order_number(&snapshot) {
             Ok(order_number) => order_number,
             Err(error) => {
-                fail_document(register, &snapshot, None, &error.to_string(), now)?;
+                fail_document(register, &snapshot, None, &error.to_string(), now).await?;
                 summary.failed += 1;
                 continue;
             }
@@ -306,18 +318,18 @@ fn group_into_rounds(
 }
 
 /// Decides every document of a round; settles the ones that need no request.
-fn decide_round(
+async fn decide_round<R: Register>(
     rules: &DealRules<'_>,
     retry: &DocumentRetry,
     round: Vec<(String, DocumentSnapshot)>,
-    register: &mut SqliteRegister,
+    register: &mut R,
     now: NaiveDateTime,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
     let mut outgoing = Vec::new();
     for (order_number, mut snapshot) in round {
-        let previous = register.document(snapshot.reference)?;
+        let previous = register.document(snapshot.reference).await?;
         let next_attempt_at = previous
             .as_ref()
             .and_then(|record| retry.next_attempt_at(record));
@@ -328,27 +340,29 @@ fn decide_round(
             summary.deferred += 1;
             continue;
         }
-        let state_seen_at = fill_booking_state_time(register, &mut snapshot, now)?;
+        let state_seen_at = fill_booking_state_time(register, &mut snapshot, now).await?;
         if blocked.contains(&order_number) {
-            register.mark_pending(
-                &snapshot,
-                &order_number,
-                state_seen_at,
-                now,
-                Some("waiting for an earlier change of the same deal"),
-                false,
-            )?;
+            register
+                .mark_pending(
+                    &snapshot,
+                    &order_number,
+                    state_seen_at,
+                    now,
+                    Some("waiting for an earlier change of the same deal"),
+                    false,
+                )
+                .await?;
             summary.deferred += 1;
             continue;
         }
-        let deal = register.deal(&order_number)?;
+        let deal = register.deal(&order_number).await?;
         if let Some(deal) = &deal {
             if deal.root != DealRules::deal_root(&snapshot) {
                 let reason = format!(
                     "Номер: orderNumber {order_number} already belongs to another document's deal \
                      (a number repeated across years or kinds); add {{year}} or {{kind}} to deal.order_number"
                 );
-                fail_document(register, &snapshot, Some(&order_number), &reason, now)?;
+                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
                 summary.failed += 1;
                 continue;
             }
@@ -362,7 +376,8 @@ fn decide_round(
                     Some(&order_number),
                     &error.to_string(),
                     now,
-                )?;
+                )
+                .await?;
                 summary.failed += 1;
                 continue;
             }
@@ -379,7 +394,9 @@ fn decide_round(
                 let maybe_sent = previous
                     .as_ref()
                     .is_some_and(|record| record.state == SyncState::Pending);
-                register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                register
+                    .mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)
+                    .await?;
                 let (operation, fallback_sent) = if maybe_sent {
                     let update = update_from_create(&order);
                     let operation = Operation::Update {
@@ -408,7 +425,9 @@ fn decide_round(
                 sent,
             } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
-                register.mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)?;
+                register
+                    .mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)
+                    .await?;
                 let fallback_sent = Some(sent_by_create(&fallback));
                 outgoing.push((
                     Operation::Update { order, fallback },
@@ -423,25 +442,29 @@ fn decide_round(
                 ));
             }
             Decision::Unchanged => {
-                register.record_settled(
-                    &snapshot,
-                    Some(&order_number),
-                    SyncState::Sent,
-                    None,
-                    state_seen_at,
-                    now,
-                )?;
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Sent,
+                        None,
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
                 summary.unchanged += 1;
             }
             Decision::Skip { reason } => {
-                register.record_settled(
-                    &snapshot,
-                    Some(&order_number),
-                    SyncState::Skipped,
-                    Some(&reason),
-                    state_seen_at,
-                    now,
-                )?;
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Skipped,
+                        Some(&reason),
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
                 summary.skipped += 1;
             }
         }
@@ -450,10 +473,10 @@ fn decide_round(
 }
 
 /// Sends a round and records each order's outcome.
-async fn send_round(
+async fn send_round<R: Register>(
     client: &CalltouchClient,
     retry: &DocumentRetry,
-    register: &mut SqliteRegister,
+    register: &mut R,
     outgoing: Vec<(Operation, Outgoing)>,
     now: NaiveDateTime,
     blocked: &mut HashSet<String>,
@@ -477,26 +500,28 @@ async fn send_round(
                     (Some(fallback_sent), Endpoint::Create) => fallback_sent,
                     _ => &document.sent,
                 };
-                register.record_accepted(
-                    snapshot,
-                    &AcceptedDeal {
-                        order_number: &document.order_number,
-                        root: DealRules::deal_root(snapshot),
-                        status: sent.status.as_deref(),
-                        revenue: sent.revenue,
-                        manager: sent.manager.as_deref(),
-                        calltouch_id: calltouch_order_id,
-                    },
-                    &SendRecord {
-                        endpoint,
-                        order_number: &document.order_number,
-                        request_json: &document.request_json,
-                        outcome: "accepted",
-                        detail: None,
-                    },
-                    document.state_seen_at,
-                    now,
-                )?;
+                register
+                    .record_accepted(
+                        snapshot,
+                        &AcceptedDeal {
+                            order_number: &document.order_number,
+                            root: DealRules::deal_root(snapshot),
+                            status: sent.status.as_deref(),
+                            revenue: sent.revenue,
+                            manager: sent.manager.as_deref(),
+                            calltouch_id: calltouch_order_id,
+                        },
+                        &SendRecord {
+                            endpoint,
+                            order_number: &document.order_number,
+                            request_json: &document.request_json,
+                            outcome: "accepted",
+                            detail: None,
+                        },
+                        document.state_seen_at,
+                        now,
+                    )
+                    .await?;
                 match via {
                     Endpoint::Create => summary.created += 1,
                     Endpoint::Update => summary.updated += 1,
@@ -505,43 +530,50 @@ async fn send_round(
             OrderOutcome::Rejected { reason } => {
                 tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
                 let message = format!("Calltouch rejected the deal: {reason}");
-                register.record_failed(
-                    snapshot.kind,
-                    snapshot.reference,
-                    &snapshot.number,
-                    Some(snapshot.date),
-                    Some(&document.order_number),
-                    &message,
-                    Some(&SendRecord {
-                        endpoint: "send",
-                        order_number: &document.order_number,
-                        request_json: &document.request_json,
-                        outcome: "rejected",
-                        detail: Some(&reason),
-                    }),
-                    now,
-                )?;
+                register
+                    .record_failed(
+                        &FailedDocument {
+                            kind: snapshot.kind,
+                            reference: snapshot.reference,
+                            number: &snapshot.number,
+                            date: Some(snapshot.date),
+                            order_number: Some(&document.order_number),
+                            reason: &message,
+                        },
+                        Some(&SendRecord {
+                            endpoint: "send",
+                            order_number: &document.order_number,
+                            request_json: &document.request_json,
+                            outcome: "rejected",
+                            detail: Some(&reason),
+                        }),
+                        now,
+                    )
+                    .await?;
                 summary.failed += 1;
             }
             OrderOutcome::Deferred { reason } => {
                 let attempts = register
-                    .document(snapshot.reference)?
+                    .document(snapshot.reference)
+                    .await?
                     .map_or(0, |record| record.attempts)
                     + 1;
                 if attempts >= retry.max_attempts {
-                    give_up(register, &document, attempts, &reason, now)?;
+                    give_up(register, &document, attempts, &reason, now).await?;
                     summary.failed += 1;
                     continue;
                 }
                 tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
-                register.mark_pending(
-                    snapshot,
-                    &document.order_number,
-                    document.state_seen_at,
-                    now,
-                    Some(&reason),
-                    true,
-                )?;
+                register
+                    .mark_pending(
+                        snapshot,
+                        &document.order_number,
+                        document.state_seen_at,
+                        now,
+                        Some(&reason),
+                        true,
+                    )
+                    .await?;
                 blocked.insert(document.order_number.clone());
                 summary.deferred += 1;
             }
@@ -552,8 +584,8 @@ async fn send_round(
 
 /// Records a document Calltouch did not accept in `attempts` attempts as failed: the checkpoint
 /// may then move past it, and `register retry` sends it again.
-fn give_up(
-    register: &mut SqliteRegister,
+async fn give_up<R: Register>(
+    register: &mut R,
     document: &Outgoing,
     attempts: u32,
     reason: &str,
@@ -566,22 +598,26 @@ fn give_up(
         snapshot.number
     );
     tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
-    register.record_failed(
-        snapshot.kind,
-        snapshot.reference,
-        &snapshot.number,
-        Some(snapshot.date),
-        Some(&document.order_number),
-        &message,
-        Some(&SendRecord {
-            endpoint: "send",
-            order_number: &document.order_number,
-            request_json: &document.request_json,
-            outcome: "gave up",
-            detail: Some(reason),
-        }),
-        now,
-    )?;
+    register
+        .record_failed(
+            &FailedDocument {
+                kind: snapshot.kind,
+                reference: snapshot.reference,
+                number: &snapshot.number,
+                date: Some(snapshot.date),
+                order_number: Some(&document.order_number),
+                reason: &message,
+            },
+            Some(&SendRecord {
+                endpoint: "send",
+                order_number: &document.order_number,
+                request_json: &document.request_json,
+                outcome: "gave up",
+                detail: Some(reason),
+            }),
+            now,
+        )
+        .await?;
     Ok(())
 }
 
@@ -603,12 +639,14 @@ fn endpoint_name(endpoint: Endpoint) -> &'static str {
 
 /// Bookings have no state history in 1C: the time of a state change is when the register first
 /// saw the new state. Returns the time to store as "state seen at".
-fn fill_booking_state_time(
-    register: &SqliteRegister,
+async fn fill_booking_state_time<R: Register>(
+    register: &R,
     snapshot: &mut DocumentSnapshot,
     now: NaiveDateTime,
 ) -> Result<NaiveDateTime, CycleError> {
-    let seen = register.state_seen_at(snapshot.reference, snapshot.state.as_deref())?;
+    let seen = register
+        .state_seen_at(snapshot.reference, snapshot.state.as_deref())
+        .await?;
     let seen_at = match seen {
         // Same state as last seen: keep the first time it was seen.
         Some(Some(at)) => at,
@@ -623,24 +661,28 @@ fn fill_booking_state_time(
     Ok(seen_at)
 }
 
-fn fail_document(
-    register: &mut SqliteRegister,
+async fn fail_document<R: Register>(
+    register: &mut R,
     snapshot: &DocumentSnapshot,
     order_number: Option<&str>,
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<(), CycleError> {
     tracing::warn!(document = %snapshot.label(), "{reason}");
-    register.record_failed(
-        snapshot.kind,
-        snapshot.reference,
-        &snapshot.number,
-        Some(snapshot.date),
-        order_number,
-        reason,
-        None,
-        now,
-    )?;
+    register
+        .record_failed(
+            &FailedDocument {
+                kind: snapshot.kind,
+                reference: snapshot.reference,
+                number: &snapshot.number,
+                date: Some(snapshot.date),
+                order_number,
+                reason,
+            },
+            None,
+            now,
+        )
+        .await?;
     Ok(())
 }
 
@@ -656,17 +698,17 @@ pub struct PreviewItem {
 }
 
 /// The request bodies the next cycle would send for the documents with this number.
-pub async fn preview<S: Source>(
+pub async fn preview<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
-    register: &SqliteRegister,
+    register: &R,
     number: &str,
 ) -> Result<Vec<PreviewItem>, CycleError> {
     let rules = DealRules::new(&config.deal, &config.statuses);
     let now = chrono::Local::now().naive_local();
     let mut items = Vec::new();
     for mut snapshot in source.find_by_number(number).await? {
-        fill_booking_state_time(register, &mut snapshot, now)?;
+        fill_booking_state_time(register, &mut snapshot, now).await?;
         let document = snapshot.label();
         let order_number = match rules.order_number(&snapshot) {
             Ok(order_number) => order_number,
@@ -681,7 +723,7 @@ pub async fn preview<S: Source>(
                 continue;
             }
         };
-        let deal = register.deal(&order_number)?;
+        let deal = register.deal(&order_number).await?;
         let item = match rules.decide(&snapshot, deal.as_ref(), now) {
             Err(error) => PreviewItem {
                 document,

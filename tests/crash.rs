@@ -26,7 +26,7 @@ use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::SyncState;
+use alfa_calltouch::register::{Register, SyncState};
 use alfa_calltouch::rules::{DealRules, Decision};
 use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
@@ -241,6 +241,7 @@ async fn verify(world: &World) -> Verdict {
     let register = SqliteRegister::open(&world.register_path()).unwrap();
     let pending = register
         .counts()
+        .await
         .unwrap()
         .into_iter()
         .find(|(state, _)| *state == SyncState::Pending)
@@ -251,7 +252,7 @@ async fn verify(world: &World) -> Verdict {
     let deals = world.emulator.deals();
     let mut lost = 0;
     for (number, deal) in &deals {
-        let record = register.deal(number).unwrap();
+        let record = register.deal(number).await.unwrap();
         let Some(record) = record else {
             panic!("deal {number} is in Calltouch but not in the register");
         };
@@ -278,7 +279,7 @@ async fn verify(world: &World) -> Verdict {
     let rules = DealRules::new(&config.deal, &config.statuses);
     for snapshot in &changes.documents {
         let number = rules.order_number(snapshot).unwrap();
-        let record = register.deal(&number).unwrap();
+        let record = register.deal(&number).await.unwrap();
         if record.is_some() && !deals.contains_key(&number) {
             lost += 1;
             continue;
@@ -298,7 +299,7 @@ async fn verify(world: &World) -> Verdict {
                         "not delivered: {} {:?} {:?}",
                         snapshot.label(),
                         record,
-                        register.document(snapshot.reference).unwrap()
+                        register.document(snapshot.reference).await.unwrap()
                     );
                     lost += 1;
                 }
@@ -306,6 +307,7 @@ async fn verify(world: &World) -> Verdict {
             Err(error) => {
                 let state = register
                     .document(snapshot.reference)
+                    .await
                     .unwrap()
                     .map(|d| d.state);
                 assert_eq!(
@@ -583,7 +585,7 @@ async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
         matches!(error, alfa_calltouch::sync::CycleError::Source(_)),
         "{error}"
     );
-    assert_eq!(register.checkpoint(&key).unwrap().checkpoint, None);
+    assert_eq!(register.checkpoint(&key).await.unwrap().checkpoint, None);
     assert!(world.emulator.requests().is_empty());
     drop(register);
 
@@ -591,7 +593,12 @@ async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
     let verdict = verify(&world).await;
     assert_eq!((verdict.duplicates, verdict.lost), (0, 0));
     let register = SqliteRegister::open(&world.register_path()).unwrap();
-    assert!(register.checkpoint(&key).unwrap().checkpoint.is_some());
+    assert!(register
+        .checkpoint(&key)
+        .await
+        .unwrap()
+        .checkpoint
+        .is_some());
     outcome.faults = 2;
     outcome.documents = verdict.documents;
     outcome.deals = verdict.deals;

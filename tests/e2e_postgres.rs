@@ -15,11 +15,10 @@ use serde_json::{json, Value};
 
 use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli;
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::{Config, Preset, RegisterKind};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
-use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::SyncState;
+use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
 const SITE_ID: &str = "4242";
@@ -42,7 +41,7 @@ struct World {
 }
 
 impl World {
-    async fn new(preset: Preset, seed: u64) -> World {
+    async fn new(preset: Preset, seed: u64, register: RegisterKind) -> World {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let database = format!("e2e_{}_{n}", preset.code());
@@ -86,13 +85,12 @@ user = "postgres"
 password_env = "ALFA_E2E_UNSET_PASSWORD"
 password_file = "password.txt"
 tls = "off"
-[register]
-path = "register.sqlite"
-"#,
+{register_section}"#,
             base_url = emulator.base_url(),
             preset = preset.code(),
             start = fixture.spec().first_day,
             port = cluster().port(),
+            register_section = register_section(register, &database),
         );
         std::fs::write(dir.join("config.toml"), text).unwrap();
         let config = Config::load(&dir.join("config.toml")).expect("config");
@@ -108,8 +106,8 @@ path = "register.sqlite"
         cli::run(&self.config).await.expect("cycle")
     }
 
-    fn register(&self) -> SqliteRegister {
-        SqliteRegister::open(&self.config.register_path()).unwrap()
+    async fn register(&self) -> AnyRegister {
+        register::open(&self.config).await.unwrap()
     }
 
     /// The generator's record of every live document, as 1C holds it.
@@ -162,6 +160,28 @@ path = "register.sqlite"
             .and_hms_opt(9, 0, 0)
             .unwrap()
             + Duration::hours(hours)
+    }
+}
+
+/// The `[register]` section: a SQLite file beside the config, or a schema of its own in the
+/// 1C database itself, as on a customer's server.
+fn register_section(kind: RegisterKind, database: &str) -> String {
+    match kind {
+        RegisterKind::Sqlite => "[register]\npath = \"register.sqlite\"\n".to_string(),
+        RegisterKind::Postgres => format!(
+            r#"[register]
+kind = "postgres"
+host = "127.0.0.1"
+port = {port}
+database = "{database}"
+user = "postgres"
+password_env = "ALFA_E2E_UNSET_PASSWORD"
+password_file = "password.txt"
+schema = "alfa_calltouch"
+"#,
+            port = cluster().port()
+        ),
+        RegisterKind::Mssql => unreachable!("no MS SQL register in these tests"),
     }
 }
 
@@ -229,8 +249,12 @@ fn is_standalone(d: &DocumentSnapshot) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Table 1: the create body.
 
-async fn table1_booking_create_carries_every_field(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table1_booking_create_carries_every_field(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let b = w.pick("a booking with every field filled and no work order", |d| {
         d.kind == DocKind::Booking
             && is_standalone(d)
@@ -292,8 +316,12 @@ async fn table1_booking_create_carries_every_field(preset: Preset, seed: u64) {
     assert_eq!(body["crm"], "1С Альфа-Авто");
 }
 
-async fn table1_work_order_without_booking_is_its_own_deal(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table1_work_order_without_booking_is_its_own_deal(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let wo = w.pick("a work order without a booking", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d)
     });
@@ -304,8 +332,12 @@ async fn table1_work_order_without_booking_is_its_own_deal(preset: Preset, seed:
     assert_eq!(creates[0]["revenue"], money(&wo.sum));
 }
 
-async fn table1_no_contact_data_matches_by_custom_source_only(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table1_no_contact_data_matches_by_custom_source_only(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let d = w.pick("a standalone document without phones and e-mails", |d| {
         is_standalone(d)
             && d.phones.is_empty()
@@ -325,8 +357,12 @@ async fn table1_no_contact_data_matches_by_custom_source_only(preset: Preset, se
     );
 }
 
-async fn table1_campaign_defaults_without_a_marketing_programme(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table1_campaign_defaults_without_a_marketing_programme(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let d = w.pick("a standalone booking without a marketing programme", |d| {
         d.kind == DocKind::Booking && is_standalone(d) && d.marketing_programme.is_none()
     });
@@ -342,8 +378,8 @@ async fn table1_campaign_defaults_without_a_marketing_programme(preset: Preset, 
 // ---------------------------------------------------------------------------------------------
 // Table 2: statuses.
 
-async fn table2_every_booking_state_maps(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table2_every_booking_state_maps(preset: Preset, seed: u64, register: RegisterKind) {
+    let w = World::new(preset, seed, register).await;
     w.cycle().await;
     let mut seen = BTreeMap::new();
     for b in w
@@ -377,8 +413,12 @@ async fn table2_every_booking_state_maps(preset: Preset, seed: u64) {
     assert_eq!(names, wanted, "every booking state was exercised");
 }
 
-async fn table2_work_order_states_map_and_others_are_left_out(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn table2_work_order_states_map_and_others_are_left_out(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     w.cycle().await;
     let mut seen = BTreeMap::new();
     for wo in w
@@ -419,8 +459,12 @@ async fn table2_work_order_states_map_and_others_are_left_out(preset: Preset, se
 // ---------------------------------------------------------------------------------------------
 // Table 3 and items 10-12: updates.
 
-async fn item10_work_order_state_change_updates_with_the_journal_time(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn item10_work_order_state_change_updates_with_the_journal_time(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order not closed", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d) && d.state.as_deref() != Some("Закрыт")
     });
@@ -445,8 +489,12 @@ async fn item10_work_order_state_change_updates_with_the_journal_time(preset: Pr
     );
 }
 
-async fn item10_booking_state_change_dates_the_status_at_detection(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn item10_booking_state_change_dates_the_status_at_detection(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let b = w.pick("a standalone confirmed booking", |d| {
         d.kind == DocKind::Booking
             && is_standalone(d)
@@ -473,8 +521,12 @@ async fn item10_booking_state_change_dates_the_status_at_detection(preset: Prese
     assert_eq!(update["orderDate"], update["statusDate"]);
 }
 
-async fn table3_revenue_only_when_the_sum_changed(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn table3_revenue_only_when_the_sum_changed(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d)
     });
@@ -487,8 +539,12 @@ async fn table3_revenue_only_when_the_sum_changed(preset: Preset, seed: u64) {
     assert_eq!(update["revenue"], "98765.40");
 }
 
-async fn table3_manager_only_when_the_manager_changed(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn table3_manager_only_when_the_manager_changed(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order with a manager", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d) && d.manager.is_some()
     });
@@ -510,8 +566,12 @@ async fn table3_manager_only_when_the_manager_changed(preset: Preset, seed: u64)
     assert_eq!(update["manager"], other.as_str());
 }
 
-async fn table3_an_irrelevant_change_sends_nothing(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn table3_an_irrelevant_change_sends_nothing(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d)
     });
@@ -524,15 +584,24 @@ async fn table3_an_irrelevant_change_sends_nothing(preset: Preset, seed: u64) {
         .unwrap();
     w.cycle().await;
     assert_eq!(w.emulator.requests().len(), sent);
-    let register = w.register();
+    let register = w.register().await;
     assert_eq!(
-        register.document(wo.reference).unwrap().unwrap().state,
+        register
+            .document(wo.reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
         SyncState::Sent
     );
 }
 
-async fn item11_a_work_order_from_a_booking_takes_over_its_deal(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn item11_a_work_order_from_a_booking_takes_over_its_deal(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let wo = w.pick("a live work order created from a live booking", |d| {
         d.kind == DocKind::WorkOrder
             && !d.deletion_mark
@@ -564,13 +633,17 @@ async fn item11_a_work_order_from_a_booking_takes_over_its_deal(preset: Preset, 
         deal.get("manager").and_then(Value::as_str),
         wo.manager.as_deref()
     );
-    let register = w.register();
-    let record = register.deal(&number).unwrap().unwrap();
+    let register = w.register().await;
+    let record = register.deal(&number).await.unwrap().unwrap();
     assert_eq!(record.driver, wo.reference);
 }
 
-async fn item11_booking_changes_after_takeover_are_not_sent(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn item11_booking_changes_after_takeover_are_not_sent(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a live work order created from a live booking", |d| {
         d.kind == DocKind::WorkOrder
             && !d.deletion_mark
@@ -591,27 +664,31 @@ async fn item11_booking_changes_after_takeover_are_not_sent(preset: Preset, seed
         sent,
         "the deal follows the work order"
     );
-    let register = w.register();
-    let row = register.document(booking.reference).unwrap().unwrap();
+    let register = w.register().await;
+    let row = register.document(booking.reference).await.unwrap().unwrap();
     assert_eq!(row.state, SyncState::Skipped);
 }
 
-async fn a_document_marked_for_deletion_is_not_sent(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn a_document_marked_for_deletion_is_not_sent(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let d = w.pick("a standalone booking", |d| {
         d.kind == DocKind::Booking && is_standalone(d) && w.work_orders_of(d.reference).is_empty()
     });
     w.fixture.mark_deleted(d.reference, true).await.unwrap();
     w.cycle().await;
     assert!(w.orders_for("create", &order_number(&d)).is_empty());
-    let register = w.register();
-    let row = register.document(d.reference).unwrap().unwrap();
+    let register = w.register().await;
+    let row = register.document(d.reference).await.unwrap().unwrap();
     assert_eq!(row.state, SyncState::Skipped);
     assert!(row.last_error.unwrap().contains("deletion"));
 }
 
-async fn a_refusal_is_sent_as_otkaz(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn a_refusal_is_sent_as_otkaz(preset: Preset, seed: u64, register: RegisterKind) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order in work", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d) && d.state.as_deref() == Some("В работе")
     });
@@ -624,8 +701,12 @@ async fn a_refusal_is_sent_as_otkaz(preset: Preset, seed: u64) {
     assert_eq!(w.emulator.deals()[&order_number(&wo)]["status"], "Отказ");
 }
 
-async fn an_unmapped_state_change_sends_no_status(preset: Preset, seed: u64) {
-    let mut w = World::new(preset, seed).await;
+async fn an_unmapped_state_change_sends_no_status(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone closed work order", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d) && d.state.as_deref() == Some("Закрыт")
     });
@@ -647,22 +728,32 @@ async fn an_unmapped_state_change_sends_no_status(preset: Preset, seed: u64) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoint behaviour.
 
-async fn reset_checkpoint_resync_creates_no_duplicates(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn reset_checkpoint_resync_creates_no_duplicates(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     w.cycle().await;
     let deals = w.emulator.deals().len();
     let requests = w.emulator.requests().len();
     assert!(deals > 10);
-    let register = w.register();
+    let register = w.register().await;
     let key = alfa_calltouch::sync::checkpoint_key(&w.config);
     register
         .reset_checkpoint(&key, None, chrono::Local::now().naive_local())
+        .await
         .unwrap();
     drop(register);
     w.cycle().await;
-    let register = w.register();
+    let register = w.register().await;
     assert!(
-        register.checkpoint(&key).unwrap().checkpoint.is_some(),
+        register
+            .checkpoint(&key)
+            .await
+            .unwrap()
+            .checkpoint
+            .is_some(),
         "the re-sync completed"
     );
     assert_eq!(w.emulator.deals().len(), deals);
@@ -674,13 +765,13 @@ async fn reset_checkpoint_resync_creates_no_duplicates(preset: Preset, seed: u64
     );
 }
 
-async fn the_first_run_stops_at_the_start_date(preset: Preset, seed: u64) {
+async fn the_first_run_stops_at_the_start_date(preset: Preset, seed: u64, register: RegisterKind) {
     let start = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
-    let w = World::new(preset, seed).await;
+    let w = World::new(preset, seed, register).await;
     let mut config = w.config.clone();
     config.source.start_date = start;
     cli::run(&config).await.unwrap();
-    let register = w.register();
+    let register = w.register().await;
     let early: Vec<DocumentSnapshot> = w
         .truth()
         .into_iter()
@@ -689,7 +780,7 @@ async fn the_first_run_stops_at_the_start_date(preset: Preset, seed: u64) {
     assert!(!early.is_empty());
     for d in &early {
         assert!(
-            register.document(d.reference).unwrap().is_none(),
+            register.document(d.reference).await.unwrap().is_none(),
             "{} is before the start date",
             d.label()
         );
@@ -699,14 +790,15 @@ async fn the_first_run_stops_at_the_start_date(preset: Preset, seed: u64) {
         .into_iter()
         .find(|d| d.date.date() >= start)
         .unwrap();
-    assert!(register.document(late.reference).unwrap().is_some());
+    assert!(register.document(late.reference).await.unwrap().is_some());
 }
 
 async fn a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent(
     preset: Preset,
     seed: u64,
+    register: RegisterKind,
 ) {
-    let mut w = World::new(preset, seed).await;
+    let mut w = World::new(preset, seed, register).await;
     let wo = w.pick("a standalone work order", |d| {
         d.kind == DocKind::WorkOrder && is_standalone(d)
     });
@@ -726,8 +818,12 @@ async fn a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent(
     assert_eq!(updates[0]["revenue"], "55555.55");
 }
 
-async fn a_role_with_only_select_on_the_1c_tables_is_enough(preset: Preset, seed: u64) {
-    let w = World::new(preset, seed).await;
+async fn a_role_with_only_select_on_the_1c_tables_is_enough(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
     let role = format!("reader_{}", w.config.source.database);
     let mut grants = format!(
         "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; \
@@ -746,16 +842,30 @@ async fn a_role_with_only_select_on_the_1c_tables_is_enough(preset: Preset, seed
 macro_rules! for_both_presets {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
+            use alfa_calltouch::config::{Preset, RegisterKind};
             #[tokio::test]
             async fn alfa6() {
-                super::$name(alfa_calltouch::config::Preset::Alfa6, 61).await
+                super::$name(Preset::Alfa6, 61, RegisterKind::Sqlite).await
             }
             #[tokio::test]
             async fn alfa5() {
-                super::$name(alfa_calltouch::config::Preset::Alfa5, 51).await
+                super::$name(Preset::Alfa5, 51, RegisterKind::Sqlite).await
             }
         }
     )*};
+}
+
+/// The same cases with the register in a schema of the 1C database's own server.
+macro_rules! with_the_register_on_postgres {
+    ($($name:ident),* $(,)?) => {
+        mod register_on_postgres {$(
+            #[tokio::test]
+            async fn $name() {
+                use alfa_calltouch::config::{Preset, RegisterKind};
+                super::$name(Preset::Alfa6, 61, RegisterKind::Postgres).await
+            }
+        )*}
+    };
 }
 
 for_both_presets!(
@@ -779,4 +889,18 @@ for_both_presets!(
     the_first_run_stops_at_the_start_date,
     a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent,
     a_role_with_only_select_on_the_1c_tables_is_enough,
+);
+
+with_the_register_on_postgres!(
+    table1_booking_create_carries_every_field,
+    table2_every_booking_state_maps,
+    item10_work_order_state_change_updates_with_the_journal_time,
+    table3_revenue_only_when_the_sum_changed,
+    table3_an_irrelevant_change_sends_nothing,
+    item11_a_work_order_from_a_booking_takes_over_its_deal,
+    item11_booking_changes_after_takeover_are_not_sent,
+    a_document_marked_for_deletion_is_not_sent,
+    reset_checkpoint_resync_creates_no_duplicates,
+    the_first_run_stops_at_the_start_date,
+    a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent,
 );

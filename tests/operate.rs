@@ -11,7 +11,7 @@ use alfa_calltouch::config::Preset;
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::SyncState;
+use alfa_calltouch::register::{FailedDocument, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
@@ -185,11 +185,11 @@ mod watch_signal {
         // Let the first cycle fail against the closed port and the loop enter its wait.
         let register = config.with_file_name("register.sqlite");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while last_run(&register).is_none() {
+        while last_run(&register).await.is_none() {
             assert!(Instant::now() < deadline, "no cycle was recorded");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let (_, _, outcome, summary) = last_run(&register).unwrap();
+        let (_, _, outcome, summary) = last_run(&register).await.unwrap();
         assert_eq!(outcome, "error");
         assert!(
             summary.contains("cannot connect to the 1C database"),
@@ -219,11 +219,11 @@ mod watch_signal {
         assert!(log.contains("cycle failed, the next one retries"), "{log}");
     }
 
-    fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
+    async fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
         if !register.exists() {
             return None;
         }
-        SqliteRegister::open(register).ok()?.last_run().ok()?
+        SqliteRegister::open(register).ok()?.last_run().await.ok()?
     }
 }
 
@@ -234,8 +234,8 @@ fn day(d: u32, hour: u32) -> NaiveDateTime {
         .unwrap()
 }
 
-#[test]
-fn register_shows_every_column_filters_and_the_schedule() {
+#[tokio::test]
+async fn register_shows_every_column_filters_and_the_schedule() {
     let dir = folder("register_view");
     let config = write_config(&dir, 5432, "alfa");
     let mut register = SqliteRegister::open(&dir.join("register.sqlite")).unwrap();
@@ -250,23 +250,28 @@ fn register_shows_every_column_filters_and_the_schedule() {
             day(2, 9),
             day(3, 10),
         )
+        .await
         .unwrap();
     register
         .record_failed(
-            DocKind::WorkOrder,
-            DocRef([2; 16]),
-            "ЗН-12",
-            Some(day(4, 11)),
-            Some("ЗН-12"),
-            "Calltouch rejected the deal: phone is not valid",
+            &FailedDocument {
+                kind: DocKind::WorkOrder,
+                reference: DocRef([2; 16]),
+                number: "ЗН-12",
+                date: Some(day(4, 11)),
+                order_number: Some("ЗН-12"),
+                reason: "Calltouch rejected the deal: phone is not valid",
+            },
             None,
             day(5, 12),
         )
+        .await
         .unwrap();
     let now = chrono::Local::now().naive_local();
     let started = now - chrono::Duration::seconds(60);
     register
         .record_run(started, now, "ok", "read 2, created 0")
+        .await
         .unwrap();
     drop(register);
 

@@ -13,7 +13,7 @@ use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
 use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::SyncState;
+use alfa_calltouch::register::{Register, SyncState};
 use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;
@@ -100,8 +100,13 @@ impl Harness {
             .collect()
     }
 
-    fn state_of(&self, reference: DocRef) -> SyncState {
-        self.register.document(reference).unwrap().unwrap().state
+    async fn state_of(&self, reference: DocRef) -> SyncState {
+        self.register
+            .document(reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
     }
 }
 
@@ -187,7 +192,7 @@ async fn a_booking_is_created_then_updated_on_a_state_change_and_idle_cycles_sen
     h.source.put(irrelevant);
     let third = h.cycle().await.unwrap();
     assert_eq!((third.unchanged, h.emulator.requests().len()), (1, 2));
-    assert_eq!(h.state_of(b.reference), SyncState::Sent);
+    assert_eq!(h.state_of(b.reference).await, SyncState::Sent);
 }
 
 #[tokio::test]
@@ -219,7 +224,7 @@ async fn a_work_order_from_a_booking_takes_over_its_deal() {
     let after = h.cycle().await.unwrap();
     assert_eq!(after.skipped, 1);
     assert_eq!(h.emulator.requests().len(), 2);
-    assert_eq!(h.state_of(b.reference), SyncState::Skipped);
+    assert_eq!(h.state_of(b.reference).await, SyncState::Skipped);
 
     let mut closed = w.clone();
     closed.state = Some("Закрыт".into());
@@ -241,15 +246,15 @@ async fn an_outage_leaves_documents_pending_and_the_checkpoint_in_place() {
     let first = h.cycle().await.unwrap();
     assert_eq!((first.deferred, first.created), (1, 0));
     assert!(!first.checkpoint_moved);
-    assert_eq!(h.state_of(DocRef([4; 16])), SyncState::Pending);
+    assert_eq!(h.state_of(DocRef([4; 16])).await, SyncState::Pending);
     let key = alfa_calltouch::sync::checkpoint_key(&h.config);
-    assert_eq!(h.register.checkpoint(&key).unwrap().checkpoint, None);
+    assert_eq!(h.register.checkpoint(&key).await.unwrap().checkpoint, None);
 
     let second = h.cycle().await.unwrap();
     assert_eq!(second.created, 1);
     assert!(second.checkpoint_moved);
     assert_eq!(h.emulator.creates_per_order()["ЗР-004"], 1);
-    assert_eq!(h.state_of(DocRef([4; 16])), SyncState::Sent);
+    assert_eq!(h.state_of(DocRef([4; 16])).await, SyncState::Sent);
 }
 
 #[tokio::test]
@@ -263,10 +268,10 @@ async fn a_rejected_order_fails_alone_with_calltouch_s_reason() {
     });
     let summary = h.cycle().await.unwrap();
     assert_eq!((summary.created, summary.failed), (1, 1));
-    let failed = h.register.document(DocRef([5; 16])).unwrap().unwrap();
+    let failed = h.register.document(DocRef([5; 16])).await.unwrap().unwrap();
     assert_eq!(failed.state, SyncState::Failed);
     assert!(failed.last_error.unwrap().contains("manager is too long"));
-    assert_eq!(h.state_of(DocRef([6; 16])), SyncState::Sent);
+    assert_eq!(h.state_of(DocRef([6; 16])).await, SyncState::Sent);
     assert!(
         summary.checkpoint_moved,
         "a rejection is settled, not retried"
@@ -292,14 +297,12 @@ async fn bad_data_is_recorded_per_document_and_the_batch_goes_on() {
     h.source.put(booking(10, "ЗР-010", "Подтверждено"));
     let summary = h.cycle().await.unwrap();
     assert_eq!((summary.created, summary.failed), (1, 3));
-    let reason = |id: u8| {
-        h.register
-            .document(DocRef([id; 16]))
-            .unwrap()
-            .unwrap()
-            .last_error
-            .unwrap()
-    };
+    let mut reasons = Vec::new();
+    for id in 7..=9 {
+        let record = h.register.document(DocRef([id; 16])).await.unwrap();
+        reasons.push(record.unwrap().last_error.unwrap());
+    }
+    let reason = |id: u8| reasons[usize::from(id - 7)].clone();
     assert!(reason(7).starts_with("Номер"), "{}", reason(7));
     assert!(reason(8).starts_with("СуммаДокумента"), "{}", reason(8));
     assert!(reason(9).starts_with("Дата"), "{}", reason(9));
@@ -319,6 +322,7 @@ async fn a_number_repeated_across_years_is_not_merged_into_one_deal() {
     let error = h
         .register
         .document(DocRef([12; 16]))
+        .await
         .unwrap()
         .unwrap()
         .last_error
@@ -340,9 +344,9 @@ async fn a_bad_token_stops_the_cycle_without_failing_documents() {
         ),
         "{error}"
     );
-    assert_eq!(h.state_of(DocRef([13; 16])), SyncState::Pending);
+    assert_eq!(h.state_of(DocRef([13; 16])).await, SyncState::Pending);
     let key = alfa_calltouch::sync::checkpoint_key(&h.config);
-    assert_eq!(h.register.checkpoint(&key).unwrap().checkpoint, None);
+    assert_eq!(h.register.checkpoint(&key).await.unwrap().checkpoint, None);
     assert!(!format!("{error:?}").contains("wrong"));
 }
 
@@ -367,7 +371,11 @@ async fn every_transient_fault_is_retried_and_an_ambiguous_send_makes_no_duplica
         h.emulator.push_fault(fault.clone());
         let summary = h.cycle().await.unwrap();
         assert_eq!(summary.deferred, 0, "{fault:?}: retried within the cycle");
-        assert_eq!(h.state_of(DocRef([id; 16])), SyncState::Sent, "{fault:?}");
+        assert_eq!(
+            h.state_of(DocRef([id; 16])).await,
+            SyncState::Sent,
+            "{fault:?}"
+        );
     }
     let creates = h.emulator.creates_per_order();
     assert!(creates.values().all(|count| *count == 1), "{creates:?}");
@@ -398,10 +406,15 @@ async fn faults_past_the_retry_bound_leave_documents_pending_never_sent() {
         let summary = h.cycle().await.unwrap();
         assert_eq!((summary.deferred, summary.created), (1, 0), "{fault:?}");
         assert!(!summary.checkpoint_moved);
-        let record = h.register.document(DocRef([40; 16])).unwrap().unwrap();
+        let record = h
+            .register
+            .document(DocRef([40; 16]))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(record.state, SyncState::Pending, "{fault:?}");
         assert!(record.last_status.is_none(), "nothing recorded as sent");
-        h.register.requeue("ЗР-040", at(20, 12)).unwrap();
+        h.register.requeue("ЗР-040", at(20, 12)).await.unwrap();
     }
     assert!(h.emulator.deals().is_empty());
     let last = h.cycle().await.unwrap();
@@ -452,7 +465,12 @@ async fn a_document_calltouch_keeps_deferring_backs_off_fails_and_retry_sends_it
         last.checkpoint_moved,
         "a failed document no longer holds the checkpoint"
     );
-    let failed = h.register.document(poison.reference).unwrap().unwrap();
+    let failed = h
+        .register
+        .document(poison.reference)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((failed.state, failed.attempts), (SyncState::Failed, 3));
     let reason = failed.last_error.unwrap();
     assert!(
@@ -462,10 +480,10 @@ async fn a_document_calltouch_keeps_deferring_backs_off_fails_and_retry_sends_it
 
     // Nothing changed in 1C, so only the re-queue brings it back.
     assert_eq!(h.cycle().await.unwrap().read, 0);
-    assert_eq!(h.register.requeue("ЗР-050", start).unwrap(), 1);
+    assert_eq!(h.register.requeue("ЗР-050", start).await.unwrap(), 1);
     let retried = h.cycle().await.unwrap();
     assert_eq!((retried.read, retried.created), (1, 1));
-    assert_eq!(h.state_of(poison.reference), SyncState::Sent);
+    assert_eq!(h.state_of(poison.reference).await, SyncState::Sent);
     assert_eq!(h.emulator.creates_per_order()["ЗР-050"], 1);
     outcome.documents = 1;
     outcome.deals = h.emulator.deals().len();
@@ -483,11 +501,16 @@ async fn a_requeued_document_that_cannot_be_read_again_is_failed_with_a_reason()
         reason: "the date is empty".into(),
     });
     assert_eq!(h.cycle().await.unwrap().failed, 1);
-    assert_eq!(h.register.requeue("ЗР-060", at(20, 12)).unwrap(), 1);
+    assert_eq!(h.register.requeue("ЗР-060", at(20, 12)).await.unwrap(), 1);
     let summary = h.cycle().await.unwrap();
     assert_eq!(summary.failed, 1);
     assert!(summary.checkpoint_moved);
-    let record = h.register.document(DocRef([60; 16])).unwrap().unwrap();
+    let record = h
+        .register
+        .document(DocRef([60; 16]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.state, SyncState::Failed);
     assert!(
         record

@@ -8,8 +8,8 @@ pub mod schema;
 use std::fmt;
 use std::path::Path;
 
-use crate::config::{Config, SourceKind};
-use crate::register::sqlite::SqliteRegister;
+use crate::config::{Config, RegisterKind, SourceKind};
+use crate::register::{self, Register};
 use crate::source::{self, postgres, Source};
 
 /// The outcome of one check.
@@ -53,7 +53,7 @@ pub async fn examine(config_path: &Path, config: &Config) -> Vec<Finding> {
         Err(error) => Finding::fail(format!("Calltouch token: {error}")),
     });
     findings.extend(database(config).await);
-    findings.push(register(config));
+    findings.push(register(config).await);
     findings.push(calltouch_host(&config.calltouch.base_url).await);
     findings
 }
@@ -143,30 +143,38 @@ async fn read_one(config: &Config) -> Finding {
 }
 
 /// The register opens (created or migrated) and takes a write.
-fn register(config: &Config) -> Finding {
-    let path = config.register_path();
-    let result = SqliteRegister::open(&path).and_then(|register| {
-        register.schema_version()?;
-        probe_write(&path)
-    });
+async fn register(config: &Config) -> Finding {
+    let result = async {
+        let mut register = register::open(config).await?;
+        register.schema_version().await?;
+        register.probe_write().await
+    }
+    .await;
+    let place = config.register.describe();
     match result {
-        Ok(()) => Finding::ok(format!("register {} is writable", path.display())),
-        Err(error) => Finding::fail(format!(
-            "{error}; let the account that runs the tool write to {} (or set register.path)",
-            path.parent()
-                .map_or(path.clone(), |p| p.to_path_buf())
-                .display()
-        )),
+        Ok(()) => Finding::ok(format!("register {place} is writable")),
+        Err(error) => Finding::fail(format!("{error}; {}", register_advice(config))),
     }
 }
 
-/// A write that changes nothing: a transaction that takes the write lock and rolls back.
-fn probe_write(path: &Path) -> Result<(), crate::register::sqlite::RegisterError> {
-    let conn = rusqlite::Connection::open(path)?;
-    conn.execute_batch(
-        "BEGIN IMMEDIATE; UPDATE checkpoints SET source = source WHERE 1 = 0; ROLLBACK;",
-    )?;
-    Ok(())
+/// What to do when the register cannot be written, per backend.
+fn register_advice(config: &Config) -> String {
+    match config.register.kind {
+        RegisterKind::Sqlite => {
+            let path = config.register_path();
+            format!(
+                "let the account that runs the tool write to {} (or set register.path)",
+                path.parent()
+                    .map_or(path.clone(), |p| p.to_path_buf())
+                    .display()
+            )
+        }
+        RegisterKind::Postgres | RegisterKind::Mssql => format!(
+            "check register.host, register.database, register.user and its password, and \
+             that the login may create in schema {} (docs/register-server.md)",
+            config.register.schema
+        ),
+    }
 }
 
 /// The Calltouch host resolves (the request itself needs the token and is left to `run`).

@@ -1,0 +1,628 @@
+//! The register kept in a schema of its own on a PostgreSQL server (`[register] kind =
+//! "postgres"`), possibly the server of the 1C database but never in 1C's own schema: the
+//! connection, the schema's creation and versioned migrations, the run lock the server holds,
+//! and the binding of the shared statements to native column types.
+//!
+//! Every connection sets `search_path` to the register's schema, so the shared statements name
+//! its tables unqualified. The run lock is a session advisory lock on `hashtext(schema)` taken
+//! on a connection of its own: the server releases it when that connection ends, including when
+//! the process holding it is killed.
+
+use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
+use std::fmt;
+use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Transaction};
+
+use super::statements::{self, FilterValue};
+use super::{
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Register,
+    RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord, StoredDeal, StoredDocument,
+    SyncState,
+};
+use crate::config::{RegisterConfig, Secret};
+use crate::lock::LockError;
+use crate::snapshot::{DocRef, DocumentSnapshot};
+
+/// Each entry brings the schema from the version before it to its own (1-based) version.
+const MIGRATIONS: &[&[&str]] = &[
+    // Version 1: the tables and the readable view.
+    &[
+        include_str!("../../sql/register/postgres/1_tables.sql"),
+        statements::REGISTER_VIEW,
+    ],
+];
+
+/// The newest schema version; the `schema_version` table holds the version of a schema.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE schema_version (
+    version     integer PRIMARY KEY,
+    applied_at  timestamp(0) NOT NULL DEFAULT LOCALTIMESTAMP
+)";
+
+/// The session holding the advisory lock, for the message a second run prints.
+const LOCK_HOLDER: &str = "SELECT a.application_name, COALESCE(host(a.client_addr), 'local'),
+        to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS')
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.objid = (hashtext($1)::bigint & 4294967295)::oid";
+
+/// The connection settings of a server `[register]`. The password goes only to the server.
+pub fn connection_config(settings: &RegisterConfig, password: &Secret) -> tokio_postgres::Config {
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&settings.host)
+        .port(settings.port.unwrap_or(5432))
+        .dbname(&settings.database)
+        .user(settings.user.as_deref().unwrap_or_default())
+        .password(password.expose())
+        .application_name("alfa-calltouch register")
+        .connect_timeout(std::time::Duration::from_secs(
+            settings.connect_timeout_secs,
+        ));
+    pg
+}
+
+pub struct PostgresRegister {
+    client: Client,
+    /// For the run lock's own connection.
+    pg: tokio_postgres::Config,
+    schema: String,
+}
+
+/// The run lock: the connection that holds the session advisory lock. Dropping it closes the
+/// connection, and the server releases the lock.
+pub struct AdvisoryLock {
+    _client: Client,
+    place: String,
+}
+
+impl fmt::Debug for AdvisoryLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AdvisoryLock({})", self.place)
+    }
+}
+
+impl PostgresRegister {
+    /// Connects, creates the schema when it is missing, and migrates it to the newest version.
+    pub async fn open(
+        pg: tokio_postgres::Config,
+        schema: &str,
+    ) -> Result<PostgresRegister, RegisterError> {
+        let place = describe(&pg, schema);
+        let open_error = |message: String| RegisterError::Open {
+            place: place.clone(),
+            message,
+        };
+        let client = connect(&pg)
+            .await
+            .map_err(|e| open_error(format!("cannot connect ({e})")))?;
+        let mut register = PostgresRegister {
+            client,
+            pg,
+            schema: schema.to_string(),
+        };
+        register.create_schema().await.map_err(|e| {
+            open_error(format!(
+                "cannot create schema {schema} ({e}); create it for the register's login as \
+                 docs/register-server.md shows"
+            ))
+        })?;
+        register
+            .client
+            .batch_execute(&format!("SET search_path TO \"{schema}\""))
+            .await?;
+        register.migrate().await?;
+        Ok(register)
+    }
+
+    /// Creates the schema only when it is missing: the login then needs no right on the
+    /// database once an administrator has created the schema for it.
+    async fn create_schema(&self) -> Result<(), tokio_postgres::Error> {
+        let exists = self
+            .client
+            .query_opt(
+                "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                &[&self.schema],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema);
+            self.client.batch_execute(&sql).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations after the schema's version, each in the transaction that records
+    /// it. A transaction lock keeps two processes opening a new register from both migrating.
+    async fn migrate(&mut self) -> Result<(), RegisterError> {
+        let place = self.place();
+        let schema = self.schema.clone();
+        let tx = self.client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1 || ' migration'))",
+            &[&schema],
+        )
+        .await?;
+        let versioned: bool = tx
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await?
+            .get(0);
+        if !versioned {
+            tx.batch_execute(SCHEMA_VERSION_TABLE).await?;
+        }
+        let found: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await?
+            .get(0);
+        let found = i64::from(found);
+        if found > SCHEMA_VERSION {
+            return Err(RegisterError::TooNew {
+                place,
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            for step in *migration {
+                tx.batch_execute(step).await?;
+            }
+            let version = index as i32 + 1;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who holds the run lock, as far as the server tells this login.
+    async fn lock_holder(&self) -> String {
+        let row = self
+            .client
+            .query_opt(LOCK_HOLDER, &[&self.schema])
+            .await
+            .ok()
+            .flatten();
+        match row {
+            Some(row) => {
+                let name: Option<String> = row.get(0);
+                let from: Option<String> = row.get(1);
+                let since: Option<String> = row.get(2);
+                format!(
+                    "{} from {} since {}",
+                    name.filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| "a session".into()),
+                    from.unwrap_or_else(|| "an unknown host".into()),
+                    since.unwrap_or_default()
+                )
+            }
+            None => "another session".to_string(),
+        }
+    }
+}
+
+async fn connect(pg: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = pg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "register connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// `host:port/database schema name`, for messages.
+fn describe(pg: &tokio_postgres::Config, schema: &str) -> String {
+    let host = match pg.get_hosts().first() {
+        Some(Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    let database = pg.get_dbname().unwrap_or_default();
+    format!("{host}:{port}/{database} schema {schema}")
+}
+
+/// Times are kept to the second, as the SQLite backend keeps them.
+fn seconds(time: NaiveDateTime) -> NaiveDateTime {
+    time.trunc_subsecs(0)
+}
+
+impl Register for PostgresRegister {
+    fn place(&self) -> String {
+        describe(&self.pg, &self.schema)
+    }
+
+    async fn lock_run(&self) -> Result<RunGuard, LockError> {
+        let place = format!("advisory lock of {}", self.place());
+        let server_error = |error: tokio_postgres::Error| LockError::Server {
+            place: place.clone(),
+            message: error.to_string(),
+        };
+        let mut pg = self.pg.clone();
+        let name = format!("alfa-calltouch run, pid {}", std::process::id());
+        pg.application_name(&name);
+        let client = connect(&pg).await.map_err(server_error)?;
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&self.schema])
+            .await
+            .map_err(server_error)?
+            .get(0);
+        if !taken {
+            return Err(LockError::Busy {
+                path: place.clone(),
+                holder: self.lock_holder().await,
+            });
+        }
+        Ok(RunGuard::Server(AdvisoryLock {
+            _client: client,
+            place,
+        }))
+    }
+
+    async fn schema_version(&self) -> Result<i64, RegisterError> {
+        let version: i32 = self
+            .client
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await?
+            .get(0);
+        Ok(i64::from(version))
+    }
+
+    /// Needs the same rights a cycle needs, and rolls back.
+    async fn probe_write(&mut self) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        tx.execute("UPDATE checkpoints SET source = source WHERE false", &[])
+            .await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
+    async fn checkpoint(&self, source: &str) -> Result<CheckpointRow, RegisterError> {
+        let row = self
+            .client
+            .query_opt(statements::CHECKPOINT, &[&source])
+            .await?;
+        Ok(
+            row.map_or_else(CheckpointRow::default, |row| CheckpointRow {
+                checkpoint: row.get(0),
+                since: row.get(1),
+            }),
+        )
+    }
+
+    async fn save_checkpoint(
+        &self,
+        source: &str,
+        checkpoint: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        self.client
+            .execute(
+                statements::SAVE_CHECKPOINT,
+                &[&source, &checkpoint, &seconds(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn reset_checkpoint(
+        &self,
+        source: &str,
+        since: Option<NaiveDate>,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        self.client
+            .execute(
+                statements::RESET_CHECKPOINT,
+                &[&source, &since, &seconds(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn deal(&self, order_number: &str) -> Result<Option<DealRecord>, RegisterError> {
+        let row = self
+            .client
+            .query_opt(statements::DEAL, &[&order_number])
+            .await?;
+        row.map(|row| {
+            StoredDeal {
+                order_number: row.get(0),
+                root: row.get(1),
+                driver: row.get(2),
+                driver_kind: row.get(3),
+                status: row.get(4),
+                revenue: row.get(5),
+                manager: row.get(6),
+                driver_date: row.get(7),
+            }
+            .into_record()
+        })
+        .transpose()
+    }
+
+    async fn document(&self, reference: DocRef) -> Result<Option<DocumentRecord>, RegisterError> {
+        let sql = format!("{} WHERE reference = $1", statements::DOCUMENT_COLUMNS);
+        let row = self
+            .client
+            .query_opt(&sql, &[&reference.to_uuid_string()])
+            .await?;
+        row.map(|row| read_document_row(&row).into_record())
+            .transpose()
+    }
+
+    async fn state_seen_at(
+        &self,
+        reference: DocRef,
+        state: Option<&str>,
+    ) -> Result<Option<Option<NaiveDateTime>>, RegisterError> {
+        let row = self
+            .client
+            .query_opt(statements::STATE_SEEN, &[&reference.to_uuid_string()])
+            .await?;
+        let stored = row.map(|row| (row.get(0), row.get(1)));
+        Ok(super::seen_in_state(stored, state))
+    }
+
+    async fn mark_pending(
+        &mut self,
+        snapshot: &DocumentSnapshot,
+        order_number: &str,
+        state_seen_at: NaiveDateTime,
+        now: NaiveDateTime,
+        error: Option<&str>,
+        count_attempt: bool,
+    ) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        upsert_document(&tx, snapshot, Some(order_number), state_seen_at, now).await?;
+        tx.execute(
+            statements::MARK_PENDING,
+            &[
+                &snapshot.reference.to_uuid_string(),
+                &error,
+                &i32::from(count_attempt),
+                &seconds(now),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_accepted(
+        &mut self,
+        snapshot: &DocumentSnapshot,
+        deal: &AcceptedDeal<'_>,
+        send: &SendRecord<'_>,
+        state_seen_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        upsert_document(&tx, snapshot, Some(deal.order_number), state_seen_at, now).await?;
+        let revenue = deal.revenue.map(|m| m.to_calltouch());
+        let reference = snapshot.reference.to_uuid_string();
+        tx.execute(
+            statements::MARK_SENT,
+            &[
+                &reference,
+                &deal.status,
+                &revenue,
+                &deal.manager,
+                &seconds(now),
+            ],
+        )
+        .await?;
+        tx.execute(
+            statements::UPSERT_DEAL,
+            &[
+                &deal.order_number,
+                &deal.root.to_uuid_string(),
+                &reference,
+                &snapshot.kind.code(),
+                &deal.status,
+                &revenue,
+                &deal.manager,
+                &deal.calltouch_id,
+                &seconds(now),
+            ],
+        )
+        .await?;
+        insert_send_log(&tx, snapshot.reference, send, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_settled(
+        &mut self,
+        snapshot: &DocumentSnapshot,
+        order_number: Option<&str>,
+        state: SyncState,
+        reason: Option<&str>,
+        state_seen_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        upsert_document(&tx, snapshot, order_number, state_seen_at, now).await?;
+        tx.execute(
+            statements::MARK_SETTLED,
+            &[
+                &snapshot.reference.to_uuid_string(),
+                &state.code(),
+                &reason,
+                &seconds(now),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_failed(
+        &mut self,
+        failed: &FailedDocument<'_>,
+        send: Option<&SendRecord<'_>>,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        tx.execute(
+            statements::RECORD_FAILED,
+            &[
+                &failed.reference.to_uuid_string(),
+                &failed.kind.code(),
+                &failed.number,
+                &seconds(failed.date.unwrap_or_default()),
+                &failed.order_number,
+                &failed.reason,
+                &seconds(now),
+            ],
+        )
+        .await?;
+        if let Some(send) = send {
+            insert_send_log(&tx, failed.reference, send, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
+        let count = self
+            .client
+            .execute(statements::REQUEUE, &[&number.trim(), &seconds(now)])
+            .await?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<DocumentRecord>, RegisterError> {
+        let (sql, values) = statements::list(filter);
+        let values: Vec<Box<dyn ToSql + Sync>> = values
+            .into_iter()
+            .map(|value| -> Box<dyn ToSql + Sync> {
+                match value {
+                    FilterValue::Text(text) => Box::new(text),
+                    FilterValue::Time(time) => Box::new(time),
+                }
+            })
+            .collect();
+        let parameters: Vec<&(dyn ToSql + Sync)> = values.iter().map(AsRef::as_ref).collect();
+        let rows = self.client.query(&sql, &parameters).await?;
+        rows.iter()
+            .map(|row| read_document_row(row).into_record())
+            .collect()
+    }
+
+    async fn counts(&self) -> Result<Vec<(SyncState, u64)>, RegisterError> {
+        let rows = self.client.query(statements::COUNTS, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                let count: i64 = row.get(1);
+                Ok((super::parse_state(row.get(0))?, count as u64))
+            })
+            .collect()
+    }
+
+    async fn send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
+        let rows = self.client.query(statements::SEND_LOG, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect())
+    }
+
+    async fn record_run(
+        &self,
+        started_at: NaiveDateTime,
+        finished_at: NaiveDateTime,
+        outcome: &str,
+        summary: &str,
+    ) -> Result<(), RegisterError> {
+        self.client
+            .execute(
+                statements::RECORD_RUN,
+                &[
+                    &seconds(started_at),
+                    &seconds(finished_at),
+                    &outcome,
+                    &summary,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
+        let row = self.client.query_opt(statements::LAST_RUN, &[]).await?;
+        Ok(row.map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))))
+    }
+}
+
+async fn upsert_document(
+    tx: &Transaction<'_>,
+    snapshot: &DocumentSnapshot,
+    order_number: Option<&str>,
+    state_seen_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    tx.execute(
+        statements::UPSERT_DOCUMENT,
+        &[
+            &snapshot.reference.to_uuid_string(),
+            &snapshot.kind.code(),
+            &snapshot.number,
+            &seconds(snapshot.date),
+            &order_number,
+            &snapshot.state,
+            &seconds(state_seen_at),
+            &seconds(now),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_send_log(
+    tx: &Transaction<'_>,
+    reference: DocRef,
+    send: &SendRecord<'_>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    tx.execute(
+        statements::INSERT_SEND_LOG,
+        &[
+            &seconds(now),
+            &send.endpoint,
+            &send.order_number,
+            &reference.to_uuid_string(),
+            &send.request_json,
+            &send.outcome,
+            &send.detail,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn read_document_row(row: &Row) -> StoredDocument {
+    let attempts: i32 = row.get(10);
+    StoredDocument {
+        kind: row.get(0),
+        reference: row.get(1),
+        number: row.get(2),
+        date: row.get(3),
+        order_number: row.get(4),
+        state: row.get(5),
+        onec_state: row.get(6),
+        last_status: row.get(7),
+        last_revenue: row.get(8),
+        last_manager: row.get(9),
+        attempts: i64::from(attempts),
+        last_error: row.get(11),
+        updated_at: row.get(12),
+    }
+}

@@ -1,0 +1,629 @@
+//! The register's behaviour, held identical on every backend: each case runs against a SQLite
+//! file and against a schema on a real PostgreSQL server (a throwaway `PgCluster`). It covers
+//! the schema version, checkpoints, per-document rows, deals, the send log, runs, filters,
+//! re-queueing, the run lock, and that each step is one transaction.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use alfa_calltouch::lock::LockError;
+use alfa_calltouch::pgcluster::PgCluster;
+use alfa_calltouch::register::postgres::{self, PostgresRegister};
+use alfa_calltouch::register::sqlite::{self, SqliteRegister};
+use alfa_calltouch::register::{
+    AcceptedDeal, AnyRegister, CheckpointRow, FailedDocument, ListFilter, Register, RegisterError,
+    SendRecord, SyncState,
+};
+use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn cluster() -> &'static PgCluster {
+    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        PgCluster::start()
+            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
+    })
+}
+
+/// Where one case's register lives, so it can be reopened and reached from outside.
+enum Place {
+    File(PathBuf),
+    Schema(String),
+}
+
+struct Subject {
+    place: Place,
+}
+
+impl Subject {
+    fn new(backend: Backend, name: &str) -> Subject {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let unique = format!("{name}_{}_{n}", std::process::id());
+        let place = match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("alfa-register-{unique}.sqlite"));
+                let _ = std::fs::remove_file(&path);
+                Place::File(path)
+            }
+            Backend::Postgres => Place::Schema(format!("register_{unique}")),
+        };
+        Subject { place }
+    }
+
+    fn pg_config() -> tokio_postgres::Config {
+        cluster().connection_string("postgres").parse().unwrap()
+    }
+
+    async fn open(&self) -> Result<AnyRegister, RegisterError> {
+        Ok(match &self.place {
+            Place::File(path) => AnyRegister::Sqlite(SqliteRegister::open(path)?),
+            Place::Schema(schema) => {
+                let register = PostgresRegister::open(Self::pg_config(), schema).await?;
+                AnyRegister::Postgres(Box::new(register))
+            }
+        })
+    }
+
+    fn newest_version(&self) -> i64 {
+        match self.place {
+            Place::File(_) => sqlite::SCHEMA_VERSION,
+            Place::Schema(_) => postgres::SCHEMA_VERSION,
+        }
+    }
+
+    /// Runs statements on a connection of its own, as an administrator or a crash would.
+    async fn outside(&self, sql: &str) {
+        match &self.place {
+            Place::File(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Place::Schema(schema) => {
+                let (client, connection) = Self::pg_config()
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Makes the register claim a schema version newer than this program knows.
+    async fn claim_version(&self, register: &AnyRegister, version: i64) {
+        match register {
+            AnyRegister::Sqlite(sqlite) => sqlite.claim_schema_version(version).unwrap(),
+            AnyRegister::Postgres(_) => {
+                self.outside(&format!(
+                    "INSERT INTO schema_version (version) VALUES ({version})"
+                ))
+                .await
+            }
+        }
+    }
+}
+
+impl Drop for Subject {
+    fn drop(&mut self) {
+        if let Place::File(path) = &self.place {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
+                let mut file = path.as_os_str().to_owned();
+                file.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(file));
+            }
+        }
+    }
+}
+
+fn at(day: u32, hour: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, day)
+        .unwrap()
+        .and_hms_opt(hour, 0, 0)
+        .unwrap()
+}
+
+fn booking(number: &str) -> DocumentSnapshot {
+    let mut snapshot = DocumentSnapshot::new(
+        DocKind::Booking,
+        DocRef([number.len() as u8 + 1; 16]),
+        number,
+        at(1, 9),
+    );
+    snapshot.state = Some("Подтверждено".into());
+    snapshot
+}
+
+fn send<'a>(number: &'a str) -> SendRecord<'a> {
+    SendRecord {
+        endpoint: "create",
+        order_number: number,
+        request_json: "{}",
+        outcome: "accepted",
+        detail: None,
+    }
+}
+
+async fn accept(
+    register: &mut AnyRegister,
+    snapshot: &DocumentSnapshot,
+    status: &str,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    register
+        .record_accepted(
+            snapshot,
+            &AcceptedDeal {
+                order_number: &snapshot.number,
+                root: snapshot.reference,
+                status: Some(status),
+                revenue: Money::parse("100.5"),
+                manager: Some("Иванов И.И."),
+                calltouch_id: Some(7),
+            },
+            &send(&snapshot.number),
+            now,
+            now,
+        )
+        .await
+}
+
+fn failure<'a>(snapshot: &'a DocumentSnapshot, reason: &'a str) -> FailedDocument<'a> {
+    FailedDocument {
+        kind: snapshot.kind,
+        reference: snapshot.reference,
+        number: &snapshot.number,
+        date: Some(snapshot.date),
+        order_number: None,
+        reason,
+    }
+}
+
+async fn a_new_register_gets_the_current_schema_and_reopening_keeps_it(backend: Backend) {
+    let subject = Subject::new(backend, "schema");
+    let register = subject.open().await.unwrap();
+    assert_eq!(
+        register.schema_version().await.unwrap(),
+        subject.newest_version()
+    );
+    drop(register);
+    let register = subject.open().await.unwrap();
+    assert_eq!(
+        register.schema_version().await.unwrap(),
+        subject.newest_version()
+    );
+}
+
+async fn a_newer_schema_is_refused_with_advice(backend: Backend) {
+    let subject = Subject::new(backend, "newer");
+    let register = subject.open().await.unwrap();
+    subject.claim_version(&register, 99).await;
+    drop(register);
+    let error = subject.open().await.err().unwrap().to_string();
+    assert!(error.contains("upgrade alfa-calltouch"), "{error}");
+}
+
+async fn an_accepted_deal_is_remembered_with_its_values_and_logged(backend: Backend) {
+    let subject = Subject::new(backend, "accepted");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000101");
+    register
+        .mark_pending(&snapshot, "000101", at(1, 9), at(2, 10), None, false)
+        .await
+        .unwrap();
+    let pending = register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.state, SyncState::Pending);
+    accept(&mut register, &snapshot, "Подтвержденная заявка", at(2, 10))
+        .await
+        .unwrap();
+    let deal = register.deal("000101").await.unwrap().unwrap();
+    assert_eq!(deal.status.as_deref(), Some("Подтвержденная заявка"));
+    assert_eq!(deal.revenue, Money::parse("100.50"));
+    assert_eq!(deal.driver_kind, DocKind::Booking);
+    assert_eq!(deal.driver, snapshot.reference);
+    assert_eq!(deal.driver_date, Some(at(1, 9)));
+    let document = register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(document.state, SyncState::Sent);
+    assert_eq!(document.last_revenue.as_deref(), Some("100.50"));
+    assert_eq!(document.updated_at, at(2, 10));
+    assert_eq!(
+        register.send_log().await.unwrap(),
+        vec![(
+            "create".to_string(),
+            "000101".to_string(),
+            "{}".to_string(),
+            "accepted".to_string()
+        )]
+    );
+    assert!(register.deal("000999").await.unwrap().is_none());
+}
+
+async fn state_seen_time_is_kept_while_the_state_stays(backend: Backend) {
+    let subject = Subject::new(backend, "seen");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000102");
+    let seen_first = register
+        .state_seen_at(snapshot.reference, Some("Подтверждено"))
+        .await;
+    assert_eq!(seen_first.unwrap(), None);
+    accept(&mut register, &snapshot, "x", at(3, 8))
+        .await
+        .unwrap();
+    let seen = |state| register.state_seen_at(snapshot.reference, Some(state));
+    assert_eq!(seen("Подтверждено").await.unwrap(), Some(Some(at(3, 8))));
+    assert_eq!(seen("Отклонено").await.unwrap(), Some(None));
+}
+
+async fn failures_count_attempts_and_filters_find_them(backend: Backend) {
+    let subject = Subject::new(backend, "failed");
+    let mut register = subject.open().await.unwrap();
+    let good = booking("000103");
+    accept(&mut register, &good, "x", at(4, 8)).await.unwrap();
+    let bad = booking("0001040");
+    for _ in 0..2 {
+        register
+            .record_failed(&failure(&bad, "Номер: empty"), None, at(4, 9))
+            .await
+            .unwrap();
+    }
+    let list = |filter: ListFilter| {
+        let register = &register;
+        async move { register.list(&filter).await.unwrap() }
+    };
+    let failed = list(ListFilter {
+        with_errors: true,
+        ..ListFilter::default()
+    })
+    .await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 2);
+    assert_eq!(failed[0].last_error.as_deref(), Some("Номер: empty"));
+    let by_number = list(ListFilter {
+        number: Some(" 000103 ".into()),
+        ..ListFilter::default()
+    })
+    .await;
+    assert_eq!(by_number.len(), 1);
+    let day = NaiveDate::from_ymd_opt(2026, 11, 1);
+    let sent = list(ListFilter {
+        state: Some(SyncState::Sent),
+        kind: Some(DocKind::Booking),
+        from: day,
+        to: day,
+        ..ListFilter::default()
+    })
+    .await;
+    assert_eq!(sent.len(), 1);
+    let later = list(ListFilter {
+        from: NaiveDate::from_ymd_opt(2026, 11, 2),
+        ..ListFilter::default()
+    })
+    .await;
+    assert!(later.is_empty());
+    let newest_first: Vec<String> = list(ListFilter::default())
+        .await
+        .into_iter()
+        .map(|d| d.number)
+        .collect();
+    assert_eq!(newest_first, ["0001040", "000103"]);
+    assert_eq!(
+        register.counts().await.unwrap(),
+        vec![(SyncState::Failed, 1), (SyncState::Sent, 1)]
+    );
+}
+
+async fn a_rejection_is_logged_with_the_failure(backend: Backend) {
+    let subject = Subject::new(backend, "rejected");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000105");
+    let rejected = SendRecord {
+        outcome: "rejected",
+        detail: Some("phone is not valid"),
+        ..send("000105")
+    };
+    register
+        .record_failed(
+            &failure(&snapshot, "Calltouch rejected the deal"),
+            Some(&rejected),
+            at(5, 9),
+        )
+        .await
+        .unwrap();
+    let log = register.send_log().await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].3, "rejected");
+}
+
+async fn skipped_and_settled_documents_keep_their_reason(backend: Backend) {
+    let subject = Subject::new(backend, "settled");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000106");
+    register
+        .record_settled(
+            &snapshot,
+            Some("000106"),
+            SyncState::Skipped,
+            Some("a deletion mark"),
+            at(1, 9),
+            at(6, 9),
+        )
+        .await
+        .unwrap();
+    let row = register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, SyncState::Skipped);
+    assert_eq!(row.order_number.as_deref(), Some("000106"));
+    assert_eq!(row.last_error.as_deref(), Some("a deletion mark"));
+    assert_eq!(row.onec_state.as_deref(), Some("Подтверждено"));
+}
+
+async fn a_deferred_document_counts_attempts_and_retry_requeues_it(backend: Backend) {
+    let subject = Subject::new(backend, "requeue");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000107");
+    for _ in 0..3 {
+        register
+            .mark_pending(&snapshot, "000107", at(1, 9), at(7, 9), Some("429"), true)
+            .await
+            .unwrap();
+    }
+    let row = register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.state, row.attempts), (SyncState::Pending, 3));
+    register
+        .record_failed(&failure(&snapshot, "gave up"), None, at(7, 10))
+        .await
+        .unwrap();
+    assert_eq!(register.requeue("000107 ", at(7, 11)).await.unwrap(), 1);
+    assert_eq!(register.requeue("000999", at(7, 11)).await.unwrap(), 0);
+    let row = register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.state, row.attempts), (SyncState::Pending, 0));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("re-queued by register retry")
+    );
+}
+
+async fn checkpoint_is_saved_and_reset_with_a_since_date(backend: Backend) {
+    let subject = Subject::new(backend, "checkpoint");
+    let register = subject.open().await.unwrap();
+    assert_eq!(
+        register.checkpoint("pg").await.unwrap(),
+        CheckpointRow::default()
+    );
+    register
+        .save_checkpoint("pg", "100:105:", at(5, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        register
+            .checkpoint("pg")
+            .await
+            .unwrap()
+            .checkpoint
+            .as_deref(),
+        Some("100:105:")
+    );
+    let since = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    register
+        .reset_checkpoint("pg", Some(since), at(5, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        register.checkpoint("pg").await.unwrap(),
+        CheckpointRow {
+            checkpoint: None,
+            since: Some(since)
+        }
+    );
+    // The cut-off chosen at reset stays for the cycles after it.
+    register
+        .save_checkpoint("pg", "200:200:", at(5, 3))
+        .await
+        .unwrap();
+    assert_eq!(
+        register.checkpoint("pg").await.unwrap(),
+        CheckpointRow {
+            checkpoint: Some("200:200:".into()),
+            since: Some(since)
+        }
+    );
+    assert_eq!(
+        register.checkpoint("other").await.unwrap(),
+        CheckpointRow::default()
+    );
+}
+
+async fn runs_are_recorded_and_the_last_one_is_shown(backend: Backend) {
+    let subject = Subject::new(backend, "runs");
+    let register = subject.open().await.unwrap();
+    assert_eq!(register.last_run().await.unwrap(), None);
+    register
+        .record_run(at(8, 9), at(8, 10), "error", "no database")
+        .await
+        .unwrap();
+    register
+        .record_run(at(8, 11), at(8, 12), "ok", "read 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        register.last_run().await.unwrap(),
+        Some((at(8, 11), at(8, 12), "ok".into(), "read 2".into()))
+    );
+}
+
+async fn a_second_run_lock_is_refused_until_the_holder_is_gone(backend: Backend) {
+    let subject = Subject::new(backend, "lock");
+    let first_register = subject.open().await.unwrap();
+    let second_register = subject.open().await.unwrap();
+    let held = first_register.lock_run().await.unwrap();
+    let refused = second_register.lock_run().await.unwrap_err();
+    assert!(
+        matches!(&refused, LockError::Busy { holder, .. }
+            if holder.contains(&std::process::id().to_string())),
+        "{refused}"
+    );
+    // The holder's end, as when its process is killed: the file handle or the server
+    // connection goes away, and with it the lock.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match second_register.lock_run().await {
+            Ok(_) => break,
+            Err(LockError::Busy { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("the lock was not freed: {error}"),
+        }
+    }
+}
+
+async fn a_step_that_fails_midway_leaves_nothing_behind(backend: Backend) {
+    let subject = Subject::new(backend, "transaction");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000108");
+    // The send log is the last write of the step; without it the step fails there.
+    subject
+        .outside("ALTER TABLE send_log RENAME TO send_log_away")
+        .await;
+    let error = accept(&mut register, &snapshot, "x", at(9, 9)).await;
+    assert!(error.is_err());
+    assert!(register
+        .document(snapshot.reference)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(register.deal("000108").await.unwrap().is_none());
+    subject
+        .outside("ALTER TABLE send_log_away RENAME TO send_log")
+        .await;
+    accept(&mut register, &snapshot, "x", at(9, 10))
+        .await
+        .unwrap();
+    assert!(register.deal("000108").await.unwrap().is_some());
+    assert_eq!(register.send_log().await.unwrap().len(), 1);
+}
+
+async fn the_write_probe_changes_nothing(backend: Backend) {
+    let subject = Subject::new(backend, "probe");
+    let mut register = subject.open().await.unwrap();
+    register
+        .save_checkpoint("pg", "1:1:", at(10, 9))
+        .await
+        .unwrap();
+    register.probe_write().await.unwrap();
+    assert_eq!(
+        register
+            .checkpoint("pg")
+            .await
+            .unwrap()
+            .checkpoint
+            .as_deref(),
+        Some("1:1:")
+    );
+}
+
+async fn the_register_view_shows_readable_columns(backend: Backend) {
+    let subject = Subject::new(backend, "view");
+    let mut register = subject.open().await.unwrap();
+    let snapshot = booking("000109");
+    accept(&mut register, &snapshot, "Отказ", at(11, 9))
+        .await
+        .unwrap();
+    drop(register);
+    // Reads the view as an administrator would; a missing column fails the statement.
+    subject
+        .outside(
+            "CREATE TABLE view_copy AS SELECT document, number, document_date, deal, state, \
+             last_status, last_error, attempts, updated, reference FROM register_view",
+        )
+        .await;
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_every_backend!(
+    a_new_register_gets_the_current_schema_and_reopening_keeps_it,
+    a_newer_schema_is_refused_with_advice,
+    an_accepted_deal_is_remembered_with_its_values_and_logged,
+    state_seen_time_is_kept_while_the_state_stays,
+    failures_count_attempts_and_filters_find_them,
+    a_rejection_is_logged_with_the_failure,
+    skipped_and_settled_documents_keep_their_reason,
+    a_deferred_document_counts_attempts_and_retry_requeues_it,
+    checkpoint_is_saved_and_reset_with_a_since_date,
+    runs_are_recorded_and_the_last_one_is_shown,
+    a_second_run_lock_is_refused_until_the_holder_is_gone,
+    a_step_that_fails_midway_leaves_nothing_behind,
+    the_write_probe_changes_nothing,
+    the_register_view_shows_readable_columns,
+);
+
+/// The grants docs/register-server.md gives are enough: a login that owns only the register's
+/// schema, with no right on the database or on any other schema.
+#[tokio::test]
+async fn postgres_needs_only_a_schema_of_its_own() {
+    let subject = Subject::new(Backend::Postgres, "grants");
+    let Place::Schema(schema) = &subject.place else {
+        unreachable!()
+    };
+    let login = format!("{schema}_login");
+    subject
+        .outside(&format!(
+            "CREATE ROLE {login} LOGIN; \
+             CREATE SCHEMA {schema} AUTHORIZATION {login};"
+        ))
+        .await;
+    let mut pg = Subject::pg_config();
+    pg.user(&login);
+    let mut register =
+        AnyRegister::Postgres(Box::new(PostgresRegister::open(pg, schema).await.unwrap()));
+    accept(&mut register, &booking("000110"), "x", at(12, 9))
+        .await
+        .unwrap();
+    register.probe_write().await.unwrap();
+    assert!(register.lock_run().await.is_ok());
+}
