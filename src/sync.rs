@@ -10,6 +10,11 @@
 //! after `sync.max_document_attempts`, so one poison document cannot hold the checkpoint forever.
 //! A pending document the read did not return (re-queued by `register retry`) is re-read by its
 //! number.
+//!
+//! The register is written once per batch on each side of its request: every document of the
+//! batch is recorded pending (with its orderNumber) in one transaction before the request
+//! leaves, and all of the batch's outcomes in one transaction after Calltouch answered. A
+//! transaction per document would cost one fsync each and hold the next request back.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -22,8 +27,8 @@ use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
 use crate::progress::{Progress, Silent};
 use crate::register::{
-    AcceptedDeal, DocumentRecord, FailedDocument, ListFilter, Register, RegisterError, SendRecord,
-    SyncState,
+    AcceptedDeal, DocumentRecord, FailedDocument, ListFilter, Outcome, PendingDocument, Register,
+    RegisterError, SendRecord, SyncState,
 };
 use crate::rules::{DealRules, Decision, SentValues};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
@@ -125,6 +130,95 @@ struct Outgoing {
     fallback_sent: Option<SentValues>,
     state_seen_at: NaiveDateTime,
     request_json: String,
+    /// Deferred attempts counted before this one.
+    attempts: u32,
+}
+
+impl Outgoing {
+    /// Its pending row: before the request leaves, or after Calltouch deferred it.
+    fn pending<'a>(&'a self, error: Option<&'a str>, count_attempt: bool) -> PendingDocument<'a> {
+        PendingDocument {
+            snapshot: &self.snapshot,
+            order_number: &self.order_number,
+            state_seen_at: self.state_seen_at,
+            error,
+            count_attempt,
+        }
+    }
+
+    /// What the register records for it once Calltouch answered.
+    fn outcome<'a>(&'a self, answer: &'a Answer) -> Outcome<'a> {
+        let snapshot = &self.snapshot;
+        match answer {
+            Answer::Accepted { calltouch_id, via } => {
+                // An update Calltouch did not know went out as its create body.
+                let sent = match (&self.fallback_sent, via) {
+                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
+                    _ => &self.sent,
+                };
+                Outcome::Accepted {
+                    snapshot,
+                    deal: AcceptedDeal {
+                        order_number: &self.order_number,
+                        root: DealRules::deal_root(snapshot),
+                        status: sent.status.as_deref(),
+                        revenue: sent.revenue,
+                        manager: sent.manager.as_deref(),
+                        calltouch_id: *calltouch_id,
+                    },
+                    send: self.send_record(endpoint_name(*via), "accepted", None),
+                    state_seen_at: self.state_seen_at,
+                }
+            }
+            Answer::Failed {
+                outcome,
+                detail,
+                message,
+            } => Outcome::Failed {
+                failed: FailedDocument {
+                    kind: snapshot.kind,
+                    reference: snapshot.reference,
+                    number: &snapshot.number,
+                    date: Some(snapshot.date),
+                    order_number: Some(&self.order_number),
+                    reason: message,
+                },
+                send: Some(self.send_record("send", outcome, Some(detail))),
+            },
+            Answer::Deferred { reason } => Outcome::Deferred(self.pending(Some(reason), true)),
+        }
+    }
+
+    fn send_record<'a>(
+        &'a self,
+        endpoint: &'a str,
+        outcome: &'a str,
+        detail: Option<&'a str>,
+    ) -> SendRecord<'a> {
+        SendRecord {
+            endpoint,
+            order_number: &self.order_number,
+            request_json: &self.request_json,
+            outcome,
+            detail,
+        }
+    }
+}
+
+/// Calltouch's answer for one sent document, with the texts the register records for it.
+enum Answer {
+    Accepted {
+        calltouch_id: Option<i64>,
+        via: Endpoint,
+    },
+    /// Rejected, or deferred too often: failed, with the send log's outcome and detail.
+    Failed {
+        outcome: &'static str,
+        detail: String,
+        message: String,
+    },
+    /// Left pending for the next cycle.
+    Deferred { reason: String },
 }
 
 /// Runs one cycle.
@@ -317,7 +411,12 @@ async fn group_into_rounds<R: Register>(
     Ok(rounds)
 }
 
-/// Decides every document of a round; settles the ones that need no request.
+/// Why a document waits: an earlier change of its deal is not settled yet.
+const WAITING_FOR_EARLIER_CHANGE: &str = "waiting for an earlier change of the same deal";
+
+/// Decides every document of a round; settles the ones that need no request, and records the
+/// ones to send, and those waiting behind them, as pending in one transaction before returning
+/// them.
 async fn decide_round<R: Register>(
     rules: &DealRules<'_>,
     retry: &DocumentRetry,
@@ -328,11 +427,13 @@ async fn decide_round<R: Register>(
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
     let mut outgoing = Vec::new();
+    let mut waiting: Vec<(String, DocumentSnapshot, NaiveDateTime)> = Vec::new();
     for (order_number, mut snapshot) in round {
         let previous = register.document(snapshot.reference).await?;
         let next_attempt_at = previous
             .as_ref()
             .and_then(|record| retry.next_attempt_at(record));
+        let attempts = previous.as_ref().map_or(0, |record| record.attempts);
         if let Some(at) = next_attempt_at.filter(|at| now < *at) {
             // Left untouched: recording it would restart its pause.
             tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
@@ -342,16 +443,7 @@ async fn decide_round<R: Register>(
         }
         let state_seen_at = fill_booking_state_time(register, &mut snapshot, now).await?;
         if blocked.contains(&order_number) {
-            register
-                .mark_pending(
-                    &snapshot,
-                    &order_number,
-                    state_seen_at,
-                    now,
-                    Some("waiting for an earlier change of the same deal"),
-                    false,
-                )
-                .await?;
+            waiting.push((order_number, snapshot, state_seen_at));
             summary.deferred += 1;
             continue;
         }
@@ -394,9 +486,6 @@ async fn decide_round<R: Register>(
                 let maybe_sent = previous
                     .as_ref()
                     .is_some_and(|record| record.state == SyncState::Pending);
-                register
-                    .mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)
-                    .await?;
                 let (operation, fallback_sent) = if maybe_sent {
                     let update = update_from_create(&order);
                     let operation = Operation::Update {
@@ -416,6 +505,7 @@ async fn decide_round<R: Register>(
                         fallback_sent,
                         state_seen_at,
                         request_json,
+                        attempts,
                     },
                 ));
             }
@@ -425,9 +515,6 @@ async fn decide_round<R: Register>(
                 sent,
             } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
-                register
-                    .mark_pending(&snapshot, &order_number, state_seen_at, now, None, false)
-                    .await?;
                 let fallback_sent = Some(sent_by_create(&fallback));
                 outgoing.push((
                     Operation::Update { order, fallback },
@@ -438,6 +525,7 @@ async fn decide_round<R: Register>(
                         fallback_sent,
                         state_seen_at,
                         request_json,
+                        attempts,
                     },
                 ));
             }
@@ -469,10 +557,28 @@ async fn decide_round<R: Register>(
             }
         }
     }
+    let pending: Vec<PendingDocument<'_>> = waiting
+        .iter()
+        .map(|(order_number, snapshot, state_seen_at)| PendingDocument {
+            snapshot,
+            order_number,
+            state_seen_at: *state_seen_at,
+            error: Some(WAITING_FOR_EARLIER_CHANGE),
+            count_attempt: false,
+        })
+        .chain(
+            outgoing
+                .iter()
+                .map(|(_, document)| document.pending(None, false)),
+        )
+        .collect();
+    if !pending.is_empty() {
+        register.mark_pending_batch(&pending, now).await?;
+    }
     Ok(outgoing)
 }
 
-/// Sends a round and records each order's outcome.
+/// Sends a round and records the outcomes of all its orders in one transaction.
 async fn send_round<R: Register>(
     client: &CalltouchClient,
     retry: &DocumentRetry,
@@ -487,138 +593,76 @@ async fn send_round<R: Register>(
     }
     let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
     let outcomes = client.send(operations).await?;
-    for (document, outcome) in documents.into_iter().zip(outcomes) {
-        let snapshot = &document.snapshot;
-        match outcome {
-            OrderOutcome::Accepted {
-                calltouch_order_id,
-                via,
-            } => {
-                let endpoint = endpoint_name(via);
-                // An update Calltouch did not know went out as its create body.
-                let sent = match (&document.fallback_sent, via) {
-                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
-                    _ => &document.sent,
-                };
-                register
-                    .record_accepted(
-                        snapshot,
-                        &AcceptedDeal {
-                            order_number: &document.order_number,
-                            root: DealRules::deal_root(snapshot),
-                            status: sent.status.as_deref(),
-                            revenue: sent.revenue,
-                            manager: sent.manager.as_deref(),
-                            calltouch_id: calltouch_order_id,
-                        },
-                        &SendRecord {
-                            endpoint,
-                            order_number: &document.order_number,
-                            request_json: &document.request_json,
-                            outcome: "accepted",
-                            detail: None,
-                        },
-                        document.state_seen_at,
-                        now,
-                    )
-                    .await?;
-                match via {
-                    Endpoint::Create => summary.created += 1,
-                    Endpoint::Update => summary.updated += 1,
-                }
-            }
-            OrderOutcome::Rejected { reason } => {
-                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
-                let message = format!("Calltouch rejected the deal: {reason}");
-                register
-                    .record_failed(
-                        &FailedDocument {
-                            kind: snapshot.kind,
-                            reference: snapshot.reference,
-                            number: &snapshot.number,
-                            date: Some(snapshot.date),
-                            order_number: Some(&document.order_number),
-                            reason: &message,
-                        },
-                        Some(&SendRecord {
-                            endpoint: "send",
-                            order_number: &document.order_number,
-                            request_json: &document.request_json,
-                            outcome: "rejected",
-                            detail: Some(&reason),
-                        }),
-                        now,
-                    )
-                    .await?;
-                summary.failed += 1;
-            }
-            OrderOutcome::Deferred { reason } => {
-                let attempts = register
-                    .document(snapshot.reference)
-                    .await?
-                    .map_or(0, |record| record.attempts)
-                    + 1;
-                if attempts >= retry.max_attempts {
-                    give_up(register, &document, attempts, &reason, now).await?;
-                    summary.failed += 1;
-                    continue;
-                }
-                tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
-                register
-                    .mark_pending(
-                        snapshot,
-                        &document.order_number,
-                        document.state_seen_at,
-                        now,
-                        Some(&reason),
-                        true,
-                    )
-                    .await?;
-                blocked.insert(document.order_number.clone());
-                summary.deferred += 1;
-            }
-        }
-    }
+    let answers: Vec<Answer> = documents
+        .iter()
+        .zip(outcomes)
+        .map(|(document, outcome)| answer(retry, document, outcome, blocked, summary))
+        .collect();
+    let outcomes: Vec<Outcome<'_>> = documents
+        .iter()
+        .zip(&answers)
+        .map(|(document, answer)| document.outcome(answer))
+        .collect();
+    register.record_outcomes(&outcomes, now).await?;
     Ok(())
 }
 
-/// Records a document Calltouch did not accept in `attempts` attempts as failed: the checkpoint
-/// may then move past it, and `register retry` sends it again.
-async fn give_up<R: Register>(
-    register: &mut R,
+/// Reads Calltouch's answer for one document and counts it. A document deferred
+/// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
+/// `register retry` sends it again.
+fn answer(
+    retry: &DocumentRetry,
     document: &Outgoing,
-    attempts: u32,
-    reason: &str,
-    now: NaiveDateTime,
-) -> Result<(), CycleError> {
+    outcome: OrderOutcome,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Answer {
     let snapshot = &document.snapshot;
-    let message = format!(
-        "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
-         `register retry {}` sends it again",
-        snapshot.number
-    );
-    tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
-    register
-        .record_failed(
-            &FailedDocument {
-                kind: snapshot.kind,
-                reference: snapshot.reference,
-                number: &snapshot.number,
-                date: Some(snapshot.date),
-                order_number: Some(&document.order_number),
-                reason: &message,
-            },
-            Some(&SendRecord {
-                endpoint: "send",
-                order_number: &document.order_number,
-                request_json: &document.request_json,
-                outcome: "gave up",
-                detail: Some(reason),
-            }),
-            now,
-        )
-        .await?;
-    Ok(())
+    match outcome {
+        OrderOutcome::Accepted {
+            calltouch_order_id,
+            via,
+        } => {
+            match via {
+                Endpoint::Create => summary.created += 1,
+                Endpoint::Update => summary.updated += 1,
+            }
+            Answer::Accepted {
+                calltouch_id: calltouch_order_id,
+                via,
+            }
+        }
+        OrderOutcome::Rejected { reason } => {
+            tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
+            summary.failed += 1;
+            Answer::Failed {
+                outcome: "rejected",
+                message: format!("Calltouch rejected the deal: {reason}"),
+                detail: reason,
+            }
+        }
+        OrderOutcome::Deferred { reason } => {
+            let attempts = document.attempts + 1;
+            if attempts >= retry.max_attempts {
+                let message = format!(
+                    "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
+                     `register retry {}` sends it again",
+                    snapshot.number
+                );
+                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
+                summary.failed += 1;
+                return Answer::Failed {
+                    outcome: "gave up",
+                    detail: reason,
+                    message,
+                };
+            }
+            tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
+            blocked.insert(document.order_number.clone());
+            summary.deferred += 1;
+            Answer::Deferred { reason }
+        }
+    }
 }
 
 /// The values a create body sends, as the register stores them.

@@ -1,7 +1,7 @@
 //! The register's behaviour, held identical on every backend: each case runs against a SQLite
 //! file and against a schema on a real PostgreSQL server (a throwaway `PgCluster`). It covers
 //! the schema version, checkpoints, per-document rows, deals, the send log, runs, filters,
-//! re-queueing, the run lock, and that each step is one transaction.
+//! re-queueing, the run lock, and that each step, a whole batch included, is one transaction.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,8 +15,8 @@ use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::postgres::{self, PostgresRegister};
 use alfa_calltouch::register::sqlite::{self, SqliteRegister};
 use alfa_calltouch::register::{
-    AcceptedDeal, AnyRegister, CheckpointRow, FailedDocument, ListFilter, Register, RegisterError,
-    SendRecord, SyncState,
+    AcceptedDeal, AnyRegister, CheckpointRow, DocumentRecord, FailedDocument, ListFilter, Outcome,
+    PendingDocument, Register, RegisterError, SendRecord, SyncState,
 };
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
@@ -163,21 +163,59 @@ async fn accept(
     now: NaiveDateTime,
 ) -> Result<(), RegisterError> {
     register
-        .record_accepted(
-            snapshot,
-            &AcceptedDeal {
-                order_number: &snapshot.number,
-                root: snapshot.reference,
-                status: Some(status),
-                revenue: Money::parse("100.5"),
-                manager: Some("Иванов И.И."),
-                calltouch_id: Some(7),
-            },
-            &send(&snapshot.number),
-            now,
-            now,
-        )
+        .record_outcomes(&[accepted(snapshot, status, now)], now)
         .await
+}
+
+/// Calltouch accepted the booking's deal, numbered as the booking.
+fn accepted<'a>(
+    snapshot: &'a DocumentSnapshot,
+    status: &'a str,
+    state_seen_at: NaiveDateTime,
+) -> Outcome<'a> {
+    Outcome::Accepted {
+        snapshot,
+        deal: AcceptedDeal {
+            order_number: &snapshot.number,
+            root: snapshot.reference,
+            status: Some(status),
+            revenue: Money::parse("100.5"),
+            manager: Some("Иванов И.И."),
+            calltouch_id: Some(7),
+        },
+        send: send(&snapshot.number),
+        state_seen_at,
+    }
+}
+
+/// The booking as pending under its own number.
+fn pending<'a>(
+    snapshot: &'a DocumentSnapshot,
+    error: Option<&'a str>,
+    count_attempt: bool,
+) -> PendingDocument<'a> {
+    PendingDocument {
+        snapshot,
+        order_number: &snapshot.number,
+        state_seen_at: at(1, 9),
+        error,
+        count_attempt,
+    }
+}
+
+/// Bookings numbered `first`, `first + 1`, … with references of their own.
+fn bookings(first: u32, count: u8) -> Vec<DocumentSnapshot> {
+    (0..count)
+        .map(|index| {
+            let mut snapshot = booking(&format!("{:06}", first + u32::from(index)));
+            snapshot.reference = DocRef([100 + index; 16]);
+            snapshot
+        })
+        .collect()
+}
+
+async fn stored(register: &AnyRegister, snapshot: &DocumentSnapshot) -> Option<DocumentRecord> {
+    register.document(snapshot.reference).await.unwrap()
 }
 
 fn failure<'a>(snapshot: &'a DocumentSnapshot, reason: &'a str) -> FailedDocument<'a> {
@@ -220,7 +258,7 @@ async fn an_accepted_deal_is_remembered_with_its_values_and_logged(backend: Back
     let mut register = subject.open().await.unwrap();
     let snapshot = booking("000101");
     register
-        .mark_pending(&snapshot, "000101", at(1, 9), at(2, 10), None, false)
+        .mark_pending_batch(&[pending(&snapshot, None, false)], at(2, 10))
         .await
         .unwrap();
     let pending = register
@@ -385,8 +423,9 @@ async fn a_deferred_document_counts_attempts_and_retry_requeues_it(backend: Back
     let mut register = subject.open().await.unwrap();
     let snapshot = booking("000107");
     for _ in 0..3 {
+        let deferred = Outcome::Deferred(pending(&snapshot, Some("429"), true));
         register
-            .mark_pending(&snapshot, "000107", at(1, 9), at(7, 9), Some("429"), true)
+            .record_outcomes(&[deferred], at(7, 9))
             .await
             .unwrap();
     }
@@ -534,6 +573,121 @@ async fn a_step_that_fails_midway_leaves_nothing_behind(backend: Backend) {
     assert_eq!(register.send_log().await.unwrap().len(), 1);
 }
 
+async fn a_batch_is_marked_pending_in_one_step(backend: Backend) {
+    let subject = Subject::new(backend, "pending_batch");
+    let mut register = subject.open().await.unwrap();
+    let batch = bookings(201, 3);
+    let documents = [
+        pending(&batch[0], None, false),
+        pending(&batch[1], None, false),
+        pending(&batch[2], Some("waiting for an earlier change"), false),
+    ];
+    register
+        .mark_pending_batch(&documents, at(10, 9))
+        .await
+        .unwrap();
+    for snapshot in &batch {
+        let row = stored(&register, snapshot).await.unwrap();
+        assert_eq!(row.state, SyncState::Pending);
+        assert_eq!(row.order_number.as_deref(), Some(snapshot.number.as_str()));
+        assert_eq!((row.attempts, row.updated_at), (0, at(10, 9)));
+    }
+    let waiting = stored(&register, &batch[2]).await.unwrap();
+    assert_eq!(
+        waiting.last_error.as_deref(),
+        Some("waiting for an earlier change")
+    );
+    assert!(register.send_log().await.unwrap().is_empty());
+}
+
+async fn a_batch_of_outcomes_is_recorded_together(backend: Backend) {
+    let subject = Subject::new(backend, "outcome_batch");
+    let mut register = subject.open().await.unwrap();
+    let batch = bookings(301, 3);
+    let sent: Vec<_> = batch.iter().map(|s| pending(s, None, false)).collect();
+    register.mark_pending_batch(&sent, at(11, 9)).await.unwrap();
+    let rejected = SendRecord {
+        endpoint: "send",
+        outcome: "rejected",
+        detail: Some("bad phone"),
+        ..send(&batch[1].number)
+    };
+    let outcomes = [
+        accepted(&batch[0], "Подтвержденная заявка", at(1, 9)),
+        Outcome::Failed {
+            failed: failure(&batch[1], "Calltouch rejected the deal: bad phone"),
+            send: Some(rejected),
+        },
+        Outcome::Deferred(pending(&batch[2], Some("503"), true)),
+    ];
+    register
+        .record_outcomes(&outcomes, at(11, 10))
+        .await
+        .unwrap();
+    let mut states = Vec::new();
+    for snapshot in &batch {
+        let row = stored(&register, snapshot).await.unwrap();
+        states.push((row.state, row.attempts));
+    }
+    assert_eq!(
+        states,
+        vec![
+            (SyncState::Sent, 0),
+            (SyncState::Failed, 1),
+            (SyncState::Pending, 1)
+        ]
+    );
+    assert!(register.deal(&batch[0].number).await.unwrap().is_some());
+    assert!(register.deal(&batch[1].number).await.unwrap().is_none());
+    assert!(register.deal(&batch[2].number).await.unwrap().is_none());
+    let outcomes: Vec<String> = register
+        .send_log()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, number, _, outcome)| format!("{number} {outcome}"))
+        .collect();
+    assert_eq!(outcomes, vec!["000301 accepted", "000302 rejected"]);
+}
+
+async fn a_batch_that_fails_midway_leaves_nothing_of_it(backend: Backend) {
+    let subject = Subject::new(backend, "batch_transaction");
+    let mut register = subject.open().await.unwrap();
+    let batch = bookings(401, 2);
+    let sent: Vec<_> = batch.iter().map(|s| pending(s, None, false)).collect();
+    register.mark_pending_batch(&sent, at(12, 9)).await.unwrap();
+    // The first outcome writes only documents; the second fails at the send log.
+    subject
+        .outside("ALTER TABLE send_log RENAME TO send_log_away")
+        .await;
+    let outcomes = [
+        Outcome::Deferred(pending(&batch[0], Some("503"), true)),
+        accepted(&batch[1], "x", at(1, 9)),
+    ];
+    assert!(register
+        .record_outcomes(&outcomes, at(12, 10))
+        .await
+        .is_err());
+    for snapshot in &batch {
+        let row = stored(&register, snapshot).await.unwrap();
+        assert_eq!(
+            (row.state, row.attempts, row.last_error, row.updated_at),
+            (SyncState::Pending, 0, None, at(12, 9))
+        );
+    }
+    assert!(register.deal(&batch[1].number).await.unwrap().is_none());
+    // The same batch, retried once the failure is gone, is recorded whole.
+    subject
+        .outside("ALTER TABLE send_log_away RENAME TO send_log")
+        .await;
+    register
+        .record_outcomes(&outcomes, at(12, 11))
+        .await
+        .unwrap();
+    assert_eq!(stored(&register, &batch[0]).await.unwrap().attempts, 1);
+    assert!(register.deal(&batch[1].number).await.unwrap().is_some());
+}
+
 async fn the_write_probe_changes_nothing(backend: Backend) {
     let subject = Subject::new(backend, "probe");
     let mut register = subject.open().await.unwrap();
@@ -598,6 +752,9 @@ on_every_backend!(
     runs_are_recorded_and_the_last_one_is_shown,
     a_second_run_lock_is_refused_until_the_holder_is_gone,
     a_step_that_fails_midway_leaves_nothing_behind,
+    a_batch_is_marked_pending_in_one_step,
+    a_batch_of_outcomes_is_recorded_together,
+    a_batch_that_fails_midway_leaves_nothing_of_it,
     the_write_probe_changes_nothing,
     the_register_view_shows_readable_columns,
 );

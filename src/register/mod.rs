@@ -137,6 +137,37 @@ pub struct FailedDocument<'a> {
     pub reason: &'a str,
 }
 
+/// A document about to be sent, or left waiting for a later attempt.
+#[derive(Debug, Clone)]
+pub struct PendingDocument<'a> {
+    pub snapshot: &'a DocumentSnapshot,
+    pub order_number: &'a str,
+    pub state_seen_at: NaiveDateTime,
+    /// Why it waits, when it does.
+    pub error: Option<&'a str>,
+    /// Whether it waits after an attempt Calltouch deferred, which counts towards giving up.
+    pub count_attempt: bool,
+}
+
+/// What became of one sent document, as the register records it.
+#[derive(Debug, Clone)]
+pub enum Outcome<'a> {
+    /// Accepted: the document, its deal and the send log.
+    Accepted {
+        snapshot: &'a DocumentSnapshot,
+        deal: AcceptedDeal<'a>,
+        send: SendRecord<'a>,
+        state_seen_at: NaiveDateTime,
+    },
+    /// Rejected, given up or bad data, with the request and answer when one was sent.
+    Failed {
+        failed: FailedDocument<'a>,
+        send: Option<SendRecord<'a>>,
+    },
+    /// Deferred by Calltouch: pending again, for a later attempt.
+    Deferred(PendingDocument<'a>),
+}
+
 /// Filters of the `register` listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -228,24 +259,20 @@ pub trait Register {
         state: Option<&str>,
     ) -> Result<Option<Option<NaiveDateTime>>, RegisterError>;
 
-    /// Records that a document is about to be sent (or is waiting to be retried).
-    async fn mark_pending(
+    /// Records, in one transaction, that these documents are about to be sent or are waiting to
+    /// be retried. A document's request may leave only once this returned: a crash after the
+    /// send then finds it pending with its order number, and its next attempt checks Calltouch
+    /// before creating the deal again.
+    async fn mark_pending_batch(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: &str,
-        state_seen_at: NaiveDateTime,
+        documents: &[PendingDocument<'_>],
         now: NaiveDateTime,
-        error: Option<&str>,
-        count_attempt: bool,
     ) -> Result<(), RegisterError>;
 
-    /// Records an accepted request in one transaction: the document, its deal, the send log.
-    async fn record_accepted(
+    /// Records what became of a batch of sent documents in one transaction: all of it or none.
+    async fn record_outcomes(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        send: &SendRecord<'_>,
-        state_seen_at: NaiveDateTime,
+        outcomes: &[Outcome<'_>],
         now: NaiveDateTime,
     ) -> Result<(), RegisterError>;
 
@@ -266,7 +293,13 @@ pub trait Register {
         failed: &FailedDocument<'_>,
         send: Option<&SendRecord<'_>>,
         now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
+    ) -> Result<(), RegisterError> {
+        let outcome = Outcome::Failed {
+            failed: failed.clone(),
+            send: send.cloned(),
+        };
+        self.record_outcomes(&[outcome], now).await
+    }
 
     /// Puts the failed or waiting documents with this number back in line: pending, no attempts
     /// counted, so the next cycle reads them again by number and sends them. Returns how many.
@@ -380,28 +413,19 @@ impl Register for AnyRegister {
     ) -> Result<Option<Option<NaiveDateTime>>, RegisterError> {
         dispatch!(self, r => r.state_seen_at(reference, state).await)
     }
-    async fn mark_pending(
+    async fn mark_pending_batch(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: &str,
-        state_seen_at: NaiveDateTime,
+        documents: &[PendingDocument<'_>],
         now: NaiveDateTime,
-        error: Option<&str>,
-        count_attempt: bool,
     ) -> Result<(), RegisterError> {
-        dispatch!(self, r => r
-            .mark_pending(snapshot, order_number, state_seen_at, now, error, count_attempt)
-            .await)
+        dispatch!(self, r => r.mark_pending_batch(documents, now).await)
     }
-    async fn record_accepted(
+    async fn record_outcomes(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        send: &SendRecord<'_>,
-        state_seen_at: NaiveDateTime,
+        outcomes: &[Outcome<'_>],
         now: NaiveDateTime,
     ) -> Result<(), RegisterError> {
-        dispatch!(self, r => r.record_accepted(snapshot, deal, send, state_seen_at, now).await)
+        dispatch!(self, r => r.record_outcomes(outcomes, now).await)
     }
     async fn record_settled(
         &mut self,
@@ -415,14 +439,6 @@ impl Register for AnyRegister {
         dispatch!(self, r => r
             .record_settled(snapshot, order_number, state, reason, state_seen_at, now)
             .await)
-    }
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        send: Option<&SendRecord<'_>>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        dispatch!(self, r => r.record_failed(failed, send, now).await)
     }
     async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
         dispatch!(self, r => r.requeue(number, now).await)

@@ -16,9 +16,9 @@ use tokio_postgres::{Client, NoTls, Row, Transaction};
 
 use super::statements::{self, FilterValue};
 use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Register,
-    RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord, StoredDeal, StoredDocument,
-    SyncState,
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
+    PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
+    StoredDeal, StoredDocument, SyncState,
 };
 use crate::config::{RegisterConfig, Secret};
 use crate::lock::LockError;
@@ -371,70 +371,39 @@ impl Register for PostgresRegister {
         Ok(super::seen_in_state(stored, state))
     }
 
-    async fn mark_pending(
+    async fn mark_pending_batch(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: &str,
-        state_seen_at: NaiveDateTime,
+        documents: &[PendingDocument<'_>],
         now: NaiveDateTime,
-        error: Option<&str>,
-        count_attempt: bool,
     ) -> Result<(), RegisterError> {
         let tx = self.client.transaction().await?;
-        upsert_document(&tx, snapshot, Some(order_number), state_seen_at, now).await?;
-        tx.execute(
-            statements::MARK_PENDING,
-            &[
-                &snapshot.reference.to_uuid_string(),
-                &error,
-                &i32::from(count_attempt),
-                &seconds(now),
-            ],
-        )
-        .await?;
+        for document in documents {
+            mark_pending(&tx, document, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn record_accepted(
+    async fn record_outcomes(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        send: &SendRecord<'_>,
-        state_seen_at: NaiveDateTime,
+        outcomes: &[Outcome<'_>],
         now: NaiveDateTime,
     ) -> Result<(), RegisterError> {
         let tx = self.client.transaction().await?;
-        upsert_document(&tx, snapshot, Some(deal.order_number), state_seen_at, now).await?;
-        let revenue = deal.revenue.map(|m| m.to_calltouch());
-        let reference = snapshot.reference.to_uuid_string();
-        tx.execute(
-            statements::MARK_SENT,
-            &[
-                &reference,
-                &deal.status,
-                &revenue,
-                &deal.manager,
-                &seconds(now),
-            ],
-        )
-        .await?;
-        tx.execute(
-            statements::UPSERT_DEAL,
-            &[
-                &deal.order_number,
-                &deal.root.to_uuid_string(),
-                &reference,
-                &snapshot.kind.code(),
-                &deal.status,
-                &revenue,
-                &deal.manager,
-                &deal.calltouch_id,
-                &seconds(now),
-            ],
-        )
-        .await?;
-        insert_send_log(&tx, snapshot.reference, send, now).await?;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Accepted {
+                    snapshot,
+                    deal,
+                    send,
+                    state_seen_at,
+                } => record_accepted(&tx, snapshot, deal, send, *state_seen_at, now).await?,
+                Outcome::Failed { failed, send } => {
+                    record_failed(&tx, failed, send.as_ref(), now).await?
+                }
+                Outcome::Deferred(document) => mark_pending(&tx, document, now).await?,
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -460,33 +429,6 @@ impl Register for PostgresRegister {
             ],
         )
         .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        send: Option<&SendRecord<'_>>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.client.transaction().await?;
-        tx.execute(
-            statements::RECORD_FAILED,
-            &[
-                &failed.reference.to_uuid_string(),
-                &failed.kind.code(),
-                &failed.number,
-                &seconds(failed.date.unwrap_or_default()),
-                &failed.order_number,
-                &failed.reason,
-                &seconds(now),
-            ],
-        )
-        .await?;
-        if let Some(send) = send {
-            insert_send_log(&tx, failed.reference, send, now).await?;
-        }
         tx.commit().await?;
         Ok(())
     }
@@ -559,6 +501,98 @@ impl Register for PostgresRegister {
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
         let row = self.client.query_opt(statements::LAST_RUN, &[]).await?;
         Ok(row.map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))))
+    }
+}
+
+async fn mark_pending(
+    tx: &Transaction<'_>,
+    document: &PendingDocument<'_>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let snapshot = document.snapshot;
+    upsert_document(
+        tx,
+        snapshot,
+        Some(document.order_number),
+        document.state_seen_at,
+        now,
+    )
+    .await?;
+    tx.execute(
+        statements::MARK_PENDING,
+        &[
+            &snapshot.reference.to_uuid_string(),
+            &document.error,
+            &i32::from(document.count_attempt),
+            &seconds(now),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn record_accepted(
+    tx: &Transaction<'_>,
+    snapshot: &DocumentSnapshot,
+    deal: &AcceptedDeal<'_>,
+    send: &SendRecord<'_>,
+    state_seen_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    upsert_document(tx, snapshot, Some(deal.order_number), state_seen_at, now).await?;
+    let revenue = deal.revenue.map(|m| m.to_calltouch());
+    let reference = snapshot.reference.to_uuid_string();
+    tx.execute(
+        statements::MARK_SENT,
+        &[
+            &reference,
+            &deal.status,
+            &revenue,
+            &deal.manager,
+            &seconds(now),
+        ],
+    )
+    .await?;
+    tx.execute(
+        statements::UPSERT_DEAL,
+        &[
+            &deal.order_number,
+            &deal.root.to_uuid_string(),
+            &reference,
+            &snapshot.kind.code(),
+            &deal.status,
+            &revenue,
+            &deal.manager,
+            &deal.calltouch_id,
+            &seconds(now),
+        ],
+    )
+    .await?;
+    insert_send_log(tx, snapshot.reference, send, now).await
+}
+
+async fn record_failed(
+    tx: &Transaction<'_>,
+    failed: &FailedDocument<'_>,
+    send: Option<&SendRecord<'_>>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    tx.execute(
+        statements::RECORD_FAILED,
+        &[
+            &failed.reference.to_uuid_string(),
+            &failed.kind.code(),
+            &failed.number,
+            &seconds(failed.date.unwrap_or_default()),
+            &failed.order_number,
+            &failed.reason,
+            &seconds(now),
+        ],
+    )
+    .await?;
+    match send {
+        Some(send) => insert_send_log(tx, failed.reference, send, now).await,
+        None => Ok(()),
     }
 }
 

@@ -3,14 +3,14 @@
 //! transaction, so a crash leaves either the old or the new state of a document, never half.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use std::path::{Path, PathBuf};
 
 use super::statements::{self, FilterValue};
 use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Register,
-    RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord, StoredDeal, StoredDocument,
-    SyncState,
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
+    PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
+    StoredDeal, StoredDocument, SyncState,
 };
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocRef, DocumentSnapshot};
@@ -274,66 +274,37 @@ impl Register for SqliteRegister {
         Ok(super::seen_in_state(row, state))
     }
 
-    async fn mark_pending(
+    async fn mark_pending_batch(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: &str,
-        state_seen_at: NaiveDateTime,
+        documents: &[PendingDocument<'_>],
         now: NaiveDateTime,
-        error: Option<&str>,
-        count_attempt: bool,
     ) -> Result<(), RegisterError> {
         let tx = self.conn.transaction()?;
-        upsert_document(&tx, snapshot, Some(order_number), state_seen_at, now)?;
-        tx.execute(
-            &dialect(statements::MARK_PENDING),
-            params![
-                snapshot.reference.to_uuid_string(),
-                error,
-                i64::from(count_attempt),
-                fmt_time(now)
-            ],
-        )?;
+        for document in documents {
+            mark_pending(&tx, document, now)?;
+        }
         tx.commit()?;
         Ok(())
     }
 
-    async fn record_accepted(
+    async fn record_outcomes(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        send: &SendRecord<'_>,
-        state_seen_at: NaiveDateTime,
+        outcomes: &[Outcome<'_>],
         now: NaiveDateTime,
     ) -> Result<(), RegisterError> {
         let tx = self.conn.transaction()?;
-        upsert_document(&tx, snapshot, Some(deal.order_number), state_seen_at, now)?;
-        let revenue = deal.revenue.map(|m| m.to_calltouch());
-        tx.execute(
-            &dialect(statements::MARK_SENT),
-            params![
-                snapshot.reference.to_uuid_string(),
-                deal.status,
-                revenue,
-                deal.manager,
-                fmt_time(now)
-            ],
-        )?;
-        tx.execute(
-            &dialect(statements::UPSERT_DEAL),
-            params![
-                deal.order_number,
-                deal.root.to_uuid_string(),
-                snapshot.reference.to_uuid_string(),
-                snapshot.kind.code(),
-                deal.status,
-                revenue,
-                deal.manager,
-                deal.calltouch_id,
-                fmt_time(now)
-            ],
-        )?;
-        insert_send_log(&tx, snapshot.reference, send, now)?;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Accepted {
+                    snapshot,
+                    deal,
+                    send,
+                    state_seen_at,
+                } => record_accepted(&tx, snapshot, deal, send, *state_seen_at, now)?,
+                Outcome::Failed { failed, send } => record_failed(&tx, failed, send.as_ref(), now)?,
+                Outcome::Deferred(document) => mark_pending(&tx, document, now)?,
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -358,32 +329,6 @@ impl Register for SqliteRegister {
                 fmt_time(now)
             ],
         )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        send: Option<&SendRecord<'_>>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            &dialect(statements::RECORD_FAILED),
-            params![
-                failed.reference.to_uuid_string(),
-                failed.kind.code(),
-                failed.number,
-                fmt_time(failed.date.unwrap_or_default()),
-                failed.order_number,
-                failed.reason,
-                fmt_time(now)
-            ],
-        )?;
-        if let Some(send) = send {
-            insert_send_log(&tx, failed.reference, send, now)?;
-        }
         tx.commit()?;
         Ok(())
     }
@@ -469,16 +414,93 @@ impl Register for SqliteRegister {
     }
 }
 
+fn mark_pending(
+    tx: &Transaction<'_>,
+    document: &PendingDocument<'_>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let snapshot = document.snapshot;
+    upsert_document(
+        tx,
+        snapshot,
+        Some(document.order_number),
+        document.state_seen_at,
+        now,
+    )?;
+    tx.prepare_cached(&dialect(statements::MARK_PENDING))?
+        .execute(params![
+            snapshot.reference.to_uuid_string(),
+            document.error,
+            i64::from(document.count_attempt),
+            fmt_time(now)
+        ])?;
+    Ok(())
+}
+
+fn record_accepted(
+    tx: &Transaction<'_>,
+    snapshot: &DocumentSnapshot,
+    deal: &AcceptedDeal<'_>,
+    send: &SendRecord<'_>,
+    state_seen_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    upsert_document(tx, snapshot, Some(deal.order_number), state_seen_at, now)?;
+    let revenue = deal.revenue.map(|m| m.to_calltouch());
+    tx.prepare_cached(&dialect(statements::MARK_SENT))?
+        .execute(params![
+            snapshot.reference.to_uuid_string(),
+            deal.status,
+            revenue,
+            deal.manager,
+            fmt_time(now)
+        ])?;
+    tx.prepare_cached(&dialect(statements::UPSERT_DEAL))?
+        .execute(params![
+            deal.order_number,
+            deal.root.to_uuid_string(),
+            snapshot.reference.to_uuid_string(),
+            snapshot.kind.code(),
+            deal.status,
+            revenue,
+            deal.manager,
+            deal.calltouch_id,
+            fmt_time(now)
+        ])?;
+    insert_send_log(tx, snapshot.reference, send, now)
+}
+
+fn record_failed(
+    tx: &Transaction<'_>,
+    failed: &FailedDocument<'_>,
+    send: Option<&SendRecord<'_>>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    tx.prepare_cached(&dialect(statements::RECORD_FAILED))?
+        .execute(params![
+            failed.reference.to_uuid_string(),
+            failed.kind.code(),
+            failed.number,
+            fmt_time(failed.date.unwrap_or_default()),
+            failed.order_number,
+            failed.reason,
+            fmt_time(now)
+        ])?;
+    match send {
+        Some(send) => insert_send_log(tx, failed.reference, send, now),
+        None => Ok(()),
+    }
+}
+
 fn upsert_document(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     snapshot: &DocumentSnapshot,
     order_number: Option<&str>,
     state_seen_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(), RegisterError> {
-    tx.execute(
-        &dialect(statements::UPSERT_DOCUMENT),
-        params![
+    tx.prepare_cached(&dialect(statements::UPSERT_DOCUMENT))?
+        .execute(params![
             snapshot.reference.to_uuid_string(),
             snapshot.kind.code(),
             snapshot.number,
@@ -487,20 +509,18 @@ fn upsert_document(
             snapshot.state,
             fmt_time(state_seen_at),
             fmt_time(now)
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 fn insert_send_log(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     reference: DocRef,
     send: &SendRecord<'_>,
     now: NaiveDateTime,
 ) -> Result<(), RegisterError> {
-    tx.execute(
-        &dialect(statements::INSERT_SEND_LOG),
-        params![
+    tx.prepare_cached(&dialect(statements::INSERT_SEND_LOG))?
+        .execute(params![
             fmt_time(now),
             send.endpoint,
             send.order_number,
@@ -508,8 +528,7 @@ fn insert_send_log(
             send.request_json,
             send.outcome,
             send.detail
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
