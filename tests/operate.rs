@@ -163,6 +163,37 @@ async fn check_explains_an_unreachable_database() {
     );
 }
 
+#[tokio::test]
+async fn check_reads_an_ms_sql_source_through_the_real_source() {
+    let dir = std::env::temp_dir().join(format!("alfa-operate-mssql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map = alfa_calltouch::fixture::storage_name_map(
+        Preset::Alfa6,
+        7,
+        alfa_calltouch::source::namemap::Dialect::MsSql,
+    );
+    std::fs::write(dir.join("namemap.toml"), map.to_toml()).unwrap();
+    std::fs::write(dir.join("token.txt"), "token").unwrap();
+    std::fs::write(dir.join("db-password.txt"), "password").unwrap();
+    let config = write_config(&dir, closed_port(), "alfa").with_extension("toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("kind = \"postgres\"", "kind = \"mssql\"");
+    std::fs::write(&config, text).unwrap();
+    let output = run(&config, &["check"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("ok   name map"),
+        "the MS SQL map is checked: {text}"
+    );
+    let failures: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failures.len(), 1, "{text}");
+    assert!(failures[0].contains("reading 1C data failed"), "{text}");
+    assert!(failures[0].contains("cannot connect"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// SIGTERM exists on Unix only; Windows stops `watch` with Ctrl-C / Ctrl-Break.
 #[cfg(unix)]
 mod watch_signal {

@@ -73,10 +73,9 @@ async fn database(config: &Config) -> Vec<Finding> {
         config.name_map_path().display(),
         config.source.preset.code()
     ))];
-    if config.source.kind != SourceKind::Postgres {
-        findings.push(Finding::fail(
-            "source.kind = \"mssql\" is not supported by this build yet; use a PostgreSQL 1C base",
-        ));
+    if config.source.kind == SourceKind::Mssql {
+        // The schema walk reads pg_catalog; on MS SQL the real read names a wrong entry instead.
+        findings.push(read_one(config).await);
         return findings;
     }
     let password = match config.database_password() {
