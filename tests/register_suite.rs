@@ -112,6 +112,7 @@ impl Subject {
                 ))
                 .await
             }
+            AnyRegister::Mssql(_) => unreachable!("this suite opens no MS SQL register"),
         }
     }
 }

@@ -5,10 +5,10 @@
 //! [`Register`] is everything the cycle and the commands ask of it; every backend behaves the
 //! same (the shared suite in `tests/register_suite.rs` holds them to it). [`open`] picks the
 //! backend `[register] kind` names: an embedded SQLite file, or a schema of its own on a
-//! PostgreSQL server. MS SQL Server has its statements rendered and checked ([`mssql`]) but
-//! cannot be opened yet.
+//! PostgreSQL or an MS SQL server (its T-SQL in [`mssql`], run by [`mssql_server`]).
 
 pub mod mssql;
+pub mod mssql_server;
 pub mod postgres;
 pub mod sqlite;
 pub mod statements;
@@ -199,6 +199,8 @@ pub enum RegisterError {
     Sqlite(#[from] rusqlite::Error),
     #[error("register: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    #[error("register: {0}")]
+    Mssql(#[from] tiberius::error::Error),
     #[error("register holds a value it cannot read: {0}")]
     Corrupt(String),
 }
@@ -211,6 +213,8 @@ pub enum RunGuard {
     File(RunLock),
     /// A session advisory lock held on a connection of its own.
     Server(postgres::AdvisoryLock),
+    /// An MS SQL session application lock held on a connection of its own.
+    AppLock(mssql_server::AppLock),
 }
 
 /// Every read and write of the register. Each write method is one transaction.
@@ -332,6 +336,8 @@ pub enum AnyRegister {
     Sqlite(sqlite::SqliteRegister),
     /// Boxed: a PostgreSQL client is much larger than a SQLite connection.
     Postgres(Box<postgres::PostgresRegister>),
+    /// Boxed for the same reason.
+    Mssql(Box<mssql_server::MssqlRegister>),
 }
 
 /// Opens (creating or migrating) the register `[register]` names.
@@ -354,7 +360,16 @@ pub async fn open(config: &Config) -> Result<AnyRegister, RegisterError> {
             let register = postgres::PostgresRegister::open(pg, &schema).await?;
             Ok(AnyRegister::Postgres(Box::new(register)))
         }
-        RegisterKind::Mssql => Err(open_error(mssql::NOT_AVAILABLE.to_string())),
+        RegisterKind::Mssql => {
+            let password = config
+                .register_password()
+                .map_err(|e| open_error(e.to_string()))?;
+            let tds = mssql_server::connection_config(settings, &password)?;
+            let timeout = std::time::Duration::from_secs(settings.connect_timeout_secs);
+            let register =
+                mssql_server::MssqlRegister::open(tds, &settings.schema, timeout).await?;
+            Ok(AnyRegister::Mssql(Box::new(register)))
+        }
     }
 }
 
@@ -364,6 +379,7 @@ macro_rules! dispatch {
         match $self {
             AnyRegister::Sqlite($register) => $call,
             AnyRegister::Postgres($register) => $call,
+            AnyRegister::Mssql($register) => $call,
         }
     };
 }

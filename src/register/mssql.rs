@@ -1,18 +1,13 @@
 //! The register on MS SQL Server (`[register] kind = "mssql"`): its T-SQL — the schema, the
 //! versioned migration, the run lock and every statement of [`super::Register`] — rendered for
-//! the configured schema. The tests parse every statement as T-SQL and, when `MSSQL_TEST_URL`
-//! names a server, run them there. This build does not open an MS SQL register yet: [`super::open`]
-//! says so with [`NOT_AVAILABLE`].
+//! the configured schema. [`super::mssql_server`] runs it; the tests parse every statement as
+//! T-SQL and, when `MSSQL_TEST_URL` names a server, run the register there.
 //!
 //! T-SQL differs from the statements SQLite and PostgreSQL share in three ways that matter
 //! here: upserts are `MERGE` instead of `ON CONFLICT` (every writer holds the run lock, so no
 //! two upserts race), parameters are `@Pn`,
 //! and `TOP (1)` replaces `LIMIT 1`. The run lock is `sp_getapplock` with a session owner
 //! (`lock held` tells whether it was granted), released by the server when the session ends.
-
-/// Why opening an MS SQL register fails, and what to use meanwhile.
-pub const NOT_AVAILABLE: &str = "kind = \"mssql\" is not available yet in this build; keep the \
-    register in SQLite (kind = \"sqlite\") or on PostgreSQL (kind = \"postgres\")";
 
 /// The newest schema version on MS SQL.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -136,22 +136,26 @@ pub fn list(filter: &ListFilter) -> (String, Vec<FilterValue>) {
             FilterValue::Text(number.trim().into()),
         );
     }
-    if let Some(from) = filter.from {
-        bind(&mut sql, "doc_date >=", FilterValue::Time(midnight(from)));
+    let (from, below) = date_bounds(filter);
+    if let Some(from) = from {
+        bind(&mut sql, "doc_date >=", FilterValue::Time(from));
     }
-    if let Some(to) = filter.to {
-        let next_day = to.succ_opt().unwrap_or(to);
-        bind(
-            &mut sql,
-            "doc_date <",
-            FilterValue::Time(midnight(next_day)),
-        );
+    if let Some(below) = below {
+        bind(&mut sql, "doc_date <", FilterValue::Time(below));
     }
     if filter.with_errors {
         sql.push_str(" AND last_error IS NOT NULL AND state IN ('failed', 'pending')");
     }
     sql.push_str(" ORDER BY updated_at DESC, number");
     (sql, values)
+}
+
+/// The listing's document dates as times: from the first day's midnight, below the midnight
+/// after the last day.
+pub(crate) fn date_bounds(filter: &ListFilter) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    let from = filter.from.map(midnight);
+    let below = filter.to.map(|to| midnight(to.succ_opt().unwrap_or(to)));
+    (from, below)
 }
 
 fn midnight(day: NaiveDate) -> NaiveDateTime {

@@ -214,28 +214,78 @@ fn auth_method(
     Ok(AuthMethod::sql_server(user, password.expose()))
 }
 
+/// Where an MS SQL server is and how to reach it: shared by the source and the register.
+pub(crate) struct ServerAddress<'a> {
+    pub host: &'a str,
+    pub port: Option<u16>,
+    /// A named instance, found through the SQL Server Browser instead of `port`.
+    pub instance: Option<&'a str>,
+    pub database: &'a str,
+    /// `required`, `preferred` or `off`.
+    pub tls: &'a str,
+    pub trust_server_certificate: bool,
+}
+
+/// The tiberius configuration of a server address, without the login.
+pub(crate) fn server_config(
+    address: &ServerAddress<'_>,
+    application_name: &str,
+) -> Result<tiberius::Config, SourceError> {
+    let mut tds = tiberius::Config::new();
+    tds.host(address.host);
+    match address.instance {
+        Some(instance) => tds.instance_name(instance),
+        None => tds.port(address.port.unwrap_or(1433)),
+    }
+    tds.database(address.database);
+    tds.application_name(application_name);
+    tds.encryption(encryption_level(address.tls)?);
+    if address.trust_server_certificate {
+        tds.trust_cert();
+    }
+    Ok(tds)
+}
+
 /// The tiberius configuration for `[source]`.
 pub fn connection_config(
     config: &SourceConfig,
     password: Option<&Secret>,
 ) -> Result<tiberius::Config, SourceError> {
-    let mut tds = tiberius::Config::new();
-    tds.host(&config.host);
-    match &config.instance {
-        Some(instance) => tds.instance_name(instance),
-        None => tds.port(config.port.unwrap_or(1433)),
-    }
-    tds.database(&config.database);
-    tds.application_name("alfa-calltouch");
-    tds.encryption(encryption_level(&config.tls)?);
-    if config.trust_server_certificate {
-        tds.trust_cert();
-    }
+    let address = ServerAddress {
+        host: &config.host,
+        port: config.port,
+        instance: config.instance.as_deref(),
+        database: &config.database,
+        tls: &config.tls,
+        trust_server_certificate: config.trust_server_certificate,
+    };
+    let mut tds = server_config(&address, "alfa-calltouch")?;
     tds.authentication(auth_method(config, password)?);
     Ok(tds)
 }
 
-type TdsClient = Client<Compat<TcpStream>>;
+pub(crate) type TdsClient = Client<Compat<TcpStream>>;
+
+/// TCP (after a Browser lookup for a named instance), TLS and login, within `timeout`.
+pub(crate) async fn open_connection(
+    tds: &tiberius::Config,
+    timeout: Duration,
+) -> Result<TdsClient, SourceError> {
+    let attempt = async {
+        let tcp = TcpStream::connect_named(tds).await?;
+        tcp.set_nodelay(true)?;
+        Client::connect(tds.clone(), tcp.compat_write()).await
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Err(_) => Err(SourceError::Connect(format!(
+            "{} did not answer within {} s",
+            tds.get_addr(),
+            timeout.as_secs()
+        ))),
+        Ok(Err(e)) => Err(SourceError::Connect(e.to_string())),
+        Ok(Ok(client)) => Ok(client),
+    }
+}
 
 /// How to (re)connect, and the limits of one connection.
 struct Connector {
@@ -245,25 +295,9 @@ struct Connector {
 }
 
 impl Connector {
-    /// TCP (after a Browser lookup for a named instance), TLS and login, within the connect
-    /// timeout; then the session's isolation.
+    /// Connects within the connect timeout; then sets the session's isolation.
     async fn connect(&self) -> Result<TdsClient, SourceError> {
-        let attempt = async {
-            let tcp = TcpStream::connect_named(&self.tds).await?;
-            tcp.set_nodelay(true)?;
-            Client::connect(self.tds.clone(), tcp.compat_write()).await
-        };
-        let mut client = match tokio::time::timeout(self.connect_timeout, attempt).await {
-            Err(_) => {
-                return Err(SourceError::Connect(format!(
-                    "{} did not answer within {} s",
-                    self.tds.get_addr(),
-                    self.connect_timeout.as_secs()
-                )))
-            }
-            Ok(Err(e)) => return Err(SourceError::Connect(e.to_string())),
-            Ok(Ok(client)) => client,
-        };
+        let mut client = open_connection(&self.tds, self.connect_timeout).await?;
         let isolation = self.read_isolation(&mut client).await?;
         let lock_timeout_ms = self.query_timeout.as_millis();
         let setup = format!(
@@ -618,7 +652,7 @@ impl MssqlRow {
         MssqlRow { columns, cells }
     }
 
-    fn from_row(row: tiberius::Row) -> MssqlRow {
+    pub(crate) fn from_row(row: tiberius::Row) -> MssqlRow {
         let columns = row.columns().iter().map(|c| c.name().to_string()).collect();
         MssqlRow {
             columns,
@@ -627,7 +661,7 @@ impl MssqlRow {
     }
 
     /// The cell of a column; `None` when it is NULL, whatever its type.
-    fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
+    pub(crate) fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
         let index = self
             .columns
             .iter()
@@ -663,7 +697,7 @@ fn is_null(cell: &ColumnData<'_>) -> bool {
     )
 }
 
-fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
+pub(crate) fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
     format!("column `{column}` is not {wanted}: {cell:?}")
 }
 
