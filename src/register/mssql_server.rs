@@ -725,3 +725,176 @@ fn read_run(row: &MssqlRow) -> Result<RunRecord, RegisterError> {
         required_text(row, "summary")?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use tiberius::ColumnData;
+
+    use super::*;
+    use crate::snapshot::DocKind;
+
+    const REFERENCE: &str = "9022249e-3a1a-c4b9-4be8-faddd2f8bde9";
+
+    fn at(day: u32, hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, day)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+    }
+
+    fn text_cell(text: &'static str) -> ColumnData<'static> {
+        ColumnData::String(Some(Cow::Borrowed(text)))
+    }
+
+    /// A `datetime2` cell as tiberius decodes it.
+    fn time_cell(value: NaiveDateTime) -> ColumnData<'static> {
+        match value.to_sql() {
+            ColumnData::DateTime2(v) => ColumnData::DateTime2(v),
+            other => panic!("tiberius encodes NaiveDateTime as {other:?}"),
+        }
+    }
+
+    fn date_cell(value: NaiveDate) -> ColumnData<'static> {
+        match value.to_sql() {
+            ColumnData::Date(v) => ColumnData::Date(v),
+            other => panic!("tiberius encodes NaiveDate as {other:?}"),
+        }
+    }
+
+    fn document_row(kind: ColumnData<'static>) -> MssqlRow {
+        MssqlRow::new(vec![
+            ("kind", kind),
+            ("reference", text_cell(REFERENCE)),
+            ("number", text_cell("ЗР-000123")),
+            ("doc_date", time_cell(at(3, 10))),
+            ("order_number", text_cell("ЗР-000123-2026")),
+            ("state", text_cell("failed")),
+            ("onec_state", ColumnData::String(None)),
+            ("last_status", ColumnData::String(None)),
+            ("last_revenue", text_cell("15300.50")),
+            ("last_manager", ColumnData::String(None)),
+            ("attempts", ColumnData::I32(Some(2))),
+            ("last_error", text_cell("rejected")),
+            ("updated_at", time_cell(at(4, 12))),
+        ])
+    }
+
+    #[test]
+    fn a_documents_row_decodes_into_its_record() {
+        let record = read_document(&document_row(text_cell("booking")))
+            .unwrap()
+            .into_record()
+            .unwrap();
+        assert_eq!(record.kind, DocKind::Booking);
+        assert_eq!(record.reference.to_uuid_string(), REFERENCE);
+        assert_eq!(record.number, "ЗР-000123");
+        assert_eq!(record.date, at(3, 10));
+        assert_eq!(record.order_number.as_deref(), Some("ЗР-000123-2026"));
+        assert_eq!(record.state, SyncState::Failed);
+        assert_eq!(record.onec_state, None);
+        assert_eq!(record.last_revenue.as_deref(), Some("15300.50"));
+        assert_eq!(record.attempts, 2);
+        assert_eq!(record.last_error.as_deref(), Some("rejected"));
+        assert_eq!(record.updated_at, at(4, 12));
+    }
+
+    #[test]
+    fn a_null_or_mistyped_required_column_is_corrupt() {
+        let null_kind = read_document(&document_row(ColumnData::String(None)));
+        assert!(matches!(null_kind, Err(RegisterError::Corrupt(m)) if m.contains("kind")));
+        let int_kind = read_document(&document_row(ColumnData::I32(Some(1))));
+        assert!(matches!(int_kind, Err(RegisterError::Corrupt(m)) if m.contains("kind")));
+    }
+
+    #[test]
+    fn a_deals_row_decodes_with_its_drivers_date() {
+        let row = MssqlRow::new(vec![
+            ("order_number", text_cell("ЗР-000123-2026")),
+            ("root_ref", text_cell(REFERENCE)),
+            ("driver_ref", text_cell(REFERENCE)),
+            ("driver_kind", text_cell("work_order")),
+            ("status", text_cell("Выполнен")),
+            ("revenue", text_cell("15300.50")),
+            ("manager", ColumnData::String(None)),
+            ("doc_date", time_cell(at(5, 9))),
+        ]);
+        let deal = read_deal(&row).unwrap().into_record().unwrap();
+        assert_eq!(deal.driver_kind, DocKind::WorkOrder);
+        assert_eq!(deal.driver_date, Some(at(5, 9)));
+        assert_eq!(deal.status.as_deref(), Some("Выполнен"));
+        assert_eq!(
+            deal.revenue.map(|m| m.to_calltouch()).as_deref(),
+            Some("15300.50")
+        );
+        assert_eq!(deal.manager, None);
+    }
+
+    #[test]
+    fn a_checkpoint_row_decodes_its_since_date() {
+        let since = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let row = MssqlRow::new(vec![
+            ("checkpoint", ColumnData::String(None)),
+            ("since", date_cell(since)),
+        ]);
+        let checkpoint = read_checkpoint(&row).unwrap();
+        assert_eq!(checkpoint.checkpoint, None);
+        assert_eq!(checkpoint.since, Some(since));
+    }
+
+    #[test]
+    fn a_runs_row_decodes_into_its_record() {
+        let row = MssqlRow::new(vec![
+            ("started_at", time_cell(at(6, 8))),
+            ("finished_at", time_cell(at(6, 9))),
+            ("outcome", text_cell("ok")),
+            ("summary", text_cell("read 3")),
+        ]);
+        let run = read_run(&row).unwrap();
+        assert_eq!(run, (at(6, 8), at(6, 9), "ok".into(), "read 3".into()));
+    }
+
+    #[test]
+    fn every_statement_this_backend_runs_is_rendered() {
+        let sql = Operations::new("register_test");
+        for name in [
+            "schema exists",
+            "create schema",
+            "schema version exists",
+            "schema version table",
+            "current version",
+            "record version",
+            "lock run",
+            "lock held",
+            "probe write",
+            "checkpoint",
+            "save checkpoint",
+            "reset checkpoint",
+            "deal",
+            "document",
+            "state seen at",
+            "upsert document",
+            "mark pending",
+            "mark sent",
+            "upsert deal",
+            "mark settled",
+            "record failed",
+            "insert send log",
+            "requeue",
+            "list",
+            "counts",
+            "send log",
+            "record run",
+            "last run",
+        ] {
+            assert!(sql.get(name).contains("register_test"), "{name}");
+        }
+    }
+
+    #[test]
+    fn times_are_kept_to_the_second() {
+        let precise = at(7, 10) + chrono::Duration::milliseconds(750);
+        assert_eq!(seconds(precise), at(7, 10));
+    }
+}
