@@ -274,7 +274,7 @@ pub enum RegisterKind {
     Sqlite,
     /// A schema of its own on a PostgreSQL server.
     Postgres,
-    /// A schema of its own on an MS SQL Server (statements checked; not available yet).
+    /// A schema of its own on an MS SQL Server.
     Mssql,
 }
 
