@@ -100,7 +100,7 @@ pub enum Command {
     },
     /// Build the name map from a file exported with ПолучитьСтруктуруХраненияБазыДанных().
     ImportStructure {
-        /// The JSON file the 1C code in the README («Setting up the name map») writes.
+        /// The JSON file the 1C code in docs/name-map.md writes.
         file: PathBuf,
         /// Where to write the map (default: source.name_map).
         #[arg(long)]

@@ -760,7 +760,7 @@ on_every_backend!(
     the_register_view_shows_readable_columns,
 );
 
-/// The grants the README gives are enough: a login that owns only the register's
+/// The grants docs/register.md gives are enough: a login that owns only the register's
 /// schema, with no right on the database or on any other schema.
 #[tokio::test]
 async fn postgres_needs_only_a_schema_of_its_own() {

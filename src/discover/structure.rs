@@ -1,5 +1,5 @@
 //! The `import-structure` file: what 1C's `ПолучитьСтруктуруХраненияБазыДанных(, Истина)`
-//! returns, written as JSON by a few lines of 1C code (see the README, «Setting up the name map»), plus the enum
+//! returns, written as JSON by a few lines of 1C code (see docs/name-map.md), plus the enum
 //! value names in order, which the storage structure does not hold:
 //!
 //! ```json

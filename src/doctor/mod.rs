@@ -170,7 +170,7 @@ fn register_advice(config: &Config) -> String {
         }
         RegisterKind::Postgres | RegisterKind::Mssql => format!(
             "check register.host, register.database, register.user and its password, and \
-             that the login may create in schema {} (README, «Keeping the register on the SQL server»)",
+             that the login may create in schema {} (docs/register.md, «Keeping the register on the SQL server»)",
             config.register.schema
         ),
     }

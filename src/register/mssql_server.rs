@@ -129,7 +129,7 @@ impl MssqlRegister {
         register.create_schema().await.map_err(|e| {
             open_error(format!(
                 "cannot create schema {schema} ({e}); create it for the register's login as \
-                 the README shows (\"Keeping the register on the SQL server\")"
+                 docs/register.md shows (\"Keeping the register on the SQL server\")"
             ))
         })?;
         register.migrate().await?;

@@ -106,7 +106,7 @@ impl PostgresRegister {
         register.create_schema().await.map_err(|e| {
             open_error(format!(
                 "cannot create schema {schema} ({e}); create it for the register's login as \
-                 the README section «Keeping the register on the SQL server» shows"
+                 docs/register.md («Keeping the register on the SQL server») shows"
             ))
         })?;
         register
