@@ -1,24 +1,40 @@
-//! The `discover` and `import-structure` commands: connect read-only, build the name map of the
-//! configured preset, check it against the live database, write it, and name what is missing.
+//! The `discover` and `import-structure` commands: connect read-only (PostgreSQL or MS SQL),
+//! build the name map of the configured preset, check it against the live database, write it,
+//! and name what is missing.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+use super::live::LiveDatabase;
+use super::mssql::MssqlMetadata;
 use super::postgres::PgMetadata;
 use super::storage::{Storage, Unresolved};
-use super::{live, read_metadata, structure};
+use super::{live, read_metadata, structure, MetadataStore};
 use crate::cli::exit;
 use crate::config::{Config, Preset, SourceKind};
 use crate::source::namemap::NameMap;
-use crate::source::postgres::{check_name_map, connection_config, required_entries};
+use crate::source::postgres::{connection_config, required_entries};
+use crate::source::{mssql, postgres};
 
 /// `discover`: the name map from the database's own metadata.
 pub async fn discover(config: &Config, output: Option<&Path>) -> Result<u8> {
-    let db = connect(config).await?;
+    match config.source.kind {
+        SourceKind::Postgres => {
+            discover_from(config, output, &connect_postgres(config).await?).await
+        }
+        SourceKind::Mssql => discover_from(config, output, &connect_mssql(config).await?).await,
+    }
+}
+
+async fn discover_from(
+    config: &Config,
+    output: Option<&Path>,
+    db: &(impl MetadataStore + LiveDatabase),
+) -> Result<u8> {
     let required = required_entries(config.source.preset);
-    let storage = read_metadata(&db, &required).await?;
-    finish(config, output, "the 1C metadata", storage, &db).await
+    let storage = read_metadata(db, &required).await?;
+    finish(config, output, "the 1C metadata", storage, db).await
 }
 
 /// `import-structure`: the name map from an exported storage structure.
@@ -26,20 +42,32 @@ pub async fn import_structure(config: &Config, file: &Path, output: Option<&Path
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let storage = structure::read(&text)?;
-    let db = connect(config).await?;
     let origin = file.display().to_string();
-    finish(config, output, &origin, storage, &db).await
+    match config.source.kind {
+        SourceKind::Postgres => {
+            let db = connect_postgres(config).await?;
+            finish(config, output, &origin, storage, &db).await
+        }
+        SourceKind::Mssql => {
+            let db = connect_mssql(config).await?;
+            finish(config, output, &origin, storage, &db).await
+        }
+    }
 }
 
-async fn connect(config: &Config) -> Result<PgMetadata> {
-    if config.source.kind != SourceKind::Postgres {
-        bail!(
-            "discovery reads PostgreSQL bases only in this build; use source.kind = \"postgres\""
-        );
-    }
+async fn connect_postgres(config: &Config) -> Result<PgMetadata> {
     let password = config.database_password()?;
     let pg = connection_config(&config.source, &password)?;
     Ok(PgMetadata::connect(pg).await?)
+}
+
+/// Windows integrated authentication needs no password.
+async fn connect_mssql(config: &Config) -> Result<MssqlMetadata> {
+    let password = match config.source.integrated_auth {
+        true => None,
+        false => Some(config.database_password()?),
+    };
+    Ok(MssqlMetadata::connect(&config.source, password.as_ref()).await?)
 }
 
 /// Checks against the live schema, keeps what the preset uses, writes the map and reports.
@@ -48,14 +76,14 @@ async fn finish(
     output: Option<&Path>,
     origin: &str,
     mut storage: Storage,
-    db: &PgMetadata,
+    db: &impl LiveDatabase,
 ) -> Result<u8> {
     live::check(&mut storage, db).await?;
     let preset = config.source.preset;
     let (map, missing) = storage.select(&required_entries(preset));
     let path = output.map_or_else(|| config.name_map_path(), Path::to_path_buf);
     if missing.is_empty() {
-        check_name_map(preset, &map)?;
+        check_name_map(config, &map)?;
         write_map(&path, &map, preset, origin)?;
         println!(
             "ok  name map {} written from {origin}: every entry the {} queries use, checked against the database",
@@ -68,6 +96,16 @@ async fn finish(
     write_map(&partial, &map, preset, origin)?;
     report_missing(&missing, &partial);
     Ok(exit::CONFIG)
+}
+
+/// The map holds every entry the configured database's queries use, spelled for it.
+fn check_name_map(config: &Config, map: &NameMap) -> Result<()> {
+    let preset = config.source.preset;
+    match config.source.kind {
+        SourceKind::Postgres => postgres::check_name_map(preset, map)?,
+        SourceKind::Mssql => mssql::check_name_map(preset, map)?,
+    }
+    Ok(())
 }
 
 fn write_map(path: &Path, map: &NameMap, preset: Preset, origin: &str) -> Result<()> {

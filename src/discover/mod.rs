@@ -10,8 +10,8 @@
 //! live `_enumorder`; [`storage::Storage::select`] keeps exactly what the preset's queries use.
 //!
 //! The database is reached through two small traits, [`MetadataStore`] and
-//! [`live::LiveDatabase`], so an MS SQL reader needs only those; [`postgres`] is the PostgreSQL
-//! one.
+//! [`live::LiveDatabase`]: [`postgres`] reads a PostgreSQL base, [`mssql`] an MS SQL one; every
+//! parser is shared.
 
 pub mod blob;
 pub mod brace;
@@ -19,6 +19,7 @@ pub mod command;
 pub mod dbnames;
 pub mod live;
 pub mod metadata;
+pub mod mssql;
 pub mod postgres;
 pub mod storage;
 pub mod structure;

@@ -7,6 +7,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::live::{LiveColumn, LiveDatabase, LiveSchema};
 use super::{DiscoverError, MetadataStore};
+use crate::source::namemap::Dialect;
 
 /// `Config` files asked for in one query.
 const FILES_PER_QUERY: usize = 500;
@@ -90,6 +91,10 @@ impl MetadataStore for PgMetadata {
 }
 
 impl LiveDatabase for PgMetadata {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     async fn schema(&self) -> Result<LiveSchema, DiscoverError> {
         let rows = self
             .client
@@ -110,16 +115,13 @@ impl LiveDatabase for PgMetadata {
             let (Some(table), Some(column)) = (get(0)?, get(1)?) else {
                 continue;
             };
-            let live = LiveColumn {
-                data_type: get(2)?.unwrap_or_default(),
-                udt_name: get(3)?.unwrap_or_default(),
-                domain_name: get(4)?,
-            };
-            schema
-                .tables
-                .entry(table.to_ascii_lowercase())
-                .or_default()
-                .insert(column.to_ascii_lowercase(), live);
+            let data_type = get(2)?.unwrap_or_default();
+            let udt_name = get(3)?.unwrap_or_default();
+            let domain_name = get(4)?;
+            let shown = domain_name.as_deref().unwrap_or(&udt_name);
+            let mut names = vec![data_type.as_str(), udt_name.as_str()];
+            names.extend(domain_name.as_deref());
+            schema.insert(&table, LiveColumn::postgres(&column, shown, &names));
         }
         Ok(schema)
     }

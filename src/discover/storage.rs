@@ -73,6 +73,24 @@ impl Field {
         }
     }
 
+    /// Renames every column (to the spelling the database uses).
+    pub fn rename_columns(&mut self, rename: impl Fn(&str) -> String) {
+        match self {
+            Field::Plain(column) => column.name = rename(&column.name),
+            Field::Composite {
+                type_tag,
+                rtref,
+                rrref,
+                string,
+            } => {
+                *type_tag = rename(type_tag);
+                for column in [rtref, rrref, string].into_iter().flatten() {
+                    *column = rename(column);
+                }
+            }
+        }
+    }
+
     /// The name-map form; composites need `_rtref` and `_rrref` there.
     fn to_column(&self) -> Result<Column, String> {
         match self {

@@ -1,7 +1,7 @@
 //! `check`: the doctor. It runs every check an administrator needs before scheduling the tool:
-//! the config and secrets, the name map against the live 1C schema, read access to the 1C data,
-//! a writable register, and a resolvable Calltouch host. It goes on after a failure, so one
-//! run lists every problem, each on one line that says what to do.
+//! the config and secrets, the name map against the live 1C schema (PostgreSQL or MS SQL), read
+//! access to the 1C data, a writable register, and a resolvable Calltouch host. It goes on after
+//! a failure, so one run lists every problem, each on one line that says what to do.
 
 pub mod schema;
 
@@ -9,7 +9,9 @@ use std::fmt;
 use std::path::Path;
 
 use crate::config::{Config, RegisterKind, SourceKind};
+use crate::discover::mssql::MssqlMetadata;
 use crate::register::{self, Register};
+use crate::source::namemap::NameMap;
 use crate::source::{self, postgres, Source};
 
 /// The outcome of one check.
@@ -74,8 +76,7 @@ async fn database(config: &Config) -> Vec<Finding> {
         config.source.preset.code()
     ))];
     if config.source.kind == SourceKind::Mssql {
-        // The schema walk reads pg_catalog; on MS SQL the real read names a wrong entry instead.
-        findings.push(read_one(config).await);
+        findings.extend(mssql_database(config, &map).await);
         return findings;
     }
     let password = match config.database_password() {
@@ -115,6 +116,50 @@ async fn database(config: &Config) -> Vec<Finding> {
             "cannot read the schema of {place} ({error}); the login needs to read pg_catalog"
         )],
     };
+    findings.extend(schema_findings(config, problems).await);
+    findings
+}
+
+/// The same walk on MS SQL: the login, the mapped tables' columns from
+/// `INFORMATION_SCHEMA.COLUMNS`, then a read.
+async fn mssql_database(config: &Config, map: &NameMap) -> Vec<Finding> {
+    let s = &config.source;
+    let place = match &s.instance {
+        Some(instance) => format!("{}\\{instance}/{}", s.host, s.database),
+        None => format!("{}:{}/{}", s.host, s.port.unwrap_or(1433), s.database),
+    };
+    let password = match s.integrated_auth {
+        true => None,
+        false => match config.database_password() {
+            Ok(password) => Some(password),
+            Err(error) => return vec![Finding::fail(format!("database password: {error}"))],
+        },
+    };
+    let db = match MssqlMetadata::connect(s, password.as_ref()).await {
+        Ok(db) => db,
+        Err(error) => {
+            return vec![Finding::fail(format!(
+                "database {place} is unreachable ({error}); check source.host, source.port or \
+                 source.instance, source.database, source.tls, that the server accepts this \
+                 machine (firewall, TCP enabled), and the login source.user and its password"
+            ))]
+        }
+    };
+    let mut findings = vec![Finding::ok(format!("database {place} accepts the login"))];
+    let problems = match db.tables_schema(&schema::mapped_tables(map)).await {
+        Ok(live) => schema::problems(map, &live),
+        Err(error) => vec![format!(
+            "cannot read the schema of {place} ({error}); the login needs SELECT on schema dbo \
+             (sql/mssql/grants.sql)"
+        )],
+    };
+    findings.extend(schema_findings(config, problems).await);
+    findings
+}
+
+/// The schema walk's problems, or its success and then one read through the real source.
+async fn schema_findings(config: &Config, problems: Vec<String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
     if problems.is_empty() {
         findings.push(Finding::ok(
             "every name map entry exists in the database with the expected type",

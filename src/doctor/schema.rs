@@ -1,10 +1,13 @@
-//! The name map against the live PostgreSQL schema: every mapped table exists, every mapped
-//! column exists in its table with the storage type its name promises. A map written for
-//! another infobase (the numbers differ from base to base) fails here entry by entry, instead
-//! of as one failed query.
+//! The name map against the live schema (PostgreSQL or MS SQL): every mapped table exists,
+//! every mapped column exists in its table with the storage type its name promises. A map
+//! written for another infobase (the numbers differ from base to base) fails here entry by
+//! entry, instead of as one failed query. Types are compared in the vocabulary `discover` uses
+//! (`discover::live`); each database's reader fills a [`LiveSchema`].
 
 use tokio_postgres::Client;
 
+use crate::discover::live::{expected_type, type_fits, LiveColumn, LiveSchema};
+use crate::discover::storage::ValueKind;
 use crate::source::namemap::{Column, NameMap};
 
 /// The catalog, not `information_schema`: the latter hides the columns of tables the login has
@@ -18,86 +21,50 @@ LEFT JOIN pg_type base ON base.oid = t.typbasetype AND t.typtype = 'd'
 WHERE c.relname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND pg_table_is_visible(c.oid)";
 
-/// A column as the database has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveColumn {
-    pub table: String,
-    pub column: String,
-    /// The type's name (`bytea`, `numeric`, `mvarchar`, …).
-    pub type_name: String,
-    /// For a domain, the type it is based on; else empty.
-    pub base_type: String,
+/// The mapped tables' names, for the reader that fetches their columns.
+pub fn mapped_tables(map: &NameMap) -> Vec<String> {
+    map.tables().map(|(_, table)| table.to_string()).collect()
 }
 
-/// The storage type a 1C column name promises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expected {
-    /// References, composite type tags and table codes: `…rref`, `…_type`, `…_rtref`.
-    Binary,
-    /// The string part of a composite attribute: `…_s`.
-    Text,
-    /// A tabular part's line number: `_lineno…`.
-    Number,
-    /// A plain `_fld…` holds whatever the attribute's type is; only its presence is checked.
-    Any,
-}
-
-impl Expected {
-    fn of(column: &str) -> Expected {
-        if column.ends_with("rref") || column.ends_with("_type") || column.ends_with("_rtref") {
-            Expected::Binary
-        } else if column.ends_with("_s") {
-            Expected::Text
-        } else if column.starts_with("_lineno") {
-            Expected::Number
-        } else {
-            Expected::Any
-        }
-    }
-
-    fn accepts(self, live: &LiveColumn) -> bool {
-        let is = |names: &[&str]| {
-            names.contains(&live.type_name.as_str()) || names.contains(&live.base_type.as_str())
-        };
-        match self {
-            Expected::Binary => is(&["bytea"]),
-            Expected::Text => is(&["mvarchar", "mchar", "text", "varchar", "bpchar"]),
-            Expected::Number => is(&["numeric"]),
-            Expected::Any => true,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Expected::Binary => "bytea",
-            Expected::Text => "a string type (mvarchar)",
-            Expected::Number => "numeric",
-            Expected::Any => "any type",
-        }
+/// The kind of value a 1C column name promises: references, composite type tags and table
+/// codes (`…rref`, `…_type`, `…_rtref`) are binary, a composite's string part (`…_s`) a string,
+/// a line number (`_lineno…`) a number; a plain `_fld…` holds whatever the attribute's type is,
+/// so only its presence is checked.
+fn expected_kind(column: &str) -> ValueKind {
+    let column = column.to_ascii_lowercase();
+    if column.ends_with("rref") || column.ends_with("_type") || column.ends_with("_rtref") {
+        ValueKind::Binary
+    } else if column.ends_with("_s") {
+        ValueKind::String
+    } else if column.starts_with("_lineno") {
+        ValueKind::Number
+    } else {
+        ValueKind::Unknown
     }
 }
 
-/// Reads the columns of every mapped table and returns one line per problem.
+/// Reads the columns of every mapped table of a PostgreSQL base and returns one line per
+/// problem.
 pub async fn check(client: &Client, map: &NameMap) -> Result<Vec<String>, tokio_postgres::Error> {
-    let tables: Vec<String> = map.tables().map(|(_, table)| table.to_string()).collect();
-    let rows = client.query(LIVE_COLUMNS_SQL, &[&tables]).await?;
-    let live: Vec<LiveColumn> = rows
-        .iter()
-        .map(|row| LiveColumn {
-            table: row.get(0),
-            column: row.get(1),
-            type_name: row.get(2),
-            base_type: row.get(3),
-        })
-        .collect();
+    let rows = client
+        .query(LIVE_COLUMNS_SQL, &[&mapped_tables(map)])
+        .await?;
+    let mut live = LiveSchema::default();
+    for row in &rows {
+        let (table, column, type_name, base): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let names = [type_name.as_str(), base.as_str()];
+        live.insert(&table, LiveColumn::postgres(&column, &type_name, &names));
+    }
     Ok(problems(map, &live))
 }
 
 /// Every mismatch between the map and the live columns, one line each, saying what to do.
-pub fn problems(map: &NameMap, live: &[LiveColumn]) -> Vec<String> {
+/// Names compare without case (1C bases on MS SQL use case-insensitive collations).
+pub fn problems(map: &NameMap, live: &LiveSchema) -> Vec<String> {
     let mut lines = Vec::new();
     for (name, table) in map.tables() {
-        if !live.iter().any(|c| c.table == table) {
+        if live.table(table).is_none() {
             lines.push(format!(
                 "name map entry `{name}`: table {table} does not exist in this database; \
                  regenerate the name map for this infobase"
@@ -132,16 +99,11 @@ fn owner_tables<'m>(map: &'m NameMap, attribute: &str) -> Vec<&'m str> {
     }
 }
 
-fn column_problem(
-    name: &str,
-    column: &str,
-    tables: &[&str],
-    live: &[LiveColumn],
-) -> Option<String> {
-    let expected = Expected::of(column);
-    let found: Vec<&LiveColumn> = live
+fn column_problem(name: &str, column: &str, tables: &[&str], live: &LiveSchema) -> Option<String> {
+    let expected = expected_kind(column);
+    let found: Vec<(&str, &LiveColumn)> = tables
         .iter()
-        .filter(|c| c.column == column && tables.contains(&c.table.as_str()))
+        .filter_map(|table| Some((*table, live.table(table)?.column(column)?)))
         .collect();
     let place = match tables {
         [table] => format!("table {table}"),
@@ -153,13 +115,12 @@ fn column_problem(
              correct the entry from this infobase's storage structure"
         ));
     }
-    let wrong = found.iter().find(|c| !expected.accepts(c))?;
+    let (table, wrong) = found.iter().find(|(_, c)| !type_fits(expected, c))?;
     Some(format!(
-        "name map entry `{name}`: column {}.{column} is {}, expected {}; \
+        "name map entry `{name}`: column {table}.{column} is {}, expected {}; \
          the entry points at another attribute",
-        wrong.table,
         wrong.type_name,
-        expected.describe()
+        expected_type(expected)
     ))
 }
 
@@ -168,13 +129,19 @@ mod tests {
     use super::*;
     use crate::source::namemap::CompositeColumns;
 
-    fn live(table: &str, column: &str, type_name: &str) -> LiveColumn {
-        LiveColumn {
-            table: table.into(),
-            column: column.into(),
-            type_name: type_name.into(),
-            base_type: String::new(),
+    fn live(table: &str, column: &str, type_name: &str) -> (String, LiveColumn) {
+        (
+            table.to_string(),
+            LiveColumn::postgres(column, type_name, &[type_name]),
+        )
+    }
+
+    fn schema_of(columns: Vec<(String, LiveColumn)>) -> LiveSchema {
+        let mut schema = LiveSchema::default();
+        for (table, column) in columns {
+            schema.insert(&table, column);
         }
+        schema
     }
 
     fn map() -> NameMap {
@@ -200,34 +167,37 @@ mod tests {
             )
     }
 
-    fn good_schema() -> Vec<LiveColumn> {
+    fn good_schema() -> Vec<(String, LiveColumn)> {
         vec![
             live("_document10", "_fld1rref", "bytea"),
             live("_document10", "_fld2", "numeric"),
             live("_document11", "_fld3_type", "bytea"),
             live("_document11", "_fld3_rtref", "bytea"),
             live("_document11", "_fld3_rrref", "bytea"),
-            LiveColumn {
-                base_type: "text".into(),
-                ..live("_document11", "_fld3_s", "mvarchar")
-            },
+            (
+                "_document11".to_string(),
+                LiveColumn::postgres("_fld3_s", "mvarchar", &["mvarchar", "text"]),
+            ),
         ]
     }
 
     #[test]
     fn a_matching_schema_has_no_problems() {
-        assert_eq!(problems(&map(), &good_schema()), Vec::<String>::new());
+        assert_eq!(
+            problems(&map(), &schema_of(good_schema())),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn each_missing_or_mistyped_column_gets_one_line() {
         let mut schema = good_schema();
-        schema.retain(|c| c.column != "_fld3_rrref");
-        schema[0].type_name = "numeric".into();
+        schema.retain(|(_, c)| c.name != "_fld3_rrref");
+        schema[0].1 = LiveColumn::postgres("_fld1rref", "numeric", &["numeric"]);
         assert_eq!(
-            problems(&map(), &schema),
+            problems(&map(), &schema_of(schema)),
             vec![
-                "name map entry `Документ.ЗаказНаряд.Состояние`: column _document10._fld1rref is numeric, expected bytea; the entry points at another attribute",
+                "name map entry `Документ.ЗаказНаряд.Состояние`: column _document10._fld1rref is numeric, expected bytea or binary(n); the entry points at another attribute",
                 "name map entry `Документ.ЗаявкаНаРемонт.Заказчик`: column _fld3_rrref does not exist in table _document11; correct the entry from this infobase's storage structure",
             ]
         );
@@ -235,15 +205,50 @@ mod tests {
 
     #[test]
     fn a_missing_table_and_a_column_in_the_wrong_table_are_named() {
-        let schema: Vec<LiveColumn> = good_schema()
+        let schema: Vec<(String, LiveColumn)> = good_schema()
             .into_iter()
-            .filter(|c| c.table != "_document10")
+            .filter(|(table, _)| table != "_document10")
             .chain([live("_document11", "_fld1rref", "bytea")])
             .collect();
-        let lines = problems(&map(), &schema);
+        let lines = problems(&map(), &schema_of(schema));
         assert_eq!(lines.len(), 3, "{lines:#?}");
         assert!(lines[0].contains("table _document10 does not exist"));
         assert!(lines[1].contains("column _fld1rref does not exist in table _document10"));
         assert!(lines[2].contains("column _fld2 does not exist in any mapped table"));
+    }
+
+    #[test]
+    fn an_mssql_map_compares_with_the_servers_columns_in_any_case() {
+        let map = NameMap::default()
+            .with_table("Документ.ЗаказНаряд", "_Document10")
+            .with_field(
+                "Документ.ЗаказНаряд.Состояние",
+                Column::Plain("_Fld1RRef".into()),
+            )
+            .with_field(
+                "Документ.ЗаказНаряд.Заказчик",
+                Column::Composite(CompositeColumns {
+                    type_tag: "_Fld3_TYPE".into(),
+                    rtref: "_Fld3_RTRef".into(),
+                    rrref: "_Fld3_RRRef".into(),
+                    string: Some("_Fld3_S".into()),
+                }),
+            );
+        let mut live = LiveSchema::default();
+        for (column, data_type, length) in [
+            ("_FLD1RREF", "binary", Some(16)),
+            ("_Fld3_TYPE", "binary", Some(1)),
+            ("_Fld3_RTRef", "binary", Some(4)),
+            ("_Fld3_RRRef", "binary", Some(16)),
+            ("_Fld3_S", "nvarchar", Some(150)),
+        ] {
+            live.insert("_document10", LiveColumn::mssql(column, data_type, length));
+        }
+        assert_eq!(problems(&map, &live), Vec::<String>::new());
+        live.insert("_document10", LiveColumn::mssql("_Fld3_S", "int", None));
+        assert_eq!(
+            problems(&map, &live),
+            vec!["name map entry `Документ.ЗаказНаряд.Заказчик`: column _Document10._Fld3_S is int, expected mvarchar/mchar or nvarchar/nchar; the entry points at another attribute"]
+        );
     }
 }
