@@ -19,6 +19,7 @@ use alfa_calltouch::snapshot::{DocKind, DocRef};
 use alfa_calltouch::source::decode::Decoder;
 use alfa_calltouch::source::mssql::{statements, MssqlRow, MssqlSource, RowVersion};
 use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
+use alfa_calltouch::source::window::{ChangeDetection, Checkpoint};
 use alfa_calltouch::source::{ReadFrom, Source};
 
 const PRESETS: [Preset; 2] = [Preset::Alfa6, Preset::Alfa5];
@@ -116,7 +117,7 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
     for preset in PRESETS {
         let (seed, map) = random_map(preset);
         let all = statements(preset, &map).expect("the map covers the preset");
-        assert_eq!(all.len(), 10, "{preset:?}");
+        assert_eq!(all.len(), 12, "{preset:?}");
         for (name, sql) in &all {
             let context = format!("{preset:?} seed {seed}, {name}:\n{sql}");
             Parser::parse_sql(&MsSqlDialect {}, sql)
@@ -125,7 +126,9 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
                 !sql.contains("::") && !sql.contains('$') && !sql.contains("LATERAL"),
                 "PostgreSQL syntax left in {context}"
             );
-            let expected_parameters: &[&str] = if name.ends_with("changed") {
+            let expected_parameters: &[&str] = if name.ends_with("recent") {
+                &["@P1", "@P2", "@P3", "@P4"]
+            } else if name.ends_with("changed") {
                 &["@P1", "@P2", "@P3"]
             } else if name.ends_with("dated since") || name.ends_with("with number") {
                 &["@P1"]
@@ -161,7 +164,7 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
             ] {
                 assert!(found.contains(standard), "{standard} in {context}");
             }
-            if name.ends_with("changed") {
+            if name.ends_with("changed") || name.ends_with("recent") {
                 assert!(found.contains("_Version"), "{context}");
             }
         }
@@ -179,6 +182,135 @@ fn six_x_work_orders_also_change_with_their_summary_order() {
         where_clause.contains(summary) && where_clause.matches("_Version").count() == 4,
         "seed {seed}:\n{where_clause}"
     );
+}
+
+/// The comparisons of a statement's filter as `alias.column op value` triples, from the T-SQL
+/// tokens (so spacing and line breaks do not matter).
+fn comparisons(sql: &str) -> Vec<(String, String, String)> {
+    let tokens: Vec<Token> = Tokenizer::new(&MsSqlDialect {}, sql)
+        .tokenize()
+        .expect("tokenizes")
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    tokens
+        .windows(5)
+        .filter_map(|w| match w {
+            [Token::Word(alias), Token::Period, Token::Word(column), op, Token::Word(value)]
+                if matches!(op, Token::GtEq | Token::Gt | Token::Lt | Token::Eq) =>
+            {
+                Some((
+                    format!("{}.{}", alias.value, column.value),
+                    op.to_string(),
+                    value.value.clone(),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The window queries find their candidates through the indexes 1C keeps: the documents'
+/// `_ByDocDate` (`_Date_Time`) and the state journal's `_ByPeriod` (`_Period`), both from the
+/// window start `@P4`; the row-version test (`_Version` in (`@P2`, `@P3`)) only filters those.
+#[test]
+fn window_queries_seek_the_date_and_period_indexes_from_the_window_start() {
+    for preset in PRESETS {
+        let (seed, map) = random_map(preset);
+        let all = statements(preset, &map).unwrap();
+        let sql = |name: &str| {
+            all.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, sql)| sql[sql.rfind("\nWHERE ").expect("the filter")..].to_string())
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let has = |filter: &[(String, String, String)], left: &str, op: &str, right: &str| {
+            filter
+                .iter()
+                .any(|(l, o, r)| l == left && o == op && r == right)
+        };
+        let booking = comparisons(&sql("booking recent"));
+        let context = format!("{preset:?} seed {seed}: {booking:?}");
+        assert!(has(&booking, "d._Date_Time", ">=", "@P4"), "{context}");
+        assert!(has(&booking, "d._Version", ">", "@P2"), "{context}");
+        assert!(has(&booking, "d._Version", "<", "@P3"), "{context}");
+
+        let work_orders = sql("work order recent");
+        let filter = comparisons(&work_orders);
+        let context = format!("{preset:?} seed {seed}:\n{work_orders}");
+        assert!(has(&filter, "w._Date_Time", ">=", "@P4"), "{context}");
+        assert!(has(&filter, "j._Period", ">=", "@P4"), "{context}");
+        assert!(has(&filter, "d._Version", ">", "@P2"), "{context}");
+        assert!(has(&filter, "d._Version", "<", "@P3"), "{context}");
+        let journal = map.table("РегистрСведений.ЖурналСостояний").unwrap();
+        let work_order = map.table("Документ.ЗаказНаряд").unwrap();
+        assert!(
+            words(&work_orders).contains(journal) && words(&work_orders).contains(work_order),
+            "{context}"
+        );
+        // No other comparison against the window start: nothing else needs an index here.
+        let on_window: Vec<&str> = filter
+            .iter()
+            .filter(|(_, _, r)| r == "@P4")
+            .map(|(l, _, _)| l.as_str())
+            .collect();
+        assert_eq!(on_window, ["w._Date_Time", "j._Period"], "{context}");
+        if preset == Preset::Alfa6 {
+            let summary = map.table("Документ.СводныйРемонтныйЗаказ").unwrap();
+            assert!(words(&work_orders).contains(summary), "{context}");
+            assert!(has(&filter, "s._Version", ">", "@P2"), "{context}");
+        }
+    }
+}
+
+/// Against a real server, the window mode: a first read, then a windowed read from its
+/// checkpoint, then a reconcile once it is due (`reconcile_hours = 0`: every cycle).
+#[tokio::test]
+#[ignore = "needs a SQL Server: set MSSQL_TEST_URL (see docs/mssql.md)"]
+async fn a_real_server_reads_through_the_window_and_reconciles() {
+    let url = std::env::var("MSSQL_TEST_URL").expect("MSSQL_TEST_URL");
+    let map_path = std::env::var("MSSQL_TEST_NAME_MAP")
+        .expect("MSSQL_TEST_NAME_MAP: the name map of the MSSQL_TEST_URL database");
+    let preset = match std::env::var("MSSQL_TEST_PRESET").as_deref() {
+        Ok("alfa5") => Preset::Alfa5,
+        _ => Preset::Alfa6,
+    };
+    let map = NameMap::load(std::path::Path::new(&map_path)).expect("name map");
+    let cutoff = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+    for (reconcile_hours, plan) in [(24, "window"), (0, "reconcile")] {
+        let detection = ChangeDetection {
+            window_days: 30,
+            reconcile_hours,
+        };
+        let mut source = MssqlSource::from_ado_string(&url, preset, map.clone())
+            .await
+            .expect("connects")
+            .with_change_detection(detection);
+        let first = source.changes(&ReadFrom::Start, cutoff).await.unwrap();
+        let parsed = Checkpoint::parse(&first.checkpoint).unwrap();
+        assert!(
+            first.checkpoint.starts_with("window;rv:"),
+            "{}",
+            first.checkpoint
+        );
+        let again = source
+            .changes(&ReadFrom::Checkpoint(first.checkpoint.clone()), cutoff)
+            .await
+            .unwrap_or_else(|e| panic!("{plan}: {e}"));
+        let next = Checkpoint::parse(&again.checkpoint).unwrap();
+        assert!(RowVersion::parse(&next.read).unwrap() >= RowVersion::parse(&parsed.read).unwrap());
+        if reconcile_hours == 0 {
+            assert_eq!(
+                next.reconcile, next.read,
+                "{plan}: the exact read moved the reconcile"
+            );
+        } else {
+            assert_eq!(
+                next.reconcile, parsed.reconcile,
+                "{plan}: the window kept the reconcile"
+            );
+        }
+    }
 }
 
 fn string(text: &str) -> ColumnData<'static> {

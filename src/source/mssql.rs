@@ -49,6 +49,14 @@
 //! date filter keeps the rows decoded small. Deleting rows is not a change this source sees
 //! (1C marks for deletion instead).
 //!
+//! # The recent window (`change_window_days = N > 0`)
+//! As on PostgreSQL (the mode logic is `source::window`'s): most cycles apply the same
+//! `_Version` test only to candidates found through indexes 1C keeps — documents dated in the
+//! window (`_ByDocDate` on `_Date_Time`) and work orders with a state-journal record in it (the
+//! journal's `_ByPeriod` on `_Period`) — and every `reconcile_hours` a cycle runs the exact
+//! `_Version` scan from the previous reconcile's checkpoint. The checkpoint is then
+//! `window;rv:…;rv:…;<reconcile time>;<read time>`.
+//!
 //! # Values
 //! Strings are `RTRIM`ed and trimmed, sums arrive as `numeric`, references as `binary(16)`
 //! (16 zero bytes = empty), booleans as `binary(1)`, dates as `datetime2` or `datetime`. The
@@ -69,6 +77,7 @@ use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
+use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, ReadFrom, Source, SourceError};
 use crate::config::{Preset, Secret, SourceConfig, SourceKind};
 use crate::snapshot::{DocKind, DocumentSnapshot};
@@ -83,17 +92,19 @@ const YEAR_OFFSET_SQL: &str =
 /// The MS SQL query templates of one Альфа-Авто edition.
 fn templates(preset: Preset) -> QueryTemplates {
     const CHANGED: &str = include_str!("../../sql/mssql/changed.sql");
-    let (booking, work_order, work_order_changed) = match preset {
+    let (booking, work_order, work_order_changed, work_order_recent) = match preset {
         Preset::Alfa6 => (
             include_str!("../../sql/mssql/alfa6/booking.sql"),
             include_str!("../../sql/mssql/alfa6/work_order.sql"),
             include_str!("../../sql/mssql/alfa6/work_order_changed.sql"),
+            include_str!("../../sql/mssql/alfa6/work_order_recent.sql"),
         ),
         // A 5.x work order carries its customer and car itself: its own row is the change.
         Preset::Alfa5 => (
             include_str!("../../sql/mssql/alfa5/booking.sql"),
             include_str!("../../sql/mssql/alfa5/work_order.sql"),
             CHANGED,
+            include_str!("../../sql/mssql/alfa5/work_order_recent.sql"),
         ),
     };
     QueryTemplates {
@@ -104,9 +115,8 @@ fn templates(preset: Preset) -> QueryTemplates {
         work_order_changed,
         dated_since: include_str!("../../sql/mssql/dated_since.sql"),
         with_number: include_str!("../../sql/mssql/with_number.sql"),
-        // The rowversion read is exact already; there is no windowed mode on MS SQL.
-        booking_recent: None,
-        work_order_recent: None,
+        booking_recent: Some(include_str!("../../sql/mssql/booking_recent.sql")),
+        work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._Date_Time, d._IDRRef",
     }
 }
@@ -137,10 +147,16 @@ pub fn statements(preset: Preset, map: &NameMap) -> Result<Vec<(String, String)>
     ];
     for (kind, set) in [("booking", sql.booking), ("work order", sql.work_order)] {
         out.push((format!("{kind} changed"), set.changed));
+        out.push((format!("{kind} recent"), windowed(set.recent)?));
         out.push((format!("{kind} dated since"), set.dated_since));
         out.push((format!("{kind} with number"), set.with_number));
     }
     Ok(out)
+}
+
+/// `templates` gives every kind a windowed filter on MS SQL.
+fn windowed(recent: Option<String>) -> Result<String, SourceError> {
+    recent.ok_or_else(|| SourceError::NameMap("no windowed change query".to_string()))
 }
 
 /// A change checkpoint: the highest row version already read.
@@ -386,6 +402,7 @@ pub struct MssqlSource {
     client: Option<Box<TdsClient>>,
     sql: RenderedSql,
     decoder: Decoder,
+    detection: ChangeDetection,
 }
 
 impl MssqlSource {
@@ -405,7 +422,18 @@ impl MssqlSource {
             connect_timeout: Duration::from_secs(config.connect_timeout_secs),
             query_timeout: Duration::from_secs(config.query_timeout_secs),
         };
-        MssqlSource::open(connector, config.preset, name_map).await
+        let detection = ChangeDetection {
+            window_days: config.change_window_days,
+            reconcile_hours: config.reconcile_hours,
+        };
+        let source = MssqlSource::open(connector, config.preset, name_map).await?;
+        Ok(source.with_change_detection(detection))
+    }
+
+    /// Sets how changes are found (exact every cycle unless set).
+    pub fn with_change_detection(mut self, detection: ChangeDetection) -> MssqlSource {
+        self.detection = detection;
+        self
     }
 
     /// Connects with an ADO.NET-style connection string (tests).
@@ -439,6 +467,7 @@ impl MssqlSource {
             client: Some(Box::new(client)),
             sql,
             decoder,
+            detection: ChangeDetection::default(),
         })
     }
 
@@ -517,57 +546,86 @@ impl Source for MssqlSource {
     ) -> Result<ChangeSet, SourceError> {
         let previous = match from {
             ReadFrom::Start => None,
-            ReadFrom::Checkpoint(text) => Some(RowVersion::parse(text)?),
+            ReadFrom::Checkpoint(text) => Some(parsed_checkpoint(text)?),
+        };
+        let out_of_range = |what: &str| {
+            let query = what.to_string();
+            move |message| SourceError::Query { query, message }
         };
         let cutoff_at = self
             .decoder
             .storage_date(cutoff.and_time(NaiveTime::MIN))
-            .map_err(|reason| SourceError::Query {
-                query: "cut-off".to_string(),
-                message: reason,
-            })?;
-        let (position, bookings, work_orders) = self
-            .with_client(async |connector, client, sql| {
-                let position = connector
+            .map_err(out_of_range("cut-off"))?;
+        // The position comes first: every version below its bound is committed.
+        let position = self
+            .with_client(async |connector, client, _| {
+                let rows = connector
                     .query(client, "read position", READ_POSITION_SQL, &[])
                     .await?;
-                let position = ReadPosition::of(position.first())?;
-                let checkpoint = next_checkpoint(previous, position.upper_bound)?;
-                let (bookings, work_orders) = match previous {
-                    None => (
-                        connector
-                            .query(client, "bookings", &sql.booking.dated_since, &[&cutoff_at])
-                            .await?,
-                        connector
-                            .query(
-                                client,
-                                "work orders",
-                                &sql.work_order.dated_since,
-                                &[&cutoff_at],
-                            )
-                            .await?,
-                    ),
-                    Some(previous) => {
-                        let (from, below) = (previous.to_bytes(), position.upper_bound.to_bytes());
-                        let params: [&dyn ToSql; 3] = [&cutoff_at, &from, &below];
-                        (
+                ReadPosition::of(rows.first())
+            })
+            .await?;
+        let checkpoint = match &previous {
+            None => next_checkpoint(None, position.upper_bound)?,
+            Some(previous) => {
+                next_checkpoint(Some(previous.reconcile), position.upper_bound)?;
+                next_checkpoint(Some(previous.read), position.upper_bound)?
+            }
+        };
+        let previous_text = previous.as_ref().map(|p| &p.text);
+        let plan = self.detection.plan(previous_text, position.read_at);
+        tracing::debug!(%plan, "reading changes");
+        let read = match &plan {
+            ReadPlan::Start => Read::DatedSince,
+            ReadPlan::Exact { since } => Read::Changed(RowVersion::parse(since)?),
+            ReadPlan::Window { since, from } => {
+                let start = self.decoder.storage_date(*from);
+                Read::Recent(
+                    RowVersion::parse(since)?,
+                    start.map_err(out_of_range("window start"))?,
+                )
+            }
+        };
+        let below = position.upper_bound.to_bytes();
+        let (bookings, work_orders) = self
+            .with_client(async |connector, client, sql| {
+                let mut both = Vec::with_capacity(2);
+                for (name, set) in [("bookings", &sql.booking), ("work orders", &sql.work_order)] {
+                    let rows = match &read {
+                        Read::DatedSince => {
                             connector
-                                .query(client, "bookings", &sql.booking.changed, &params)
-                                .await?,
-                            connector
-                                .query(client, "work orders", &sql.work_order.changed, &params)
-                                .await?,
-                        )
-                    }
-                };
-                Ok(((checkpoint, position.read_at), bookings, work_orders))
+                                .query(client, name, &set.dated_since, &[&cutoff_at])
+                                .await?
+                        }
+                        Read::Changed(since) => {
+                            let params: [&dyn ToSql; 3] = [&cutoff_at, &since.to_bytes(), &below];
+                            connector.query(client, name, &set.changed, &params).await?
+                        }
+                        Read::Recent(since, window_start) => {
+                            let recent = windowed(set.recent.clone())?;
+                            let since = since.to_bytes();
+                            let params: [&dyn ToSql; 4] =
+                                [&cutoff_at, &since, &below, window_start];
+                            connector.query(client, name, &recent, &params).await?
+                        }
+                    };
+                    both.push(rows);
+                }
+                let work_orders = both.pop().unwrap_or_default();
+                let bookings = both.pop().unwrap_or_default();
+                Ok((bookings, work_orders))
             })
             .await?;
         let mut changes = ChangeSet {
             documents: Vec::with_capacity(bookings.len() + work_orders.len()),
             rejected: Vec::new(),
-            checkpoint: position.0.to_checkpoint(),
-            read_at: position.1,
+            checkpoint: self.detection.next(
+                previous_text,
+                &plan,
+                &checkpoint.to_checkpoint(),
+                position.read_at,
+            ),
+            read_at: position.read_at,
         };
         self.decoder
             .decode_into(DocKind::Booking, &bookings, &mut changes);
@@ -603,6 +661,34 @@ impl Source for MssqlSource {
         found.extend(self.decoder.readable(DocKind::WorkOrder, &work_orders));
         Ok(found)
     }
+}
+
+/// What one cycle's document queries read (see `source::window`).
+enum Read {
+    /// Every document dated since the cut-off.
+    DatedSince,
+    /// Every document changed since this version (a scan: `_Version` has no index).
+    Changed(RowVersion),
+    /// Candidates dated or journalled from the window start (stored time), changed since this
+    /// version.
+    Recent(RowVersion, NaiveDateTime),
+}
+
+/// A checkpoint of either form of `source::window`, with its row versions.
+struct PreviousRead {
+    text: Checkpoint,
+    read: RowVersion,
+    reconcile: RowVersion,
+}
+
+fn parsed_checkpoint(text: &str) -> Result<PreviousRead, SourceError> {
+    let checkpoint =
+        Checkpoint::parse(text).ok_or_else(|| SourceError::BadCheckpoint(text.to_string()))?;
+    Ok(PreviousRead {
+        read: RowVersion::parse(&checkpoint.read)?,
+        reconcile: RowVersion::parse(&checkpoint.reconcile)?,
+        text: checkpoint,
+    })
 }
 
 /// What `read_position.sql` returns.
@@ -801,6 +887,38 @@ mod tests {
         ] {
             assert!(
                 matches!(RowVersion::parse(bad), Err(SourceError::BadCheckpoint(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_checkpoints_carry_row_versions() {
+        let detection = ChangeDetection {
+            window_days: 30,
+            reconcile_hours: 24,
+        };
+        let at = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap();
+        let first = detection.next(None, &ReadPlan::Start, "rv:00000000000000FF", at);
+        let previous = parsed_checkpoint(&first).unwrap();
+        assert_eq!(
+            (previous.read, previous.reconcile),
+            (RowVersion(0xFF), RowVersion(0xFF))
+        );
+        let plan = detection.plan(Some(&previous.text), at + chrono::Duration::hours(1));
+        assert!(matches!(&plan, ReadPlan::Window { since, .. } if since == "rv:00000000000000FF"));
+        let plain = parsed_checkpoint("rv:0000000000000100").unwrap();
+        assert_eq!(plain.reconcile, RowVersion(0x100));
+        for bad in [
+            "window;rv:00000000000000FF;5:5:;2026-03-01T08:00:00;2026-03-01T08:00:00",
+            "window;rv:00000000000000FF",
+            "10:12:",
+        ] {
+            assert!(
+                matches!(parsed_checkpoint(bad), Err(SourceError::BadCheckpoint(_))),
                 "{bad}"
             );
         }

@@ -1,11 +1,15 @@
-//! How the PostgreSQL source finds changes each cycle — an exact scan, or a recent window with a
-//! periodic exact reconcile — and the checkpoint text that carries that state between cycles.
+//! How the sources find changes each cycle — an exact scan, or a recent window with a periodic
+//! exact reconcile — and the checkpoint text that carries that state between cycles. The mode
+//! logic here is shared; each source supplies its own exact test ("changed since"): on
+//! PostgreSQL a `pg_snapshot` (`source::postgres`), on MS SQL a `_Version` row version
+//! (`rv:…`, `source::mssql`). Below, "snapshot" stands for either.
 //!
 //! # Exact (`change_window_days = 0`, the default)
-//! Every cycle tests `NOT pg_visible_in_snapshot(xmin, previous)` on every document dated since
-//! the cut-off (see `source::postgres`). Every change is reported by the next cycle; the cost is
-//! a scan of the document tables (and a journal probe per work order) each cycle, since 1C keeps
-//! no index on `xmin` or `_version`, and a read-only tool cannot add one.
+//! Every cycle tests `NOT pg_visible_in_snapshot(xmin, previous)` (MS SQL: `_Version` above the
+//! previous checkpoint) on every document dated since the cut-off. Every change is reported by
+//! the next cycle; the cost is a scan of the document tables (and a journal probe per work
+//! order) each cycle, since 1C keeps no index on `xmin` or `_version`, and a read-only tool
+//! cannot add one.
 //!
 //! # Recent window (`change_window_days = N > 0`)
 //! Most cycles apply the same exact snapshot test to candidates found through indexes 1C already
@@ -20,7 +24,8 @@
 //! already sent in between come out unchanged from the register and are not sent again.
 //!
 //! # Checkpoint text
-//! Exact mode stores the plain `pg_snapshot` text, as before. Window mode stores
+//! Exact mode stores the plain snapshot text (`pg_snapshot`, or `rv:` + 16 hex digits), as
+//! before. Window mode stores
 //! `window;<snapshot of the last read>;<snapshot of the last reconcile>;<reconcile time>;<read time>`
 //! (times are the database server's local time). A plain snapshot read in window mode counts as
 //! a reconcile that is due; a window checkpoint read in exact mode is read from its reconcile

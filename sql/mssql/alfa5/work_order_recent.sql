@@ -1,0 +1,14 @@
+-- Work orders dated on or after @P1 whose row got a row version in (@P2, @P3), among
+-- candidates found through indexes 1C keeps: work orders dated from the window start @P4
+-- (_ByDocDate) and work orders with a state-journal record from @P4 on (the register's
+-- _ByPeriod). The journal has no _Version: 1C writes its records in the transaction that
+-- rewrites the work order, so the work order's own version stands for them.
+d._Date_Time >= @P1
+AND d._Version > @P2 AND d._Version < @P3
+AND d._IDRRef IN (
+    SELECT w._IDRRef FROM {{Документ.ЗаказНаряд}} w
+    WHERE w._Date_Time >= @P4
+    UNION
+    SELECT j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} FROM {{РегистрСведений.ЖурналСостояний}} j
+    WHERE j._Period >= @P4
+)
