@@ -24,9 +24,9 @@ use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::{read_metadata, DiscoverError, MetadataStore};
 use alfa_calltouch::fixture::{storage_name_map, Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
+use alfa_calltouch::source::mssql::required_entries;
 use alfa_calltouch::source::mssql::MssqlRow;
 use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
-use alfa_calltouch::source::postgres::required_entries;
 
 fn cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();

@@ -14,7 +14,7 @@ use super::{live, read_metadata, structure, MetadataStore};
 use crate::cli::exit;
 use crate::config::{Config, Preset, SourceKind};
 use crate::source::namemap::NameMap;
-use crate::source::postgres::{connection_config, required_entries};
+use crate::source::postgres::connection_config;
 use crate::source::{mssql, postgres};
 
 /// `discover`: the name map from the database's own metadata.
@@ -32,7 +32,7 @@ async fn discover_from(
     output: Option<&Path>,
     db: &(impl MetadataStore + LiveDatabase),
 ) -> Result<u8> {
-    let required = required_entries(config.source.preset);
+    let required = required_entries(config);
     let storage = read_metadata(db, &required).await?;
     finish(config, output, "the 1C metadata", storage, db).await
 }
@@ -80,7 +80,7 @@ async fn finish(
 ) -> Result<u8> {
     live::check(&mut storage, db).await?;
     let preset = config.source.preset;
-    let (map, missing) = storage.select(&required_entries(preset));
+    let (map, missing) = storage.select(&required_entries(config));
     let path = output.map_or_else(|| config.name_map_path(), Path::to_path_buf);
     if missing.is_empty() {
         check_name_map(config, &map)?;
@@ -96,6 +96,15 @@ async fn finish(
     write_map(&partial, &map, preset, origin)?;
     report_missing(&missing, &partial);
     Ok(exit::CONFIG)
+}
+
+/// Every entry the configured database's queries use.
+fn required_entries(config: &Config) -> Vec<String> {
+    let preset = config.source.preset;
+    match config.source.kind {
+        SourceKind::Postgres => postgres::required_entries(preset),
+        SourceKind::Mssql => mssql::required_entries(preset),
+    }
 }
 
 /// The map holds every entry the configured database's queries use, spelled for it.

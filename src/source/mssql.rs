@@ -132,6 +132,12 @@ pub fn check_name_map(preset: Preset, map: &NameMap) -> Result<(), SourceError> 
     Decoder::new(preset, map, 0).map(|_| ())
 }
 
+/// Every name-map entry the preset's T-SQL queries and decoder use, in first-use order.
+/// `discover` writes exactly these.
+pub fn required_entries(preset: Preset) -> Vec<String> {
+    queries::required_entries(&templates(preset), preset)
+}
+
 /// Every statement the source runs, by name, rendered for `map`: what a reviewer or a test
 /// reads to see exactly what goes to the server.
 pub fn statements(preset: Preset, map: &NameMap) -> Result<Vec<(String, String)>, SourceError> {
