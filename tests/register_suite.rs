@@ -896,3 +896,30 @@ async fn postgres_needs_only_a_schema_of_its_own() {
     register.probe_write().await.unwrap();
     assert!(register.lock_run().await.is_ok());
 }
+
+/// A cycle and the status page may open a new SQLite register at the same moment: both get
+/// the schema, neither fails creating it twice.
+#[test]
+fn a_new_sqlite_file_opened_at_once_by_several_is_created_once() {
+    for round in 0..10 {
+        let subject = Subject::new(Backend::Sqlite, &format!("concurrent_open_{round}"));
+        let Place::File(path) = &subject.place else {
+            unreachable!()
+        };
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, start) = (path.to_path_buf(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteRegister::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            if let Err(error) = opener.join().unwrap() {
+                panic!("round {round}: {error}");
+            }
+        }
+    }
+}

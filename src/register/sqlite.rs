@@ -113,20 +113,34 @@ impl SqliteRegister {
     }
 
     fn migrate(&mut self) -> Result<(), RegisterError> {
+        let place = self.place();
+        let too_new = |found| RegisterError::TooNew {
+            place: place.clone(),
+            found,
+            known: SCHEMA_VERSION,
+        };
         let found = self.user_version()?;
         if found > SCHEMA_VERSION {
-            return Err(RegisterError::TooNew {
-                place: self.place(),
-                found,
-                known: SCHEMA_VERSION,
-            });
+            return Err(too_new(found));
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Two processes may open a new file at once (a cycle and the status page): the write
+        // lock is taken before the version is read again, so the second one waits and then
+        // finds the schema current instead of creating it twice.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(too_new(found));
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     }
 
