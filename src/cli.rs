@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use crate::lock::LockError;
 use crate::register::{self, ListFilter, Register, SyncState};
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, discover, doctor, progress, report, schedule, source, sync, watch};
+use crate::{demo, discover, doctor, progress, report, schedule, source, status, sync, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Exit codes, so a scheduler can tell outcomes apart.
@@ -70,6 +71,20 @@ pub enum Command {
     /// Run a sync cycle every interval until stopped (Ctrl-C, SIGTERM): for a long-lived service.
     Watch {
         /// Time between cycle starts, e.g. 5m or 1h [default: schedule.every_minutes].
+        #[arg(long)]
+        every: Option<Interval>,
+        /// Also serve the status page, /metrics and /healthz on this address, e.g.
+        /// 127.0.0.1:8089 (docs/status-page.md).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Serve the status page, /metrics and /healthz from the register, for installs that run
+    /// `run` from cron or Task Scheduler; until stopped.
+    Serve {
+        /// The address to listen on [default: status_page.listen, 127.0.0.1:8089].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// The scheduled interval /healthz judges by [default: schedule.every_minutes].
         #[arg(long)]
         every: Option<Interval>,
     },
@@ -244,7 +259,8 @@ async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo => demo::run().await,
         Command::Run => run(&load(&cli.config)?).await,
-        Command::Watch { every } => watch(&load(&cli.config)?, every).await,
+        Command::Watch { every, listen } => watch(&load(&cli.config)?, every, listen).await,
+        Command::Serve { listen, every } => serve(&load(&cli.config)?, listen, every).await,
         Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args).await,
         Command::Register(args) => show_register(&load(&cli.config)?, &args).await,
         Command::Preview { number } => preview(&load(&cli.config)?, &number).await,
@@ -312,13 +328,55 @@ pub async fn run(config: &Config) -> Result<u8> {
 }
 
 /// Cycles every interval until a stop request; a failed cycle is logged and retried.
-async fn watch(config: &Config, every: Option<Interval>) -> Result<u8> {
+async fn watch(config: &Config, every: Option<Interval>, listen: Option<SocketAddr>) -> Result<u8> {
     let every = every.unwrap_or(config.schedule.every_minutes);
     let stop = CancellationToken::new();
+    let server = match listen {
+        Some(listen) => Some(start_status_page(
+            config,
+            Some(listen),
+            every,
+            stop.clone(),
+        )?),
+        None => None,
+    };
     watch::cancel_on_stop_request(stop.clone());
     tracing::info!("a cycle every {every}; Ctrl-C or SIGTERM stops after the current cycle");
     watch::run_every(every.duration(), &stop, || run(config)).await;
+    if let Some(server) = server {
+        tokio::task::spawn_blocking(move || server.join()).await?;
+    }
     Ok(exit::OK)
+}
+
+/// Serves the status endpoints until a stop request.
+async fn serve(config: &Config, listen: Option<SocketAddr>, every: Option<Interval>) -> Result<u8> {
+    let every = every.unwrap_or(config.schedule.every_minutes);
+    // A register that cannot be opened is reported now, not on the first request.
+    register::open(config).await?;
+    let stop = CancellationToken::new();
+    let server = start_status_page(config, listen, every, stop.clone())?;
+    watch::cancel_on_stop_request(stop.clone());
+    stop.cancelled().await;
+    tokio::task::spawn_blocking(move || server.join()).await?;
+    Ok(exit::OK)
+}
+
+fn start_status_page(
+    config: &Config,
+    listen: Option<SocketAddr>,
+    every: Interval,
+    stop: CancellationToken,
+) -> Result<status::server::StatusServer> {
+    let settings = status::server::Settings::new(config, listen, every)?;
+    let address = settings.listen;
+    let server = status::server::start(config.clone(), settings, stop)
+        .with_context(|| format!("cannot listen on {address} for the status page"))?;
+    tracing::info!(
+        "status page on http://{}/ (metrics /metrics, health /healthz)",
+        server.address
+    );
+    Ok(server)
 }
 
 async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs) -> Result<u8> {

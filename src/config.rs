@@ -77,6 +77,8 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub status_page: StatusPageConfig,
     /// Where the file was read from; relative paths inside it are resolved against its folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -442,6 +444,43 @@ impl Default for ScheduleConfig {
     }
 }
 
+/// `[status_page]`: the read-only status page, `/metrics` and `/healthz` of `serve` and
+/// `watch --listen` (docs/status-page.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageConfig {
+    /// Where `serve` listens; `--listen` overrides.
+    #[serde(default = "default_status_listen")]
+    pub listen: std::net::SocketAddr,
+    /// An address other than loopback is refused unless this is true (and a token is set).
+    #[serde(default)]
+    pub allow_remote: bool,
+    /// Environment variable holding the token clients send as `Authorization: Bearer`.
+    #[serde(default = "default_status_token_env")]
+    pub token_env: String,
+    /// A file holding the token (first line), used when the variable is not set.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for StatusPageConfig {
+    fn default() -> Self {
+        StatusPageConfig {
+            listen: default_status_listen(),
+            allow_remote: false,
+            token_env: default_status_token_env(),
+            token_file: None,
+        }
+    }
+}
+
+fn default_status_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8089))
+}
+fn default_status_token_env() -> String {
+    "ALFA_STATUS_TOKEN".into()
+}
+
 fn default_token_env() -> String {
     "CALLTOUCH_TOKEN".into()
 }
@@ -707,6 +746,25 @@ impl Config {
                 .as_ref()
                 .map(|p| self.resolve(p)),
         )
+    }
+}
+
+impl Config {
+    /// The status page's token, when one is set (the variable, else `token_file`): `None`
+    /// when neither is, an error when the file cannot be read.
+    pub fn status_token(&self) -> Result<Option<Secret>, ConfigError> {
+        let settings = &self.status_page;
+        let in_env = std::env::var(&settings.token_env).is_ok_and(|v| !v.trim().is_empty());
+        if !in_env && settings.token_file.is_none() {
+            return Ok(None);
+        }
+        read_secret(
+            "status_page.token_env",
+            &settings.token_env,
+            "status_page.token_file",
+            settings.token_file.as_ref().map(|p| self.resolve(p)),
+        )
+        .map(Some)
     }
 }
 

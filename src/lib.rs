@@ -21,5 +21,6 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod source;
+pub mod status;
 pub mod sync;
 pub mod watch;

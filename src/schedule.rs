@@ -349,7 +349,7 @@ pub fn utf16_with_bom(text: &str) -> Vec<u8> {
 }
 
 /// When the run after one that started at `last_started` is due.
-fn next_due(last_started: NaiveDateTime, every: Interval) -> NaiveDateTime {
+pub fn next_due(last_started: NaiveDateTime, every: Interval) -> NaiveDateTime {
     last_started + TimeDelta::minutes(i64::from(every.minutes()))
 }
 

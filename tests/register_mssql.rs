@@ -75,6 +75,7 @@ fn every_statement_keeps_to_the_register_schema_and_numbers_its_parameters() {
         for table in tables {
             let stripped = statement
                 .sql
+                .replace(&format!("[register_test].[{table}]"), "")
                 .replace(&format!("[register_test].{table}"), "");
             assert!(
                 !words(&stripped).iter().any(|w| w == table),
@@ -88,6 +89,50 @@ fn every_statement_keeps_to_the_register_schema_and_numbers_its_parameters() {
             .collect();
         let expected: BTreeSet<u32> = (1..=parameters.len() as u32).collect();
         assert_eq!(parameters, expected, "{}", statement.name);
+    }
+}
+
+/// The status page's reads quote every identifier with `[]`; only function names, the
+/// `DATEDIFF` date part and type names stay bare.
+#[test]
+fn the_status_reads_quote_every_identifier() {
+    let status_reads = [
+        "recent runs",
+        "run durations",
+        "last success",
+        "document totals",
+        "send totals",
+        "daily sends",
+        "last answer",
+    ];
+    let bare_allowed = [
+        "DATEDIFF",
+        "COUNT_BIG",
+        "MAX",
+        "CAST",
+        "second",
+        "bigint",
+        "date",
+    ];
+    let statements: Vec<Statement> = mssql::operations(SCHEMA)
+        .into_iter()
+        .filter(|s| status_reads.contains(&s.name))
+        .collect();
+    assert_eq!(statements.len(), status_reads.len());
+    for statement in statements {
+        let tokens = Tokenizer::new(&MsSqlDialect {}, &statement.sql)
+            .tokenize()
+            .expect("tokenizes");
+        for token in tokens {
+            let Token::Word(word) = token else { continue };
+            let bare = word.quote_style.is_none()
+                && word.keyword == sqlparser::keywords::Keyword::NoKeyword
+                && !word.value.starts_with("@P")
+                && !bare_allowed
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&word.value));
+            assert!(!bare, "{}: `{}` is not quoted", statement.name, word.value);
+        }
     }
 }
 
@@ -196,4 +241,60 @@ async fn a_real_server_runs_the_register_when_configured() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("the register ran in schema {schema}; drop it when done");
+}
+
+/// The status page's reads on a real server: runs with their durations, documents per kind
+/// and state, the send log per endpoint, per day and the last answer of a deal.
+#[tokio::test]
+#[ignore = "needs a SQL Server: set MSSQL_TEST_URL"]
+async fn a_real_server_answers_the_status_reads() {
+    let url = std::env::var("MSSQL_TEST_URL").expect("MSSQL_TEST_URL");
+    let schema = format!("alfa_status_test_{}", std::process::id());
+    let mut register = open(&url, &schema).await;
+    let now = NaiveDate::from_ymd_opt(2026, 11, 2)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let snapshot = booking("ЗР-000002", now);
+    register
+        .record_outcomes(&[accepted(&snapshot, now)], now)
+        .await
+        .unwrap();
+    let later = now + chrono::TimeDelta::seconds(42);
+    register
+        .record_run(now, later, "ok", "read 1")
+        .await
+        .unwrap();
+    register
+        .record_run(later, later, "error", "down")
+        .await
+        .unwrap();
+
+    let runs = register.recent_runs(1).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].2, "error");
+    let durations = register.run_durations().await.unwrap();
+    assert!(durations
+        .iter()
+        .any(|d| d.outcome == "ok" && d.seconds == 42 && d.count == 1));
+    assert_eq!(register.last_success().await.unwrap(), Some(later));
+    let totals = register.document_totals().await.unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].state, totals[0].count), (SyncState::Sent, 1));
+    let sends = register.send_totals().await.unwrap();
+    assert_eq!((sends[0].endpoint.as_str(), sends[0].count), ("create", 1));
+    let daily = register.daily_sends(now).await.unwrap();
+    assert_eq!(daily[0].day, Some(now.date()));
+    let answer = register
+        .last_answer(snapshot.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.outcome, "accepted");
+    assert!(register
+        .last_answer(DocRef([9; 16]))
+        .await
+        .unwrap()
+        .is_none());
+    eprintln!("the status reads ran in schema {schema}; drop it when done");
 }

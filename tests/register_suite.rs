@@ -522,6 +522,116 @@ async fn runs_are_recorded_and_the_last_one_is_shown(backend: Backend) {
     );
 }
 
+/// The status page's reads: recent runs, durations, the last success, documents per kind and
+/// state, the send log per endpoint and per day, a deal's last answer.
+async fn the_status_reads_count_runs_documents_and_sends(backend: Backend) {
+    let subject = Subject::new(backend, "status_reads");
+    let mut register = subject.open().await.unwrap();
+    assert!(register.recent_runs(5).await.unwrap().is_empty());
+    assert_eq!(register.last_success().await.unwrap(), None);
+    assert!(register
+        .last_answer(DocRef([7; 16]))
+        .await
+        .unwrap()
+        .is_none());
+
+    let started = at(8, 9);
+    let seconds = |s: i64| started + chrono::TimeDelta::seconds(s);
+    register
+        .record_run(started, seconds(42), "ok", "read 2")
+        .await
+        .unwrap();
+    register
+        .record_run(seconds(60), seconds(62), "ok", "read 0")
+        .await
+        .unwrap();
+    register
+        .record_run(seconds(120), seconds(120), "error", "no database")
+        .await
+        .unwrap();
+    let recent = register.recent_runs(2).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        ["error", "ok"],
+        "newest first, no more than asked"
+    );
+    let durations = register.run_durations().await.unwrap();
+    let find = |outcome: &str, secs: i64| {
+        durations
+            .iter()
+            .find(|d| d.outcome == outcome && d.seconds == secs)
+            .map(|d| d.count)
+    };
+    assert_eq!(find("ok", 42), Some(1));
+    assert_eq!(find("ok", 2), Some(1));
+    assert_eq!(find("error", 0), Some(1));
+    assert_eq!(durations.len(), 3);
+    assert_eq!(register.last_success().await.unwrap(), Some(seconds(62)));
+
+    // One booking sent on the 2nd, one deferred, one failed with Calltouch's answer on the 3rd.
+    let sent = booking("000001");
+    accept(&mut register, &sent, "Подтверждено", at(2, 10))
+        .await
+        .unwrap();
+    let [deferred, failed]: [DocumentSnapshot; 2] = bookings(10, 2).try_into().unwrap();
+    register
+        .mark_pending_batch(&[pending(&deferred, Some("HTTP 503"), true)], at(3, 9))
+        .await
+        .unwrap();
+    let refusal = SendRecord {
+        endpoint: "send",
+        order_number: &failed.number,
+        request_json: "{}",
+        outcome: "rejected",
+        detail: Some("bad phone"),
+    };
+    let mut refused = failure(&failed, "Calltouch refused the order: bad phone");
+    refused.order_number = Some(failed.number.as_str());
+    register
+        .record_failed(&refused, Some(&refusal), at(3, 11))
+        .await
+        .unwrap();
+
+    let totals = register.document_totals().await.unwrap();
+    let count = |state: SyncState, with_error: bool| {
+        totals
+            .iter()
+            .find(|t| t.kind == DocKind::Booking && t.state == state && t.with_error == with_error)
+            .map(|t| t.count)
+    };
+    assert_eq!(count(SyncState::Sent, false), Some(1));
+    assert_eq!(count(SyncState::Pending, true), Some(1));
+    assert_eq!(count(SyncState::Failed, true), Some(1));
+    assert_eq!(totals.len(), 3);
+
+    let sends = register.send_totals().await.unwrap();
+    let pairs: Vec<_> = sends
+        .iter()
+        .map(|s| (s.endpoint.as_str(), s.outcome.as_str(), s.count, s.day))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("create", "accepted", 1, None),
+            ("send", "rejected", 1, None)
+        ]
+    );
+    let daily = register.daily_sends(at(3, 0)).await.unwrap();
+    assert_eq!(daily.len(), 1, "only from the 3rd on");
+    assert_eq!(daily[0].day, Some(at(3, 0).date()));
+    assert_eq!(daily[0].outcome, "rejected");
+    assert_eq!(register.daily_sends(at(1, 0)).await.unwrap().len(), 2);
+
+    let answer = register
+        .last_answer(failed.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.at, at(3, 11));
+    assert_eq!(answer.outcome, "rejected");
+    assert_eq!(answer.detail.as_deref(), Some("bad phone"));
+}
+
 async fn a_second_run_lock_is_refused_until_the_holder_is_gone(backend: Backend) {
     let subject = Subject::new(backend, "lock");
     let first_register = subject.open().await.unwrap();
@@ -751,6 +861,7 @@ on_every_backend!(
     a_deferred_document_counts_attempts_and_retry_requeues_it,
     checkpoint_is_saved_and_reset_with_a_since_date,
     runs_are_recorded_and_the_last_one_is_shown,
+    the_status_reads_count_runs_documents_and_sends,
     a_second_run_lock_is_refused_until_the_holder_is_gone,
     a_step_that_fails_midway_leaves_nothing_behind,
     a_batch_is_marked_pending_in_one_step,
@@ -784,4 +895,31 @@ async fn postgres_needs_only_a_schema_of_its_own() {
         .unwrap();
     register.probe_write().await.unwrap();
     assert!(register.lock_run().await.is_ok());
+}
+
+/// A cycle and the status page may open a new SQLite register at the same moment: both get
+/// the schema, neither fails creating it twice.
+#[test]
+fn a_new_sqlite_file_opened_at_once_by_several_is_created_once() {
+    for round in 0..10 {
+        let subject = Subject::new(Backend::Sqlite, &format!("concurrent_open_{round}"));
+        let Place::File(path) = &subject.place else {
+            unreachable!()
+        };
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, start) = (path.to_path_buf(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteRegister::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            if let Err(error) = opener.join().unwrap() {
+                panic!("round {round}: {error}");
+            }
+        }
+    }
 }

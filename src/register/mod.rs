@@ -185,6 +185,44 @@ pub type RunRecord = (NaiveDateTime, NaiveDateTime, String, String);
 /// The send log's columns shown by tests and support: (endpoint, orderNumber, request, outcome).
 pub type SendLogEntry = (String, String, String, String);
 
+/// How many runs ended with one outcome after a duration, in whole seconds: the status page's
+/// cycle duration histogram, without reading every run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDurations {
+    pub outcome: String,
+    pub seconds: i64,
+    pub count: u64,
+}
+
+/// How many documents of a kind are in a sync state; `with_error` tells the pending ones that
+/// wait after an error (deferred) from the ones merely not sent yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentTotal {
+    pub kind: DocKind,
+    pub state: SyncState,
+    pub with_error: bool,
+    pub count: u64,
+}
+
+/// How many orders the send log holds for an endpoint and outcome, on one day or in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendTotal {
+    /// The day the orders were sent; `None` in the all-time totals.
+    pub day: Option<NaiveDate>,
+    pub endpoint: String,
+    pub outcome: String,
+    pub count: u64,
+}
+
+/// The last answer Calltouch gave to one document's request, from the send log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendAnswer {
+    pub at: NaiveDateTime,
+    pub endpoint: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     #[error("register {place}: {message}")]
@@ -329,6 +367,27 @@ pub trait Register {
 
     /// The last run.
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError>;
+
+    /// The last `limit` runs, newest first (the status page).
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError>;
+
+    /// Runs counted per outcome and whole-second duration (`/metrics`).
+    async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError>;
+
+    /// When the last run that did not end in an error finished.
+    async fn last_success(&self) -> Result<Option<NaiveDateTime>, RegisterError>;
+
+    /// Documents counted per kind, sync state and whether an error is recorded.
+    async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError>;
+
+    /// The send log counted per endpoint and outcome.
+    async fn send_totals(&self) -> Result<Vec<SendTotal>, RegisterError>;
+
+    /// The send log from `since` on, counted per day, endpoint and outcome.
+    async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError>;
+
+    /// The last answer the send log holds for a document's own request.
+    async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError>;
 }
 
 /// The register the configuration names.
@@ -480,6 +539,27 @@ impl Register for AnyRegister {
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
         dispatch!(self, r => r.last_run().await)
     }
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
+        dispatch!(self, r => r.recent_runs(limit).await)
+    }
+    async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
+        dispatch!(self, r => r.run_durations().await)
+    }
+    async fn last_success(&self) -> Result<Option<NaiveDateTime>, RegisterError> {
+        dispatch!(self, r => r.last_success().await)
+    }
+    async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
+        dispatch!(self, r => r.document_totals().await)
+    }
+    async fn send_totals(&self) -> Result<Vec<SendTotal>, RegisterError> {
+        dispatch!(self, r => r.send_totals().await)
+    }
+    async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
+        dispatch!(self, r => r.daily_sends(since).await)
+    }
+    async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError> {
+        dispatch!(self, r => r.last_answer(reference).await)
+    }
 }
 
 /// A documents row as both backends read it, before its codes are parsed.
@@ -567,7 +647,7 @@ fn parse_ref(text: &str) -> Result<DocRef, RegisterError> {
         .ok_or_else(|| RegisterError::Corrupt(format!("reference {text:?}")))
 }
 
-fn parse_kind(text: &str) -> Result<DocKind, RegisterError> {
+pub(crate) fn parse_kind(text: &str) -> Result<DocKind, RegisterError> {
     DocKind::from_code(text)
         .ok_or_else(|| RegisterError::Corrupt(format!("document kind {text:?}")))
 }

@@ -251,6 +251,47 @@ VALUES (@P1, @P2, @P3, @P4)",
         "SELECT TOP (1) started_at, finished_at, outcome, summary FROM [{schema}].runs
 ORDER BY id DESC",
     ),
+    // The status page's reads; columns are read by position.
+    (
+        "recent runs",
+        "SELECT TOP (@P1) [started_at], [finished_at], [outcome], [summary]
+FROM [{schema}].[runs] ORDER BY [id] DESC",
+    ),
+    (
+        "run durations",
+        "SELECT [outcome], CAST(DATEDIFF(second, [started_at], [finished_at]) AS bigint),
+    COUNT_BIG(*)
+FROM [{schema}].[runs]
+GROUP BY [outcome], DATEDIFF(second, [started_at], [finished_at])
+ORDER BY 1, 2",
+    ),
+    (
+        "last success",
+        "SELECT MAX([finished_at]) FROM [{schema}].[runs] WHERE [outcome] <> 'error'",
+    ),
+    (
+        "document totals",
+        "SELECT [kind], [state], CASE WHEN [last_error] IS NULL THEN 0 ELSE 1 END, COUNT_BIG(*)
+FROM [{schema}].[documents]
+GROUP BY [kind], [state], CASE WHEN [last_error] IS NULL THEN 0 ELSE 1 END
+ORDER BY 1, 2, 3",
+    ),
+    (
+        "send totals",
+        "SELECT [endpoint], [outcome], COUNT_BIG(*) FROM [{schema}].[send_log]
+GROUP BY [endpoint], [outcome] ORDER BY 1, 2",
+    ),
+    (
+        "daily sends",
+        "SELECT CAST([at] AS date), [endpoint], [outcome], COUNT_BIG(*)
+FROM [{schema}].[send_log] WHERE [at] >= @P1
+GROUP BY CAST([at] AS date), [endpoint], [outcome] ORDER BY 1, 2, 3",
+    ),
+    (
+        "last answer",
+        "SELECT TOP (1) [at], [endpoint], [outcome], [detail] FROM [{schema}].[send_log]
+WHERE [reference] = @P1 ORDER BY [id] DESC",
+    ),
 ];
 
 fn render(template: &str, schema: &str) -> String {

@@ -23,9 +23,10 @@ use tokio::sync::Mutex;
 use super::mssql::{self as tsql, SCHEMA_VERSION};
 use super::statements;
 use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
-    PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
-    StoredDeal, StoredDocument, SyncState,
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
+    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunDurations, RunGuard,
+    RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
+    SyncState,
 };
 use crate::config::{RegisterConfig, Secret};
 use crate::lock::LockError;
@@ -483,6 +484,126 @@ impl Register for MssqlRegister {
         let row = first_row(&mut client, self.sql.get("last run"), &[]).await?;
         row.map(|row| read_run(&row)).transpose()
     }
+
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let limit = i64::from(limit);
+        let rows = rows(&mut client, self.sql.get("recent runs"), &[&limit]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    at(row, 0, "started_at")?,
+                    at(row, 1, "finished_at")?,
+                    text_at(row, 2, "outcome")?,
+                    text_at(row, 3, "summary")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let rows = rows(&mut client, self.sql.get("run durations"), &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RunDurations {
+                    outcome: text_at(row, 0, "outcome")?,
+                    seconds: row.try_get::<i64, _>(1)?.unwrap_or(0),
+                    count: count_at(row, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_success(&self) -> Result<Option<NaiveDateTime>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let rows = rows(&mut client, self.sql.get("last success"), &[]).await?;
+        match rows.first() {
+            Some(row) => Ok(row.try_get::<NaiveDateTime, _>(0)?),
+            None => Ok(None),
+        }
+    }
+
+    async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let rows = rows(&mut client, self.sql.get("document totals"), &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DocumentTotal {
+                    kind: super::parse_kind(&text_at(row, 0, "kind")?)?,
+                    state: super::parse_state(&text_at(row, 1, "state")?)?,
+                    with_error: row.try_get::<i32, _>(2)?.unwrap_or(0) != 0,
+                    count: count_at(row, 3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn send_totals(&self) -> Result<Vec<SendTotal>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let rows = rows(&mut client, self.sql.get("send totals"), &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SendTotal {
+                    day: None,
+                    endpoint: text_at(row, 0, "endpoint")?,
+                    outcome: text_at(row, 1, "outcome")?,
+                    count: count_at(row, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let since = seconds(since);
+        let rows = rows(&mut client, self.sql.get("daily sends"), &[&since]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SendTotal {
+                    day: Some(
+                        row.try_get::<NaiveDate, _>(0)?
+                            .ok_or_else(|| missing("day"))?,
+                    ),
+                    endpoint: text_at(row, 1, "endpoint")?,
+                    outcome: text_at(row, 2, "outcome")?,
+                    count: count_at(row, 3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError> {
+        let mut client = self.client.lock().await;
+        let reference = reference.to_uuid_string();
+        let rows = rows(&mut client, self.sql.get("last answer"), &[&reference]).await?;
+        rows.first()
+            .map(|row| {
+                Ok(SendAnswer {
+                    at: at(row, 0, "at")?,
+                    endpoint: text_at(row, 1, "endpoint")?,
+                    outcome: text_at(row, 2, "outcome")?,
+                    detail: row.try_get::<&str, _>(3)?.map(String::from),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// A non-NULL text column of a row read by position (the status reads' unnamed columns).
+fn text_at(row: &tiberius::Row, index: usize, column: &str) -> Result<String, RegisterError> {
+    let value = row.try_get::<&str, _>(index)?;
+    value.map(String::from).ok_or_else(|| missing(column))
+}
+
+fn at(row: &tiberius::Row, index: usize, column: &str) -> Result<NaiveDateTime, RegisterError> {
+    row.try_get::<NaiveDateTime, _>(index)?
+        .ok_or_else(|| missing(column))
+}
+
+/// A `COUNT_BIG(*)`, by position.
+fn count_at(row: &tiberius::Row, index: usize) -> Result<u64, RegisterError> {
+    Ok(row.try_get::<i64, _>(index)?.unwrap_or(0) as u64)
 }
 
 /// Asks for the session application lock and answers the mode the session then holds:

@@ -16,9 +16,10 @@ use tokio_postgres::{Client, NoTls, Row, Transaction};
 
 use super::statements::{self, FilterValue};
 use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
-    PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
-    StoredDeal, StoredDocument, SyncState,
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
+    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunDurations, RunGuard,
+    RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
+    SyncState,
 };
 use crate::config::{RegisterConfig, Secret};
 use crate::lock::LockError;
@@ -501,6 +502,92 @@ impl Register for PostgresRegister {
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
         let row = self.client.query_opt(statements::LAST_RUN, &[]).await?;
         Ok(row.map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))))
+    }
+
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
+        let rows = self
+            .client
+            .query(statements::RECENT_RUNS, &[&i64::from(limit)])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect())
+    }
+
+    async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
+        let sql = statements::run_durations(
+            "CAST(ROUND(EXTRACT(EPOCH FROM finished_at - started_at)) AS bigint)",
+        );
+        let rows = self.client.query(&sql, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| RunDurations {
+                outcome: row.get(0),
+                seconds: row.get(1),
+                count: row.get::<_, i64>(2) as u64,
+            })
+            .collect())
+    }
+
+    async fn last_success(&self) -> Result<Option<NaiveDateTime>, RegisterError> {
+        let row = self.client.query_one(statements::LAST_SUCCESS, &[]).await?;
+        Ok(row.get(0))
+    }
+
+    async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
+        let rows = self.client.query(statements::DOCUMENT_TOTALS, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DocumentTotal {
+                    kind: super::parse_kind(row.get(0))?,
+                    state: super::parse_state(row.get(1))?,
+                    with_error: row.get::<_, i32>(2) != 0,
+                    count: row.get::<_, i64>(3) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn send_totals(&self) -> Result<Vec<SendTotal>, RegisterError> {
+        let rows = self.client.query(statements::SEND_TOTALS, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| SendTotal {
+                day: None,
+                endpoint: row.get(0),
+                outcome: row.get(1),
+                count: row.get::<_, i64>(2) as u64,
+            })
+            .collect())
+    }
+
+    async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
+        let sql = statements::daily_sends("CAST(at AS date)");
+        let rows = self.client.query(&sql, &[&seconds(since)]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| SendTotal {
+                day: Some(row.get(0)),
+                endpoint: row.get(1),
+                outcome: row.get(2),
+                count: row.get::<_, i64>(3) as u64,
+            })
+            .collect())
+    }
+
+    async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError> {
+        let reference = reference.to_uuid_string();
+        let row = self
+            .client
+            .query_opt(statements::LAST_ANSWER, &[&reference])
+            .await?;
+        Ok(row.map(|row| SendAnswer {
+            at: row.get(0),
+            endpoint: row.get(1),
+            outcome: row.get(2),
+            detail: row.get(3),
+        }))
     }
 }
 

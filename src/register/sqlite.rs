@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use super::statements::{self, FilterValue};
 use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
-    PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
-    StoredDeal, StoredDocument, SyncState,
+    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
+    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunDurations, RunGuard,
+    RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
+    SyncState,
 };
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocRef, DocumentSnapshot};
@@ -112,20 +113,34 @@ impl SqliteRegister {
     }
 
     fn migrate(&mut self) -> Result<(), RegisterError> {
+        let place = self.place();
+        let too_new = |found| RegisterError::TooNew {
+            place: place.clone(),
+            found,
+            known: SCHEMA_VERSION,
+        };
         let found = self.user_version()?;
         if found > SCHEMA_VERSION {
-            return Err(RegisterError::TooNew {
-                place: self.place(),
-                found,
-                known: SCHEMA_VERSION,
-            });
+            return Err(too_new(found));
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Two processes may open a new file at once (a cycle and the status page): the write
+        // lock is taken before the version is read again, so the second one waits and then
+        // finds the schema current instead of creating it twice.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(too_new(found));
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -409,6 +424,134 @@ impl Register for SqliteRegister {
                 outcome,
                 summary,
             ))
+        })
+        .transpose()
+    }
+
+    async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
+        let mut statement = self.conn.prepare(&dialect(statements::RECENT_RUNS))?;
+        let rows = statement.query_map([i64::from(limit)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (started, finished, outcome, summary) = row?;
+            Ok((
+                parse_time(&started)?,
+                parse_time(&finished)?,
+                outcome,
+                summary,
+            ))
+        })
+        .collect()
+    }
+
+    async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
+        // Times are text here: julianday() reads them, in days.
+        let sql = statements::run_durations(
+            "CAST(ROUND((julianday(finished_at) - julianday(started_at)) * 86400) AS INTEGER)",
+        );
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map([], |r| {
+            Ok(RunDurations {
+                outcome: r.get(0)?,
+                seconds: r.get(1)?,
+                count: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn last_success(&self) -> Result<Option<NaiveDateTime>, RegisterError> {
+        let finished: Option<String> = self
+            .conn
+            .query_row(statements::LAST_SUCCESS, [], |r| r.get(0))?;
+        finished.as_deref().map(parse_time).transpose()
+    }
+
+    async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
+        let mut statement = self.conn.prepare(statements::DOCUMENT_TOTALS)?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (kind, state, with_error, count) = row?;
+            Ok(DocumentTotal {
+                kind: super::parse_kind(&kind)?,
+                state: super::parse_state(&state)?,
+                with_error: with_error != 0,
+                count: count as u64,
+            })
+        })
+        .collect()
+    }
+
+    async fn send_totals(&self) -> Result<Vec<SendTotal>, RegisterError> {
+        let mut statement = self.conn.prepare(statements::SEND_TOTALS)?;
+        let rows = statement.query_map([], |r| {
+            Ok(SendTotal {
+                day: None,
+                endpoint: r.get(0)?,
+                outcome: r.get(1)?,
+                count: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
+        // The stored text starts with the day.
+        let sql = dialect(&statements::daily_sends("substr(at, 1, 10)"));
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map([fmt_time(since)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (day, endpoint, outcome, count) = row?;
+            Ok(SendTotal {
+                day: Some(parse_date(&day)?),
+                endpoint,
+                outcome,
+                count: count as u64,
+            })
+        })
+        .collect()
+    }
+
+    async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError> {
+        let reference = reference.to_uuid_string();
+        let row = self
+            .conn
+            .query_row(&dialect(statements::LAST_ANSWER), [reference], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(at, endpoint, outcome, detail)| {
+            Ok(SendAnswer {
+                at: parse_time(&at)?,
+                endpoint,
+                outcome,
+                detail,
+            })
         })
         .transpose()
     }

@@ -3,7 +3,8 @@
 //! DDL, the schema-version bookkeeping and the write probe differ per backend.
 //!
 //! Times are bound as each backend stores them (text in SQLite, `timestamp` in PostgreSQL); the
-//! statements never compute with them, so one text serves both.
+//! statements never compute with them, so one text serves both; the two status reads that do
+//! (a run's duration, a send's day) take the backend's expression.
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -91,6 +92,38 @@ pub const RECORD_RUN: &str =
 
 pub const LAST_RUN: &str =
     "SELECT started_at, finished_at, outcome, summary FROM runs ORDER BY id DESC LIMIT 1";
+
+pub const RECENT_RUNS: &str =
+    "SELECT started_at, finished_at, outcome, summary FROM runs ORDER BY id DESC LIMIT $1";
+
+/// Runs per outcome and duration; `{seconds}` is the backend's whole-second difference of
+/// `finished_at` and `started_at`.
+const RUN_DURATIONS: &str = "SELECT outcome, {seconds}, COUNT(*) FROM runs
+     GROUP BY 1, 2 ORDER BY 1, 2";
+
+pub fn run_durations(seconds: &str) -> String {
+    RUN_DURATIONS.replace("{seconds}", seconds)
+}
+
+pub const LAST_SUCCESS: &str = "SELECT MAX(finished_at) FROM runs WHERE outcome <> 'error'";
+
+pub const DOCUMENT_TOTALS: &str = "SELECT kind, state,
+         CASE WHEN last_error IS NULL THEN 0 ELSE 1 END, COUNT(*)
+     FROM documents GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+pub const SEND_TOTALS: &str = "SELECT endpoint, outcome, COUNT(*) FROM send_log
+     GROUP BY endpoint, outcome ORDER BY endpoint, outcome";
+
+/// The send log per day from `$1`; `{day}` is the backend's day of `at`.
+const DAILY_SENDS: &str = "SELECT {day}, endpoint, outcome, COUNT(*) FROM send_log
+     WHERE at >= $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+pub fn daily_sends(day: &str) -> String {
+    DAILY_SENDS.replace("{day}", day)
+}
+
+pub const LAST_ANSWER: &str = "SELECT at, endpoint, outcome, detail FROM send_log
+     WHERE reference = $1 ORDER BY id DESC LIMIT 1";
 
 /// The view administrators read (for example in 1C through an external data source): one row
 /// per document with readable column names.
