@@ -412,7 +412,11 @@ async fn empty_reference_and_empty_date_read_as_none(preset: Preset) {
         .iter()
         .find(|d| d.reference == booking.reference)
         .unwrap();
-    assert_eq!(booking_back.state, None, "empty state reference");
+    assert_eq!(
+        booking_back.state.as_deref(),
+        Some(alfa_calltouch::config::EMPTY_STATE),
+        "empty state reference"
+    );
 }
 
 async fn year_offset_2000_reads_real_dates(preset: Preset) {
