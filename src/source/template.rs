@@ -30,7 +30,7 @@ use super::namemap::{checked_identifier, Column, Dialect, NameMap, NameMapError}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("name map has no entry for: {}", .0.join(", "))]
+    #[error("name map has no entry for: {}; rebuild it for this base with `discover` (or `import-structure`)", .0.join(", "))]
     Missing(Vec<String>),
     #[error(transparent)]
     NameMap(#[from] NameMapError),
@@ -434,7 +434,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "name map has no entry for: Документ.А, Документ.Б.В"
+            "name map has no entry for: Документ.А, Документ.Б.В; rebuild it for this base with `discover` (or `import-structure`)"
         );
     }
 
