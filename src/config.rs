@@ -157,6 +157,10 @@ impl Default for DealConfig {
     }
 }
 
+/// The state name of a booking whose `Состояние` is the empty reference (a new 5.x booking: the
+/// 5.1 enum has no «not set» value), so `[statuses.booking]` can map it like any other.
+pub const EMPTY_STATE: &str = "(не указано)";
+
 /// `[statuses]`: Table 2, 1C state name → Calltouch status, per document kind.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -178,10 +182,15 @@ impl Default for StatusConfig {
                 ("Подтвержденная заявка", "Подтвержденная заявка"),
                 ("Отказ от заезда", "Отказ"),
                 ("НеУказано", "Предварительная заявка"),
+                (EMPTY_STATE, "Предварительная заявка"),
                 ("Подтверждено", "Подтвержденная заявка"),
                 ("Отклонено", "Отказ"),
             ]),
-            work_order: pairs(&[("Закрыт", "Закрыт"), ("Отказ от заезда", "Отказ")]),
+            work_order: pairs(&[
+                ("Закрыт", "Закрыт"),
+                ("Отказ", "Отказ"),
+                ("Отказ от заезда", "Отказ"),
+            ]),
         }
     }
 }

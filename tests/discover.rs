@@ -1,7 +1,8 @@
 //! Name-map discovery against generated 1C-shaped databases: the metadata route and the
 //! storage-structure route must both give back the generator's own name map for each preset;
-//! corrupt metadata gives clear errors; and `discover` followed by `run` — the real binary,
-//! against the Calltouch emulator — creates deals with no hand editing.
+//! corrupt metadata gives clear errors; and `discover` or `import-structure` followed by `run` —
+//! the real binary, against the Calltouch emulator — creates every deal with no hand editing, on
+//! bases laid out with the real types of the 6.1 and 5.1 metadata.
 //!
 //! These tests fail (they do not skip) when the PostgreSQL server programs are missing.
 
@@ -10,12 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use alfa_calltouch::calltouch::emulator::Emulator;
-use alfa_calltouch::config::Preset;
+use alfa_calltouch::config::{Preset, StatusConfig};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::storage::{Storage, Unresolved};
 use alfa_calltouch::discover::{live, read_metadata, structure, DiscoverError};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
+use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::namemap::{Column, NameMap};
 use alfa_calltouch::source::postgres::required_entries;
 
@@ -268,9 +270,28 @@ async fn binary(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
-for_both_presets!(discover_then_run_creates_deals);
+for_both_presets!(
+    discover_then_run_creates_deals,
+    import_structure_then_run_creates_deals
+);
 
 async fn discover_then_run_creates_deals(preset: Preset) {
+    map_then_run_creates_deals(preset, MapRoute::Discover).await
+}
+
+async fn import_structure_then_run_creates_deals(preset: Preset) {
+    map_then_run_creates_deals(preset, MapRoute::ImportStructure).await
+}
+
+enum MapRoute {
+    Discover,
+    ImportStructure,
+}
+
+/// On a base laid out with the real 6.1 / 5.1 types, the map written by `discover` or
+/// `import-structure` is the one `run` uses as is: every live document gets its deal, with the
+/// status of the default tables.
+async fn map_then_run_creates_deals(preset: Preset, route: MapRoute) {
     let (fixture, _, database) = generated(preset).await;
     let emulator = Emulator::start("4242", "discover-token").await.unwrap();
     let dir = std::env::temp_dir().join(format!("alfa-discover-{database}-{}", std::process::id()));
@@ -284,9 +305,16 @@ async fn discover_then_run_creates_deals(preset: Preset) {
         &fixture.spec().first_day.to_string(),
     );
 
-    let discover = binary(&dir, &["discover"]).await;
-    let stderr = String::from_utf8_lossy(&discover.stderr);
-    assert_eq!(discover.status.code(), Some(0), "discover: {stderr}");
+    let mapped = match route {
+        MapRoute::Discover => binary(&dir, &["discover"]).await,
+        MapRoute::ImportStructure => {
+            let export = dir.join("structure.json");
+            std::fs::write(&export, fixture.storage_structure_json()).unwrap();
+            binary(&dir, &["import-structure", export.to_str().unwrap()]).await
+        }
+    };
+    let stderr = String::from_utf8_lossy(&mapped.stderr);
+    assert_eq!(mapped.status.code(), Some(0), "mapping: {stderr}");
     let written = NameMap::load(&dir.join("namemap.toml")).unwrap();
     assert_eq!(written.to_toml(), expected_map(&fixture).to_toml());
 
@@ -294,7 +322,37 @@ async fn discover_then_run_creates_deals(preset: Preset) {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "run: {stderr}");
     let deals = emulator.deals();
-    assert!(!deals.is_empty(), "no deals created; run said: {stderr}");
+    let truth: Vec<DocumentSnapshot> = fixture
+        .documents()
+        .iter()
+        .filter_map(|d| fixture.expected(d.reference))
+        .filter(|d| !d.deletion_mark)
+        .collect();
+    let statuses = StatusConfig::default();
+    for doc in &truth {
+        let number = match (&doc.booking, doc.kind) {
+            (Some(b), _) => format!("ЗР-{}", b.number),
+            (None, DocKind::Booking) => format!("ЗР-{}", doc.number),
+            (None, DocKind::WorkOrder) => format!("ЗН-{}", doc.number),
+        };
+        let deal = deals
+            .get(&number)
+            .unwrap_or_else(|| panic!("no deal {number} for {}; run said: {stderr}", doc.label()));
+        let taken_over = truth.iter().any(|w| {
+            w.booking
+                .as_ref()
+                .is_some_and(|b| b.reference == doc.reference)
+        });
+        if doc.booking.is_none() && !taken_over {
+            let state = doc.state.as_deref().unwrap_or_default();
+            assert_eq!(
+                deal.get("status").and_then(|s| s.as_str()),
+                statuses.map(doc.kind, state),
+                "{}",
+                doc.label()
+            );
+        }
+    }
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -330,25 +388,6 @@ async fn discover_names_what_it_cannot_find_and_exits_non_zero() {
         "an incomplete map must not pose as the map"
     );
     assert!(dir.join("namemap.toml.incomplete").exists());
-    emulator.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[tokio::test]
-async fn import_structure_writes_the_map_from_an_export() {
-    let (fixture, _, database) = generated(Preset::Alfa6).await;
-    let emulator = Emulator::start("4242", "discover-token").await.unwrap();
-    let dir = std::env::temp_dir().join(format!("alfa-import-{database}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    write_config(&dir, &database, &emulator, Preset::Alfa6, "2026-01-01");
-    let export = dir.join("structure.json");
-    std::fs::write(&export, fixture.storage_structure_json()).unwrap();
-    let output = binary(&dir, &["import-structure", export.to_str().unwrap()]).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let written = NameMap::load(&dir.join("namemap.toml")).unwrap();
-    assert_eq!(written.to_toml(), expected_map(&fixture).to_toml());
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli;
-use alfa_calltouch::config::{Config, Preset, RegisterKind};
+use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
@@ -234,6 +234,7 @@ fn assert_fields(actual: &Value, expected: &Value) {
 
 fn booking_status(state: &str) -> Option<&'static str> {
     BTreeMap::from([
+        (EMPTY_STATE, "Предварительная заявка"),
         ("НеУказано", "Предварительная заявка"),
         ("Подтверждено", "Подтвержденная заявка"),
         ("Отклонено", "Отказ"),
@@ -408,7 +409,8 @@ async fn table2_every_booking_state_maps(preset: Preset, seed: u64, register: Re
     let names: Vec<&String> = seen.keys().collect();
     let wanted: Vec<&str> = match preset {
         Preset::Alfa6 => vec!["НеУказано", "Отклонено", "Подтверждено"],
-        Preset::Alfa5 => vec!["Отклонено", "Подтверждено"],
+        // 5.1 has no «not set» value: a new booking's state is the empty reference.
+        Preset::Alfa5 => vec![EMPTY_STATE, "Отклонено", "Подтверждено"],
     };
     assert_eq!(names, wanted, "every booking state was exercised");
 }
@@ -429,7 +431,7 @@ async fn table2_work_order_states_map_and_others_are_left_out(
         let create = &w.orders_for("create", &order_number(&wo))[0];
         let expected = match wo.state.as_deref() {
             Some("Закрыт") => Some("Закрыт"),
-            Some("Отказ от заезда") => Some("Отказ"),
+            Some("Отказ" | "Отказ от заезда") => Some("Отказ"),
             _ => None,
         };
         assert_eq!(
@@ -839,6 +841,93 @@ async fn a_role_with_only_select_on_the_1c_tables_is_enough(
     assert!(w.emulator.deals().len() > 10);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Shapes of a real base (the types of the public 6.1 / 5.1 metadata).
+
+/// 5.1's booking state enum has no «not set» value: a new booking's state is the empty
+/// reference, which the default status table maps to «Предварительная заявка».
+#[tokio::test]
+async fn a_5x_booking_with_the_empty_state_is_a_preliminary_booking() {
+    let w = World::new(Preset::Alfa5, 51, RegisterKind::Sqlite).await;
+    let b = w.pick("a standalone 5.x booking with the empty state", |d| {
+        d.kind == DocKind::Booking
+            && is_standalone(d)
+            && w.work_orders_of(d.reference).is_empty()
+            && w.fixture.document(d.reference).unwrap().state.is_none()
+    });
+    assert_eq!(b.state.as_deref(), Some(EMPTY_STATE));
+    assert_eq!(w.cycle().await, 0);
+    let creates = w.orders_for("create", &order_number(&b));
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0]["status"], "Предварительная заявка");
+    assert_eq!(creates[0]["statusDate"], date(b.date));
+}
+
+/// A 6.x work order without a СводныйРемонтныйЗаказ still has its own Контрагент, whose phone
+/// ties the deal to the call.
+#[tokio::test]
+async fn a_6x_work_order_without_a_summary_order_matches_on_its_counterpartys_phone() {
+    let w = World::new(Preset::Alfa6, 61, RegisterKind::Sqlite).await;
+    let wo = w.pick(
+        "a 6.x work order without a СводныйРемонтныйЗаказ whose Контрагент has a phone",
+        |d| {
+            d.kind == DocKind::WorkOrder
+                && is_standalone(d)
+                && w.fixture.document(d.reference).unwrap().summary.is_none()
+                && !d.phones.is_empty()
+        },
+    );
+    assert_eq!(w.cycle().await, 0);
+    let creates = w.orders_for("create", &format!("ЗН-{}", wo.number));
+    assert_eq!(creates.len(), 1);
+    let phones: Vec<String> = wo.phones.iter().map(|p| russian_phone(p)).collect();
+    let matching = creates[0]["matching"].as_array().unwrap();
+    assert_eq!(matching[0]["type"], "callContact");
+    assert_eq!(matching[0]["callContactParams"]["phones"], json!(phones));
+    assert_eq!(matching[1]["type"], "requestContact");
+    assert_eq!(matching[1]["requestContactParams"]["phones"], json!(phones));
+}
+
+/// ЖурналСостояний.Состояние is composite: a record holding another type's value (even one with
+/// the same 16 bytes as the work order's state) is not the work order's state history.
+async fn a_journal_record_of_another_type_never_dates_a_work_order_state(
+    preset: Preset,
+    seed: u64,
+    register: RegisterKind,
+) {
+    let w = World::new(preset, seed, register).await;
+    // Dated by the journal, not by ДатаЗакрытия, so only the journal can give the date.
+    let wo = w.pick(
+        "a standalone work order with a mapped state the journal dates",
+        |d| {
+            d.kind == DocKind::WorkOrder
+                && is_standalone(d)
+                && matches!(
+                    d.state.as_deref(),
+                    Some("Закрыт" | "Отказ" | "Отказ от заезда")
+                )
+                && d.state_set_at.is_some()
+                && d.state_set_at != w.fixture.document(d.reference).unwrap().closed_at
+        },
+    );
+    let dated = wo.state_set_at.unwrap();
+    w.fixture
+        .add_foreign_journal_record(wo.reference, w.late(1))
+        .await
+        .unwrap();
+    assert_eq!(w.cycle().await, 0);
+    let creates = w.orders_for("create", &order_number(&wo));
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0]["statusDate"], date(dated), "{}", wo.label());
+    // A later one changes nothing either.
+    w.fixture
+        .add_foreign_journal_record(wo.reference, w.late(2))
+        .await
+        .unwrap();
+    assert_eq!(w.cycle().await, 0);
+    assert!(w.orders_for("update", &order_number(&wo)).is_empty());
+}
+
 macro_rules! for_both_presets {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -889,6 +978,7 @@ for_both_presets!(
     the_first_run_stops_at_the_start_date,
     a_change_committed_by_a_transaction_open_during_the_last_cycle_is_sent,
     a_role_with_only_select_on_the_1c_tables_is_enough,
+    a_journal_record_of_another_type_never_dates_a_work_order_state,
 );
 
 with_the_register_on_postgres!(

@@ -19,7 +19,7 @@ use alfa_calltouch::fixture::storage_name_map;
 use alfa_calltouch::snapshot::{DocKind, DocRef};
 use alfa_calltouch::source::decode::Decoder;
 use alfa_calltouch::source::mssql::{statements, MssqlRow, MssqlSource, RowVersion};
-use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
+use alfa_calltouch::source::namemap::{Column, CompositeColumns, Dialect, NameMap};
 use alfa_calltouch::source::window::{ChangeDetection, Checkpoint};
 use alfa_calltouch::source::{ReadFrom, Source};
 
@@ -92,7 +92,9 @@ fn expected_entries(preset: Preset, kind: DocKind) -> Vec<&'static str> {
             "Документ.ЗаявкаНаРемонт",
             "РегистрСведений.ЖурналСостояний",
             "Документ.ЗаказНаряд.ДатаЗакрытия",
+            "Документ.ЗаказНаряд.Контрагент",
             "Документ.СводныйРемонтныйЗаказ.ДокументОснование",
+            "РегистрСведений.ЖурналСостояний.Состояние",
         ],
         (Preset::Alfa5, DocKind::Booking) => vec![
             "Документ.ЗаявкаНаРемонт",
@@ -108,6 +110,7 @@ fn expected_entries(preset: Preset, kind: DocKind) -> Vec<&'static str> {
             "РегистрСведений.ЖурналСостояний",
             "Документ.ЗаказНаряд.ДокументОснование",
             "Документ.ЗаказНаряд.Заказчик",
+            "РегистрСведений.ЖурналСостояний.Состояние",
         ],
     });
     entries
@@ -168,6 +171,58 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
             if name.ends_with("changed") || name.ends_with("recent") {
                 assert!(found.contains("_Version"), "{context}");
             }
+        }
+    }
+}
+
+/// A release or a dealer may store an attribute the other way: every plain reference of the map
+/// made composite (with `_RTRef` and `_S`) and every composite made plain. The same preset still
+/// renders statements that parse, and reads a composite through its type tag and table code.
+#[test]
+fn the_statements_follow_each_attributes_shape() {
+    for preset in PRESETS {
+        let (seed, map) = random_map(preset);
+        let mut flipped = map.clone();
+        let mut made_composite = Vec::new();
+        for (name, column) in map.fields() {
+            let column = match column {
+                Column::Plain(plain) if plain.ends_with("RRef") => {
+                    let base = plain.trim_end_matches("RRef");
+                    made_composite.push((name.to_string(), format!("{base}_TYPE")));
+                    Column::Composite(CompositeColumns {
+                        type_tag: format!("{base}_TYPE"),
+                        rtref: Some(format!("{base}_RTRef")),
+                        rrref: format!("{base}_RRRef"),
+                        string: Some(format!("{base}_S")),
+                    })
+                }
+                Column::Composite(c) => Column::Plain(c.rrref.replace("_RRRef", "RRef")),
+                Column::Plain(_) => continue,
+            };
+            flipped = flipped.with_field(name, column);
+        }
+        let all =
+            statements(preset, &flipped).unwrap_or_else(|e| panic!("{preset:?} seed {seed}: {e}"));
+        let mut text = String::new();
+        for (name, sql) in &all {
+            Parser::parse_sql(&MsSqlDialect {}, sql).unwrap_or_else(|e| {
+                panic!("{preset:?} seed {seed}, {name} does not parse: {e}\n{sql}")
+            });
+            text += sql;
+        }
+        let found = words(&text);
+        for attribute in [
+            "Документ.ЗаказНаряд.Состояние",
+            "Документ.ЗаявкаНаРемонт.Состояние",
+        ] {
+            let (_, type_tag) = made_composite
+                .iter()
+                .find(|(name, _)| name == attribute)
+                .unwrap();
+            assert!(
+                found.contains(type_tag),
+                "{preset:?} seed {seed}: {attribute}"
+            );
         }
     }
 }

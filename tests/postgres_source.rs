@@ -13,7 +13,7 @@ use alfa_calltouch::fixture::{CarValue, Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::decode::booking_state_enum;
-use alfa_calltouch::source::namemap::NameMap;
+use alfa_calltouch::source::namemap::{Column, CompositeColumns, NameMap};
 use alfa_calltouch::source::postgres::{check_name_map, PostgresSource};
 use alfa_calltouch::source::template::render;
 use alfa_calltouch::source::{ChangeSet, ReadFrom, Source, SourceError};
@@ -125,7 +125,79 @@ for_both_presets!(
     an_enum_order_without_a_name_rejects_the_booking_naming_the_field,
     find_by_number_returns_both_kinds,
     foreign_checkpoints_are_refused,
+    the_same_documents_read_through_the_other_shape,
 );
+
+/// A base where a release or a dealer stored the attributes the other way: every plain reference
+/// becomes a composite without `_rtref` but with a string part, every composite without strings
+/// becomes a plain reference, with the same values copied over. The preset's queries follow the
+/// changed name map and read the same documents.
+async fn the_same_documents_read_through_the_other_shape(preset: Preset) {
+    let Setup {
+        fixture,
+        connection,
+        ..
+    } = setup(preset).await;
+    let map = fixture.name_map();
+    let used = alfa_calltouch::source::postgres::required_entries(preset);
+    let empty = r"'\x00000000000000000000000000000000'::bytea";
+    let mut flipped = map.clone();
+    let mut sql = String::new();
+    let mut changed = 0;
+    for (name, column) in map.fields() {
+        if !used.iter().any(|u| u == name) {
+            continue;
+        }
+        let owners: Vec<&str> = match name.strip_prefix("ОбщийРеквизит.") {
+            Some(_) => vec!["Документ.ЗаявкаНаРемонт", "Документ.ЗаказНаряд"],
+            None => vec![name.rsplit_once('.').unwrap().0],
+        };
+        let column = match column {
+            Column::Plain(plain) if plain.ends_with("rref") => {
+                let base = plain.trim_end_matches("rref");
+                for owner in &owners {
+                    let table = map.table(owner).unwrap();
+                    sql += &format!(
+                        "ALTER TABLE {table} ADD COLUMN {base}_type bytea, ADD COLUMN {base}_rrref bytea, \
+                         ADD COLUMN {base}_s mvarchar;\n\
+                         UPDATE {table} SET {base}_type = CASE WHEN {plain} = {empty} \
+                         THEN '\\x01'::bytea ELSE '\\x08'::bytea END, {base}_rrref = {plain}, {base}_s = '';\n"
+                    );
+                }
+                Column::Composite(CompositeColumns {
+                    type_tag: format!("{base}_type"),
+                    rtref: None,
+                    rrref: format!("{base}_rrref"),
+                    string: Some(format!("{base}_s")),
+                })
+            }
+            Column::Composite(c) if c.string.is_none() => {
+                let plain = format!("{}rref", c.type_tag.trim_end_matches("_type"));
+                let table = map.table(owners[0]).unwrap();
+                sql += &format!(
+                    "ALTER TABLE {table} ADD COLUMN {plain} bytea;\n\
+                     UPDATE {table} SET {plain} = CASE WHEN {} = '\\x08'::bytea THEN {} ELSE {empty} END;\n",
+                    c.type_tag, c.rrref
+                );
+                Column::Plain(plain)
+            }
+            _ => continue,
+        };
+        changed += 1;
+        flipped = flipped.with_field(name, column);
+    }
+    assert!(changed > 10, "{changed} attributes changed shape");
+    fixture.client().batch_execute(&sql).await.unwrap();
+    let mut source = PostgresSource::from_connection_string(&connection, preset, flipped)
+        .await
+        .expect("open source");
+    let changes = read(&mut source, &ReadFrom::Start, cutoff(&fixture)).await;
+    assert!(changes.rejected.is_empty(), "{:?}", changes.rejected);
+    assert_snapshots(
+        &changes.documents,
+        &fixture.expected_since(cutoff(&fixture)),
+    );
+}
 
 async fn name_map_loads_and_every_entry_is_checked(preset: Preset) {
     let Setup {
@@ -412,7 +484,11 @@ async fn empty_reference_and_empty_date_read_as_none(preset: Preset) {
         .iter()
         .find(|d| d.reference == booking.reference)
         .unwrap();
-    assert_eq!(booking_back.state, None, "empty state reference");
+    assert_eq!(
+        booking_back.state.as_deref(),
+        Some(alfa_calltouch::config::EMPTY_STATE),
+        "empty state reference"
+    );
 }
 
 async fn year_offset_2000_reads_real_dates(preset: Preset) {

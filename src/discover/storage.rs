@@ -91,13 +91,14 @@ impl Field {
         }
     }
 
-    /// The name-map form; composites need `_rtref` and `_rrref` there.
+    /// The name-map form: every shape the platform creates for a reference-holding attribute
+    /// (`_rtref` only with several reference types, `_s` only with strings).
     fn to_column(&self) -> Result<Column, String> {
         match self {
             Field::Plain(column) => Ok(Column::Plain(column.name.clone())),
             Field::Composite {
                 type_tag,
-                rtref: Some(rtref),
+                rtref,
                 rrref: Some(rrref),
                 string,
             } => Ok(Column::Composite(CompositeColumns {
@@ -107,7 +108,7 @@ impl Field {
                 string: string.clone(),
             })),
             Field::Composite { .. } => Err(
-                "composite with fewer than two reference types: no `_rtref`/`_rrref` pair, which the name map needs"
+                "composite with no reference type (no `_rrref` column): the tool reads only attributes that can hold a reference or a single value"
                     .to_string(),
             ),
         }
@@ -241,14 +242,42 @@ mod tests {
                 },
             },
         );
+        storage.fields.insert(
+            "Документ.А.Число".into(),
+            FieldEntry {
+                owner: owner_of("Документ.А.Число"),
+                field: Field::Composite {
+                    type_tag: "_fld4_type".into(),
+                    rtref: None,
+                    rrref: None,
+                    string: Some("_fld4_s".into()),
+                },
+            },
+        );
         storage.add_problem("Документ.Б", "not in the configuration");
-        let required =
-            ["Документ.А", "Документ.А.Связь", "Документ.Б", "Документ.В"].map(String::from);
+        let required = [
+            "Документ.А",
+            "Документ.А.Связь",
+            "Документ.А.Число",
+            "Документ.Б",
+            "Документ.В",
+        ]
+        .map(String::from);
         let (map, missing) = storage.select(&required);
         assert_eq!(map.table("Документ.А"), Some("_document1"));
         assert_eq!(map.table("Документ.Лишний"), None);
+        // A composite with one reference type has no `_rtref`, and maps all the same.
+        assert_eq!(
+            map.field("Документ.А.Связь"),
+            Some(&Column::Composite(CompositeColumns {
+                type_tag: "_fld3_type".into(),
+                rtref: None,
+                rrref: "_fld3_rrref".into(),
+                string: None,
+            }))
+        );
         let names: Vec<&str> = missing.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["Документ.А.Связь", "Документ.Б", "Документ.В"]);
+        assert_eq!(names, ["Документ.А.Число", "Документ.Б", "Документ.В"]);
         assert_eq!(missing[1].reason, "not in the configuration");
         assert_eq!(missing[2].reason, "not found");
     }

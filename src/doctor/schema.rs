@@ -160,7 +160,7 @@ mod tests {
                 "Документ.ЗаявкаНаРемонт.Заказчик",
                 Column::Composite(CompositeColumns {
                     type_tag: "_fld3_type".into(),
-                    rtref: "_fld3_rtref".into(),
+                    rtref: Some("_fld3_rtref".into()),
                     rrref: "_fld3_rrref".into(),
                     string: Some("_fld3_s".into()),
                 }),

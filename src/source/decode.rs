@@ -7,7 +7,7 @@ use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::namemap::{NameMap, NameMapError};
 use super::{ChangeSet, RejectedDocument, SourceError};
-use crate::config::Preset;
+use crate::config::{Preset, EMPTY_STATE};
 use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
 
 /// The enum whose `_EnumOrder` tells phones from e-mails in contact information.
@@ -211,10 +211,11 @@ impl Decoder {
         Ok(snapshot)
     }
 
-    /// The booking state's value name from its `_EnumOrder`.
+    /// The booking state's value name from its `_EnumOrder`; the empty reference (no enum row
+    /// joins) is the state [`EMPTY_STATE`], which the status table maps like any other.
     fn booking_state(&self, row: &dyn Cells) -> Result<Option<String>, BadField> {
         let Some(order) = at(row.integer("state_order"), "Состояние")? else {
-            return Ok(None);
+            return Ok(Some(EMPTY_STATE.to_string()));
         };
         usize::try_from(order)
             .ok()

@@ -13,7 +13,8 @@
 //! [fields]
 //! "Документ.ЗаказНаряд.Состояние" = "_fld5678rref"
 //! "ОбщийРеквизит.СуммаДокумента" = "_fld900"     # common attribute: same column in each table
-//! "Документ.ЗаявкаНаРемонт.Заказчик" = { type = "_fld100_type", rtref = "_fld100_rtref", rrref = "_fld100_rrref", string = "_fld100_s" }
+//! "Документ.ЗаявкаНаРемонт.Автомобиль" = { type = "_fld100_type", rtref = "_fld100_rtref", rrref = "_fld100_rrref", string = "_fld100_s" }
+//! "Документ.ЗаявкаНаРемонт.Заказчик" = { type = "_fld101_type", rrref = "_fld101_rrref", string = "_fld101_s" }  # one reference type: no rtref
 //!
 //! [enums]
 //! "Перечисление.СостояниеЗаявкиНаРемонт" = ["Подтверждено", "НеУказано", "Отклонено"]  # in _EnumOrder order
@@ -62,15 +63,18 @@ pub enum Column {
     Composite(CompositeColumns),
 }
 
-/// The storage columns of a composite-type attribute.
+/// The storage columns of a composite-type attribute. Which of them exist is the attribute's
+/// shape in this base, and the query renderer follows it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompositeColumns {
     /// `_fld{K}_type`: 0x01 undefined, 0x05 string, 0x08 reference.
     #[serde(rename = "type")]
     pub type_tag: String,
-    /// `_fld{K}_rtref`: the referenced table's code, 4 bytes big-endian.
-    pub rtref: String,
+    /// `_fld{K}_rtref`: the referenced table's code, 4 bytes big-endian. The platform creates it
+    /// only when more than one reference type is allowed.
+    #[serde(default)]
+    pub rtref: Option<String>,
     /// `_fld{K}_rrref`: the referenced row's `_idrref`.
     pub rrref: String,
     /// `_fld{K}_s`: the string value, when the type allows strings.
@@ -81,8 +85,9 @@ pub struct CompositeColumns {
 impl CompositeColumns {
     /// Every storage column of the attribute.
     pub fn identifiers(&self) -> impl Iterator<Item = &str> {
-        [&self.type_tag, &self.rtref, &self.rrref]
+        [Some(&self.type_tag), self.rtref.as_ref(), Some(&self.rrref)]
             .into_iter()
+            .flatten()
             .map(String::as_str)
             .chain(self.string.as_deref())
     }
@@ -296,16 +301,18 @@ impl NameMap {
             let value = match column {
                 Column::Plain(value) => quote(value),
                 Column::Composite(c) => {
-                    let string = c
-                        .string
-                        .as_deref()
-                        .map(|s| format!(", string = {}", quote(s)))
-                        .unwrap_or_default();
+                    let optional = |key: &str, value: &Option<String>| {
+                        value
+                            .as_deref()
+                            .map(|v| format!(", {key} = {}", quote(v)))
+                            .unwrap_or_default()
+                    };
                     format!(
-                        "{{ type = {}, rtref = {}, rrref = {}{string} }}",
+                        "{{ type = {}{}, rrref = {}{} }}",
                         quote(&c.type_tag),
-                        quote(&c.rtref),
-                        quote(&c.rrref)
+                        optional("rtref", &c.rtref),
+                        quote(&c.rrref),
+                        optional("string", &c.string)
                     )
                 }
             };
@@ -332,6 +339,7 @@ mod tests {
 [fields]
 "Документ.ЗаказНаряд.Состояние" = "_fld5678rref"
 "Документ.ЗаявкаНаРемонт.Заказчик" = { type = "_fld100_type", rtref = "_fld100_rtref", rrref = "_fld100_rrref", string = "_fld100_s" }
+"Документ.ЗаявкаНаРемонт.Контрагент" = { type = "_fld101_type", rrref = "_fld101_rrref", string = "_fld101_s" }
 
 [enums]
 "Перечисление.СостояниеЗаявкиНаРемонт" = ["Подтверждено", "НеУказано", "Отклонено"]
@@ -350,6 +358,12 @@ mod tests {
             panic!("composite expected");
         };
         assert_eq!(c.string.as_deref(), Some("_fld100_s"));
+        let Some(Column::Composite(one_reference)) =
+            map.field("Документ.ЗаявкаНаРемонт.Контрагент")
+        else {
+            panic!("composite expected");
+        };
+        assert_eq!(one_reference.rtref, None);
         assert_eq!(
             map.enum_values("Перечисление.СостояниеЗаявкиНаРемонт")
                 .unwrap()[1],

@@ -25,35 +25,35 @@ SELECT
             RTRIM(ci.{{РегистрСведений.КонтактнаяИнформация.Представление}}) AS text
         FROM {{РегистрСведений.КонтактнаяИнформация}} ci
         JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
-            ON kind._IDRRef = ci.{{РегистрСведений.КонтактнаяИнформация.Тип}}
-        WHERE ci.{{РегистрСведений.КонтактнаяИнформация.Объект:rrref}} = d.{{Документ.ЗаявкаНаРемонт.Заказчик:rrref}}
+            ON kind._IDRRef = {{ref(ci, РегистрСведений.КонтактнаяИнформация.Тип, Перечисление.ТипыКонтактнойИнформации)}}
+        WHERE {{is_ref(ci, РегистрСведений.КонтактнаяИнформация.Объект, Справочник.Контрагенты, own.customer)}}
         ORDER BY ci.{{РегистрСведений.КонтактнаяИнформация.Представление}}
         FOR JSON PATH
     ) AS contacts,
     RTRIM(COALESCE(make._Description, model_make._Description)) AS car_make,
-    RTRIM(COALESCE(
-        model._Description,
-        CASE WHEN d.{{Документ.ЗаявкаНаРемонт.Автомобиль:type}} = 0x05
-            THEN d.{{Документ.ЗаявкаНаРемонт.Автомобиль:string}} END
-    )) AS car_model,
+    RTRIM(COALESCE(model._Description, {{string(d, Документ.ЗаявкаНаРемонт.Автомобиль)}})) AS car_model,
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     CAST(NULL AS binary(16)) AS booking_reference,
     CAST(NULL AS nvarchar(11)) AS booking_number,
     CAST(NULL AS datetime2(0)) AS booking_date
 FROM {{Документ.ЗаявкаНаРемонт}} d
+CROSS APPLY (
+    SELECT {{ref(d, Документ.ЗаявкаНаРемонт.Заказчик, Справочник.Контрагенты)}} AS customer
+) own
+-- The empty reference (a new booking) joins no enum row: the decoder's empty state.
 LEFT JOIN {{Перечисление.СостоянияЗаявкиНаРемонт}} state
-    ON state._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Состояние}}
+    ON state._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостоянияЗаявкиНаРемонт)}}
 LEFT JOIN {{Справочник.Сотрудники}} manager
-    ON manager._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Менеджер}}
+    ON manager._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
-    ON programme._IDRRef = d.{{Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма}}
+    ON programme._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма, Справочник.МаркетинговыеПрограммы)}}
 -- Автомобиль is a car or a model (or a string, above); references are unique across tables,
 -- so each join matches only its own kind.
 LEFT JOIN {{Справочник.Автомобили}} car
-    ON car._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Автомобиль:rrref}}
+    ON car._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Автомобиль, Справочник.Автомобили)}}
 LEFT JOIN {{Справочник.Модели}} model
-    ON model._IDRRef = COALESCE(car.{{Справочник.Автомобили.Модель}}, d.{{Документ.ЗаявкаНаРемонт.Автомобиль:rrref}})
+    ON model._IDRRef = COALESCE({{ref(car, Справочник.Автомобили.Модель, Справочник.Модели)}}, {{ref(d, Документ.ЗаявкаНаРемонт.Автомобиль, Справочник.Модели)}})
 LEFT JOIN {{Справочник.Марки}} make
-    ON make._IDRRef = car.{{Справочник.Автомобили.Марка}}
+    ON make._IDRRef = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
-    ON model_make._IDRRef = model.{{Справочник.Модели.Марка}}
+    ON model_make._IDRRef = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}

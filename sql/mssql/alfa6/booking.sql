@@ -23,29 +23,29 @@ SELECT
             RTRIM(ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Представление}}) AS text
         FROM {{Справочник.Контрагенты.КонтактнаяИнформация}} ci
         JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
-            ON kind._IDRRef = ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Тип}}
-        WHERE ci.{{Справочник.Контрагенты}}_IDRRef = d.{{Документ.ЗаявкаНаРемонт.Заказчик}}
+            ON kind._IDRRef = {{ref(ci, Справочник.Контрагенты.КонтактнаяИнформация.Тип, Перечисление.ТипыКонтактнойИнформации)}}
+        WHERE ci.{{Справочник.Контрагенты}}_IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Заказчик, Справочник.Контрагенты)}}
         ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}
         FOR JSON PATH
     ) AS contacts,
     RTRIM(COALESCE(make._Description, model_make._Description)) AS car_make,
-    RTRIM(model._Description) AS car_model,
+    RTRIM(COALESCE(model._Description, {{string(d, Документ.ЗаявкаНаРемонт.Автомобиль)}})) AS car_model,
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     CAST(NULL AS binary(16)) AS booking_reference,
     CAST(NULL AS nvarchar(11)) AS booking_number,
     CAST(NULL AS datetime2(0)) AS booking_date
 FROM {{Документ.ЗаявкаНаРемонт}} d
 LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} state
-    ON state._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Состояние}}
+    ON state._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостояниеЗаявкиНаРемонт)}}
 LEFT JOIN {{Справочник.Сотрудники}} manager
-    ON manager._IDRRef = d.{{ОбщийРеквизит.Менеджер}}
+    ON manager._IDRRef = {{ref(d, ОбщийРеквизит.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
-    ON programme._IDRRef = d.{{Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма}}
+    ON programme._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.МаркетинговаяПрограмма, Справочник.МаркетинговыеПрограммы)}}
 LEFT JOIN {{Справочник.Автомобили}} car
-    ON car._IDRRef = d.{{Документ.ЗаявкаНаРемонт.Автомобиль}}
+    ON car._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Автомобиль, Справочник.Автомобили)}}
 LEFT JOIN {{Справочник.Модели}} model
-    ON model._IDRRef = car.{{Справочник.Автомобили.Модель}}
+    ON model._IDRRef = COALESCE({{ref(car, Справочник.Автомобили.Модель, Справочник.Модели)}}, {{ref(d, Документ.ЗаявкаНаРемонт.Автомобиль, Справочник.Модели)}})
 LEFT JOIN {{Справочник.Марки}} make
-    ON make._IDRRef = car.{{Справочник.Автомобили.Марка}}
+    ON make._IDRRef = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
-    ON model_make._IDRRef = model.{{Справочник.Модели.Марка}}
+    ON model_make._IDRRef = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}

@@ -1,6 +1,7 @@
 -- Альфа-Авто 6.x, Документ.ЗаказНаряд on MS SQL: one row per work order with every snapshot
--- field. A 6.x work order has no header customer or car: they, the phone, the e-mail and the
--- link to the booking live on its Документ.СводныйРемонтныйЗаказ.
+-- field. Customer, car, phone, e-mail and the link to the booking live on the work order's
+-- Документ.СводныйРемонтныйЗаказ; a work order without one still has its own Контрагент, whose
+-- contact information then gives the phones and e-mails. References are read with ref().
 SELECT
     d._IDRRef AS reference,
     RTRIM(d._Number) AS number,
@@ -8,7 +9,7 @@ SELECT
     d._Marked AS deletion_mark,
     CAST(NULL AS int) AS state_order,
     RTRIM(state._Description) AS state_name,
-    CASE WHEN last_state.state = d.{{Документ.ЗаказНаряд.Состояние}} THEN last_state.period END AS state_journal_at,
+    CASE WHEN last_state.state = own.state THEN last_state.period END AS state_journal_at,
     d.{{Документ.ЗаказНаряд.ДатаЗакрытия}} AS closed_at,
     d.{{ОбщийРеквизит.СуммаДокумента}} AS sum,
     RTRIM(manager._Description) AS manager,
@@ -21,8 +22,8 @@ SELECT
             RTRIM(ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Представление}}) AS text
         FROM {{Справочник.Контрагенты.КонтактнаяИнформация}} ci
         JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
-            ON kind._IDRRef = ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Тип}}
-        WHERE ci.{{Справочник.Контрагенты}}_IDRRef = summary.{{Документ.СводныйРемонтныйЗаказ.Заказчик}}
+            ON kind._IDRRef = {{ref(ci, Справочник.Контрагенты.КонтактнаяИнформация.Тип, Перечисление.ТипыКонтактнойИнформации)}}
+        WHERE ci.{{Справочник.Контрагенты}}_IDRRef = own.customer
         ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}
         FOR JSON PATH
     ) AS contacts,
@@ -33,31 +34,43 @@ SELECT
     RTRIM(booking._Number) AS booking_number,
     booking._Date_Time AS booking_date
 FROM {{Документ.ЗаказНаряд}} d
+LEFT JOIN {{Документ.СводныйРемонтныйЗаказ}} summary
+    ON summary._IDRRef = {{ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ)}}
+-- The references the rest reads: the customer of the СводныйРемонтныйЗаказ when there is one,
+-- else the work order's own Контрагент.
+CROSS APPLY (
+    SELECT
+        {{ref(d, Документ.ЗаказНаряд.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state,
+        COALESCE(
+            {{ref(summary, Документ.СводныйРемонтныйЗаказ.Заказчик, Справочник.Контрагенты)}},
+            {{ref(d, Документ.ЗаказНаряд.Контрагент, Справочник.Контрагенты)}}
+        ) AS customer,
+        {{ref(summary, Документ.СводныйРемонтныйЗаказ.Автомобиль, Справочник.Автомобили)}} AS car,
+        {{ref(summary, Документ.СводныйРемонтныйЗаказ.ДокументОснование, Документ.ЗаявкаНаРемонт)}} AS booking
+) own
 LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} state
-    ON state._IDRRef = d.{{Документ.ЗаказНаряд.Состояние}}
--- The latest state-journal record; it dates the current state only if it holds that state.
+    ON state._IDRRef = own.state
+-- The latest state-journal record of a work-order state (records of other types are not the
+-- work order's); it dates the current state only if it holds that state.
 OUTER APPLY (
-    SELECT TOP (1) j._Period AS period, j.{{РегистрСведений.ЖурналСостояний.Состояние}} AS state
+    SELECT TOP (1) j._Period AS period, {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state
     FROM {{РегистрСведений.ЖурналСостояний}} j
-    WHERE j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} = d._IDRRef
+    WHERE {{is_ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд, d._IDRRef)}}
+      AND {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} IS NOT NULL
     ORDER BY j._Period DESC,
-        CASE WHEN j.{{РегистрСведений.ЖурналСостояний.Состояние}} = d.{{Документ.ЗаказНаряд.Состояние}} THEN 1 ELSE 0 END DESC
+        CASE WHEN {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} = own.state THEN 1 ELSE 0 END DESC
 ) last_state
 LEFT JOIN {{Справочник.Сотрудники}} manager
-    ON manager._IDRRef = d.{{ОбщийРеквизит.Менеджер}}
+    ON manager._IDRRef = {{ref(d, ОбщийРеквизит.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
-    ON programme._IDRRef = d.{{Документ.ЗаказНаряд.МаркетинговаяПрограмма}}
-LEFT JOIN {{Документ.СводныйРемонтныйЗаказ}} summary
-    ON summary._IDRRef = d.{{Документ.ЗаказНаряд.СводныйРемонтныйЗаказ}}
--- ДокументОснование is composite; joining the booking table by reference keeps only bookings
--- (1C references are unique across tables).
+    ON programme._IDRRef = {{ref(d, Документ.ЗаказНаряд.МаркетинговаяПрограмма, Справочник.МаркетинговыеПрограммы)}}
 LEFT JOIN {{Документ.ЗаявкаНаРемонт}} booking
-    ON booking._IDRRef = summary.{{Документ.СводныйРемонтныйЗаказ.ДокументОснование:rrref}}
+    ON booking._IDRRef = own.booking
 LEFT JOIN {{Справочник.Автомобили}} car
-    ON car._IDRRef = summary.{{Документ.СводныйРемонтныйЗаказ.Автомобиль}}
+    ON car._IDRRef = own.car
 LEFT JOIN {{Справочник.Модели}} model
-    ON model._IDRRef = car.{{Справочник.Автомобили.Модель}}
+    ON model._IDRRef = {{ref(car, Справочник.Автомобили.Модель, Справочник.Модели)}}
 LEFT JOIN {{Справочник.Марки}} make
-    ON make._IDRRef = car.{{Справочник.Автомобили.Марка}}
+    ON make._IDRRef = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
-    ON model_make._IDRRef = model.{{Справочник.Модели.Марка}}
+    ON model_make._IDRRef = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}

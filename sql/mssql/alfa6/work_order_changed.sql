@@ -6,7 +6,7 @@ AND (
     (d._Version > @P2 AND d._Version < @P3)
     OR EXISTS (
         SELECT 1 FROM {{Документ.СводныйРемонтныйЗаказ}} s
-        WHERE s._IDRRef = d.{{Документ.ЗаказНаряд.СводныйРемонтныйЗаказ}}
+        WHERE {{is_ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ, s._IDRRef)}}
           AND s._Version > @P2 AND s._Version < @P3
     )
 )

@@ -9,14 +9,14 @@ AND d._IDRRef IN (
     SELECT w._IDRRef FROM {{Документ.ЗаказНаряд}} w
     WHERE w._Date_Time >= @P4
     UNION
-    SELECT j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} FROM {{РегистрСведений.ЖурналСостояний}} j
+    SELECT {{ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд)}} FROM {{РегистрСведений.ЖурналСостояний}} j
     WHERE j._Period >= @P4
 )
 AND (
     (d._Version > @P2 AND d._Version < @P3)
     OR EXISTS (
         SELECT 1 FROM {{Документ.СводныйРемонтныйЗаказ}} s
-        WHERE s._IDRRef = d.{{Документ.ЗаказНаряд.СводныйРемонтныйЗаказ}}
+        WHERE {{is_ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ, s._IDRRef)}}
           AND s._Version > @P2 AND s._Version < @P3
     )
 )

@@ -5,7 +5,7 @@ AND (
     {{changed_since(d, $2)}}
     OR EXISTS (
         SELECT 1 FROM {{РегистрСведений.ЖурналСостояний}} j
-        WHERE j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} = d._idrref
+        WHERE {{is_ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд, d._idrref)}}
           AND {{changed_since(j, $2)}}
     )
 )

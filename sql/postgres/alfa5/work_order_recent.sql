@@ -7,6 +7,6 @@ AND d._idrref = ANY (ARRAY(
     SELECT w._idrref FROM {{Документ.ЗаказНаряд}} w
     WHERE w._date_time >= $3 AND {{changed_since(w, $2)}}
     UNION
-    SELECT j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} FROM {{РегистрСведений.ЖурналСостояний}} j
+    SELECT {{ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд)}} FROM {{РегистрСведений.ЖурналСостояний}} j
     WHERE j._period >= $3 AND {{changed_since(j, $2)}}
 ))

@@ -1,6 +1,8 @@
 -- Альфа-Авто 6.x, Документ.ЗаказНаряд: one row per work order with every snapshot field.
--- A 6.x work order has no header customer or car: they, the phone, the e-mail and the link to
--- the booking live on its Документ.СводныйРемонтныйЗаказ.
+-- Customer, car, phone, e-mail and the link to the booking live on the work order's
+-- Документ.СводныйРемонтныйЗаказ; a work order without one still has its own Контрагент, whose
+-- contact information then gives the phones and e-mails. References are read with ref(), which
+-- follows each attribute's shape in this base's name map.
 SELECT
     d._idrref AS reference,
     d._number::text AS number,
@@ -8,7 +10,7 @@ SELECT
     d._marked AS deletion_mark,
     NULL::integer AS state_order,
     state._description::text AS state_name,
-    CASE WHEN last_state.state = d.{{Документ.ЗаказНаряд.Состояние}} THEN last_state.period END AS state_journal_at,
+    CASE WHEN last_state.state = own.state THEN last_state.period END AS state_journal_at,
     d.{{Документ.ЗаказНаряд.ДатаЗакрытия}} AS closed_at,
     d.{{ОбщийРеквизит.СуммаДокумента}}::text AS sum,
     manager._description::text AS manager,
@@ -25,40 +27,52 @@ SELECT
     booking._number::text AS booking_number,
     booking._date_time AS booking_date
 FROM {{Документ.ЗаказНаряд}} d
+LEFT JOIN {{Документ.СводныйРемонтныйЗаказ}} summary
+    ON summary._idrref = {{ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ)}}
+-- The references the rest reads: the customer of the СводныйРемонтныйЗаказ when there is one,
+-- else the work order's own Контрагент.
+CROSS JOIN LATERAL (
+    SELECT
+        {{ref(d, Документ.ЗаказНаряд.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state,
+        COALESCE(
+            {{ref(summary, Документ.СводныйРемонтныйЗаказ.Заказчик, Справочник.Контрагенты)}},
+            {{ref(d, Документ.ЗаказНаряд.Контрагент, Справочник.Контрагенты)}}
+        ) AS customer,
+        {{ref(summary, Документ.СводныйРемонтныйЗаказ.Автомобиль, Справочник.Автомобили)}} AS car,
+        {{ref(summary, Документ.СводныйРемонтныйЗаказ.ДокументОснование, Документ.ЗаявкаНаРемонт)}} AS booking
+) own
 LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} state
-    ON state._idrref = d.{{Документ.ЗаказНаряд.Состояние}}
--- The latest state-journal record; it dates the current state only if it holds that state.
+    ON state._idrref = own.state
+-- The latest state-journal record of a work-order state (records of a mailing's state or a work
+-- sheet's status are not the work order's); it dates the current state only if it holds it.
 LEFT JOIN LATERAL (
-    SELECT j._period AS period, j.{{РегистрСведений.ЖурналСостояний.Состояние}} AS state
+    SELECT j._period AS period, {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state
     FROM {{РегистрСведений.ЖурналСостояний}} j
-    WHERE j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} = d._idrref
-    ORDER BY j._period DESC, (j.{{РегистрСведений.ЖурналСостояний.Состояние}} = d.{{Документ.ЗаказНаряд.Состояние}}) DESC
+    WHERE {{is_ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд, d._idrref)}}
+      AND {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} IS NOT NULL
+    ORDER BY j._period DESC, ({{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} = own.state) DESC
     LIMIT 1
 ) last_state ON true
 LEFT JOIN {{Справочник.Сотрудники}} manager
-    ON manager._idrref = d.{{ОбщийРеквизит.Менеджер}}
+    ON manager._idrref = {{ref(d, ОбщийРеквизит.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
-    ON programme._idrref = d.{{Документ.ЗаказНаряд.МаркетинговаяПрограмма}}
-LEFT JOIN {{Документ.СводныйРемонтныйЗаказ}} summary
-    ON summary._idrref = d.{{Документ.ЗаказНаряд.СводныйРемонтныйЗаказ}}
--- ДокументОснование is composite; joining the booking table by reference keeps only bookings
--- (1C references are unique across tables).
+    ON programme._idrref = {{ref(d, Документ.ЗаказНаряд.МаркетинговаяПрограмма, Справочник.МаркетинговыеПрограммы)}}
 LEFT JOIN {{Документ.ЗаявкаНаРемонт}} booking
-    ON booking._idrref = summary.{{Документ.СводныйРемонтныйЗаказ.ДокументОснование:rrref}}
+    ON booking._idrref = own.booking
 LEFT JOIN LATERAL (
     SELECT
         array_agg(kind._enumorder::integer ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}) AS kinds,
         array_agg(ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Представление}}::text ORDER BY ci.{{Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки}}) AS texts
     FROM {{Справочник.Контрагенты.КонтактнаяИнформация}} ci
     JOIN {{Перечисление.ТипыКонтактнойИнформации}} kind
-        ON kind._idrref = ci.{{Справочник.Контрагенты.КонтактнаяИнформация.Тип}}
-    WHERE ci.{{Справочник.Контрагенты}}_idrref = summary.{{Документ.СводныйРемонтныйЗаказ.Заказчик}}
+        ON kind._idrref = {{ref(ci, Справочник.Контрагенты.КонтактнаяИнформация.Тип, Перечисление.ТипыКонтактнойИнформации)}}
+    WHERE ci.{{Справочник.Контрагенты}}_idrref = own.customer
 ) contacts ON true
 LEFT JOIN {{Справочник.Автомобили}} car
-    ON car._idrref = summary.{{Документ.СводныйРемонтныйЗаказ.Автомобиль}}
+    ON car._idrref = own.car
 LEFT JOIN {{Справочник.Модели}} model
-    ON model._idrref = car.{{Справочник.Автомобили.Модель}}
+    ON model._idrref = {{ref(car, Справочник.Автомобили.Модель, Справочник.Модели)}}
 LEFT JOIN {{Справочник.Марки}} make
-    ON make._idrref = car.{{Справочник.Автомобили.Марка}}
+    ON make._idrref = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
-    ON model_make._idrref = model.{{Справочник.Модели.Марка}}
+    ON model_make._idrref = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}
