@@ -229,7 +229,7 @@ mod tests {
                 "Документ.ЗаказНаряд.Заказчик",
                 Column::Composite(CompositeColumns {
                     type_tag: "_Fld3_TYPE".into(),
-                    rtref: "_Fld3_RTRef".into(),
+                    rtref: Some("_Fld3_RTRef".into()),
                     rrref: "_Fld3_RRRef".into(),
                     string: Some("_Fld3_S".into()),
                 }),
