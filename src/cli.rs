@@ -68,7 +68,11 @@ pub enum LogFormat {
 pub enum Command {
     /// Run one sync cycle (for cron or Windows Task Scheduler).
     Run,
-    /// Run a sync cycle every interval until stopped (Ctrl-C, SIGTERM): for a long-lived service.
+    // The help names the stop requests of the platform it was built for.
+    #[command(about = format!(
+        "Run a sync cycle every interval until stopped ({}): for a long-lived service.",
+        watch::STOP_REQUESTS
+    ))]
     Watch {
         /// Time between cycle starts, e.g. 5m or 1h [default: schedule.every_minutes].
         #[arg(long)]
@@ -341,7 +345,10 @@ async fn watch(config: &Config, every: Option<Interval>, listen: Option<SocketAd
         None => None,
     };
     watch::cancel_on_stop_request(stop.clone());
-    tracing::info!("a cycle every {every}; Ctrl-C or SIGTERM stops after the current cycle");
+    tracing::info!(
+        "a cycle every {every}; {} stops after the current cycle",
+        watch::STOP_REQUESTS
+    );
     watch::run_every(every.duration(), &stop, || run(config)).await;
     if let Some(server) = server {
         tokio::task::spawn_blocking(move || server.join()).await?;
@@ -542,4 +549,34 @@ async fn check(config_path: &Path, config: &Config) -> Result<u8> {
     }
     println!("{failed} check(s) failed");
     Ok(exit::FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `watch --help` names what stops it where the binary runs: SIGTERM does not exist on
+    /// Windows, Ctrl-Break does not exist on Unix.
+    #[test]
+    fn watch_help_names_this_platforms_stop_requests() {
+        let command = Cli::command();
+        let about = command
+            .find_subcommand("watch")
+            .and_then(|watch| watch.get_about())
+            .expect("watch has a help line")
+            .to_string();
+        assert!(about.contains(watch::STOP_REQUESTS), "{about}");
+        if cfg!(windows) {
+            assert!(
+                about.contains("Ctrl-Break") && !about.contains("SIGTERM"),
+                "{about}"
+            );
+        } else if cfg!(unix) {
+            assert!(
+                about.contains("SIGTERM") && !about.contains("Ctrl-Break"),
+                "{about}"
+            );
+        }
+    }
 }

@@ -36,6 +36,15 @@ where
     cycles
 }
 
+/// What stops `watch` on this platform, for its help and log: Windows has no SIGTERM, and Unix
+/// has no Ctrl-Break.
+#[cfg(windows)]
+pub const STOP_REQUESTS: &str = "Ctrl-C or Ctrl-Break";
+#[cfg(unix)]
+pub const STOP_REQUESTS: &str = "Ctrl-C or SIGTERM";
+#[cfg(not(any(unix, windows)))]
+pub const STOP_REQUESTS: &str = "Ctrl-C";
+
 /// Cancels `stop` on the first stop request from the operating system: Ctrl-C everywhere,
 /// SIGTERM on Unix (`systemctl stop`, `docker stop`), Ctrl-Break on Windows.
 pub fn cancel_on_stop_request(stop: CancellationToken) {
