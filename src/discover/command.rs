@@ -10,8 +10,10 @@ use super::storage::{Storage, Unresolved};
 use super::{live, read_metadata, structure};
 use crate::cli::exit;
 use crate::config::{Config, Preset, SourceKind};
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 use crate::source::namemap::NameMap;
-use crate::source::postgres::{check_name_map, connection_config, required_entries};
+use crate::source::postgres::{check_name_map, required_entries};
 
 /// `discover`: the name map from the database's own metadata.
 pub async fn discover(config: &Config, output: Option<&Path>) -> Result<u8> {
@@ -37,9 +39,8 @@ async fn connect(config: &Config) -> Result<PgMetadata> {
             "discovery reads PostgreSQL bases only in this build; use source.kind = \"postgres\""
         );
     }
-    let password = config.database_password()?;
-    let pg = connection_config(&config.source, &password)?;
-    Ok(PgMetadata::connect(pg).await?)
+    let target = PgTarget::new(&Endpoint::source(config)?, "alfa-calltouch discover")?;
+    Ok(PgMetadata::connect(target).await?)
 }
 
 /// Checks against the live schema, keeps what the preset uses, writes the map and reports.

@@ -9,8 +9,10 @@ use std::fmt;
 use std::path::Path;
 
 use crate::config::{Config, RegisterKind, SourceKind};
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 use crate::register::{self, Register};
-use crate::source::{self, postgres, Source};
+use crate::source::{self, Source};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,33 +80,21 @@ async fn database(config: &Config) -> Vec<Finding> {
         findings.push(read_one(config).await);
         return findings;
     }
-    let password = match config.database_password() {
-        Ok(password) => password,
-        Err(error) => {
-            findings.push(Finding::fail(format!("database password: {error}")));
-            return findings;
-        }
-    };
-    let s = &config.source;
-    let place = format!("{}:{}/{}", s.host, s.port.unwrap_or(5432), s.database);
-    let pg = match postgres::connection_config(s, &password) {
-        Ok(pg) => pg,
+    let target =
+        match Endpoint::source(config).and_then(|e| PgTarget::new(&e, "alfa-calltouch check")) {
+            Ok(target) => target,
+            Err(error) => {
+                findings.push(Finding::fail(error.to_string()));
+                return findings;
+            }
+        };
+    let place = target.place();
+    // The error says what the server answered and what to check: a refused login is not
+    // reported as an unreachable server.
+    let client = match target.connect().await {
+        Ok(client) => client,
         Err(error) => {
             findings.push(Finding::fail(error.to_string()));
-            return findings;
-        }
-    };
-    let client = match pg.connect(tokio_postgres::NoTls).await {
-        Ok((client, connection)) => {
-            tokio::spawn(connection);
-            client
-        }
-        Err(error) => {
-            findings.push(Finding::fail(format!(
-                "database {place} is unreachable ({error}); check source.host, source.port and \
-                 source.database, that the server accepts this machine (pg_hba.conf, firewall), \
-                 and the login source.user and its password"
-            )));
             return findings;
         }
     };

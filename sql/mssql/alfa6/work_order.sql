@@ -4,13 +4,13 @@
 SELECT
     d._IDRRef AS reference,
     RTRIM(d._Number) AS number,
-    d._Date_Time AS date,
+    d._Date_Time AS [date],
     d._Marked AS deletion_mark,
     CAST(NULL AS int) AS state_order,
-    RTRIM(state._Description) AS state_name,
-    CASE WHEN last_state.state = d.{{Документ.ЗаказНаряд.Состояние}} THEN last_state.period END AS state_journal_at,
+    RTRIM([state]._Description) AS state_name,
+    CASE WHEN last_state.[state] = d.{{Документ.ЗаказНаряд.Состояние}} THEN last_state.period END AS state_journal_at,
     d.{{Документ.ЗаказНаряд.ДатаЗакрытия}} AS closed_at,
-    d.{{ОбщийРеквизит.СуммаДокумента}} AS sum,
+    d.{{ОбщийРеквизит.СуммаДокумента}} AS [sum],
     RTRIM(manager._Description) AS manager,
     RTRIM(programme._Description) AS marketing_programme,
     RTRIM(d.{{Документ.ЗаказНаряд.ОписаниеПричиныОбращения}}) AS contact_reason,
@@ -33,11 +33,11 @@ SELECT
     RTRIM(booking._Number) AS booking_number,
     booking._Date_Time AS booking_date
 FROM {{Документ.ЗаказНаряд}} d
-LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} state
-    ON state._IDRRef = d.{{Документ.ЗаказНаряд.Состояние}}
+LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} [state]
+    ON [state]._IDRRef = d.{{Документ.ЗаказНаряд.Состояние}}
 -- The latest state-journal record; it dates the current state only if it holds that state.
 OUTER APPLY (
-    SELECT TOP (1) j._Period AS period, j.{{РегистрСведений.ЖурналСостояний.Состояние}} AS state
+    SELECT TOP (1) j._Period AS period, j.{{РегистрСведений.ЖурналСостояний.Состояние}} AS [state]
     FROM {{РегистрСведений.ЖурналСостояний}} j
     WHERE j.{{РегистрСведений.ЖурналСостояний.Объект:rrref}} = d._IDRRef
     ORDER BY j._Period DESC,

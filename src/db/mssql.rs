@@ -1,0 +1,290 @@
+//! MS SQL Server connections of the source, the register and `check`: the tiberius settings of
+//! an [`Endpoint`] (host and port, or a named instance through the SQL Server Browser), TLS,
+//! the login, the connect timeout, and the server's own words when connecting fails.
+//!
+//! TLS: `off` encrypts nothing (not even the login), `preferred` encrypts when the server can,
+//! `required` encrypts everything or fails. The certificate is verified against `ca_file` or
+//! the system's roots, and its name against `host`, unless `trust_server_certificate = true`
+//! is set explicitly: a default SQL Server install has a self-signed certificate, which is
+//! refused without that opt-in. Authentication: a SQL Server login on every platform; Windows
+//! integrated authentication (`integrated_auth = true`) in Windows builds only.
+
+use std::time::Duration;
+
+use tiberius::{AuthMethod, Client, EncryptionLevel, SqlBrowser};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use super::{io_cause, Cause, ConnectError, Endpoint, Login, Role};
+use crate::config::TlsMode;
+
+/// A connected tiberius client.
+pub type TdsClient = Client<Compat<TcpStream>>;
+
+/// One MS SQL connection's settings.
+#[derive(Clone)]
+pub struct MssqlTarget {
+    pub role: Role,
+    tds: tiberius::Config,
+    connect_timeout: Duration,
+    place: String,
+}
+
+/// The tiberius encryption level of a `tls` setting.
+pub fn encryption_level(tls: TlsMode) -> EncryptionLevel {
+    match tls {
+        TlsMode::Required => EncryptionLevel::Required,
+        TlsMode::Preferred => EncryptionLevel::On,
+        TlsMode::Off => EncryptionLevel::NotSupported,
+    }
+}
+
+impl MssqlTarget {
+    /// The settings of an endpoint; a setting tiberius cannot use is a setup error naming its key.
+    pub fn new(endpoint: &Endpoint, application_name: &str) -> Result<MssqlTarget, ConnectError> {
+        let section = endpoint.role.section();
+        let mut tds = tiberius::Config::new();
+        tds.host(&endpoint.host);
+        match &endpoint.instance {
+            Some(instance) => tds.instance_name(instance),
+            None => tds.port(endpoint.port.unwrap_or(1433)),
+        }
+        tds.database(&endpoint.database);
+        tds.application_name(application_name);
+        tds.encryption(encryption_level(endpoint.tls.mode));
+        if endpoint.tls.trust_server_certificate {
+            tds.trust_cert();
+        } else if let Some(ca_file) = &endpoint.tls.ca_file {
+            // tiberius picks the format by extension and reads exactly one certificate.
+            let known = ca_file
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["pem", "crt", "der"].contains(&e.to_ascii_lowercase().as_str()));
+            if !known || !ca_file.is_file() {
+                return Err(endpoint.setup_error(format!(
+                    "{section}.ca_file {} must be a readable .pem, .crt or .der file holding the CA certificate",
+                    ca_file.display()
+                )));
+            }
+            tds.trust_cert_ca(ca_file.display());
+        }
+        tds.authentication(match &endpoint.login {
+            Login::Password { user, password } => AuthMethod::sql_server(user, password.expose()),
+            Login::Integrated => integrated_auth(section).map_err(|m| endpoint.setup_error(m))?,
+        });
+        Ok(MssqlTarget {
+            role: endpoint.role,
+            tds,
+            connect_timeout: endpoint.connect_timeout,
+            place: endpoint.place(1433),
+        })
+    }
+
+    /// Settings from an ADO.NET connection string (tests against a real server).
+    pub fn from_ado_string(
+        role: Role,
+        connection: &str,
+        connect_timeout: Duration,
+    ) -> Result<MssqlTarget, ConnectError> {
+        let tds = tiberius::Config::from_ado_string(connection).map_err(|e| ConnectError {
+            role,
+            place: "the connection string".to_string(),
+            cause: Cause::Setup,
+            message: format!("bad connection string: {e}"),
+        })?;
+        let place = tds.get_addr();
+        Ok(MssqlTarget {
+            role,
+            tds,
+            connect_timeout,
+            place,
+        })
+    }
+
+    /// The tiberius settings, as handed to tiberius.
+    pub fn tds(&self) -> &tiberius::Config {
+        &self.tds
+    }
+
+    /// `host:port/database` or `host\instance/database`, for messages.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// TCP (after a Browser lookup for a named instance), TLS and login, within the timeout.
+    pub async fn connect(&self) -> Result<TdsClient, ConnectError> {
+        let attempt = async {
+            let tcp = TcpStream::connect_named(&self.tds).await?;
+            tcp.set_nodelay(true)?;
+            Client::connect(self.tds.clone(), tcp.compat_write()).await
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Err(_) => Err(self.failure(
+                Cause::Timeout,
+                format!("no answer within {} s", self.connect_timeout.as_secs()),
+            )),
+            Ok(Err(error)) => {
+                let (cause, message) = describe(&error);
+                Err(self.failure(cause, message))
+            }
+            Ok(Ok(client)) => Ok(client),
+        }
+    }
+
+    fn failure(&self, cause: Cause, message: String) -> ConnectError {
+        ConnectError {
+            role: self.role,
+            place: self.place.clone(),
+            cause,
+            message,
+        }
+    }
+}
+
+/// The cause and the words of a failed connection.
+fn describe(error: &tiberius::error::Error) -> (Cause, String) {
+    use tiberius::error::Error as E;
+    match error {
+        // 18456: login failed; 4060: cannot open the database; 18452: untrusted domain login.
+        E::Server(token) => {
+            let cause = match token.code() {
+                18456 | 18452 | 18470 | 18486 | 18487 | 18488 | 4060 => Cause::Login,
+                _ => Cause::Other,
+            };
+            (
+                cause,
+                format!(
+                    "the server said: {} (error {})",
+                    token.message(),
+                    token.code()
+                ),
+            )
+        }
+        E::Tls(message) => (Cause::Tls, format!("TLS handshake failed: {message}")),
+        E::Io { kind, message } => (io_cause(*kind), message.clone()),
+        other => (Cause::Other, other.to_string()),
+    }
+}
+
+/// Windows integrated authentication: the identity of the account the tool runs as.
+#[cfg(windows)]
+fn integrated_auth(_section: &str) -> Result<AuthMethod, String> {
+    Ok(AuthMethod::Integrated)
+}
+
+#[cfg(not(windows))]
+fn integrated_auth(section: &str) -> Result<AuthMethod, String> {
+    Err(format!(
+        "{section}.integrated_auth works only in the Windows build; use a SQL Server login \
+         ({section}.user and its password) here"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::db::Tls;
+
+    fn endpoint(role: Role, tls: Tls) -> Endpoint {
+        Endpoint {
+            role,
+            host: "sql.local".into(),
+            port: None,
+            instance: None,
+            database: "alfa".into(),
+            login: Login::Password {
+                user: "sync".into(),
+                password: Secret::new("pw"),
+            },
+            tls,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn tls_settings_map_to_encryption_levels() {
+        assert!(matches!(
+            encryption_level(TlsMode::Required),
+            EncryptionLevel::Required
+        ));
+        assert!(matches!(
+            encryption_level(TlsMode::Preferred),
+            EncryptionLevel::On
+        ));
+        assert!(matches!(
+            encryption_level(TlsMode::Off),
+            EncryptionLevel::NotSupported
+        ));
+    }
+
+    #[test]
+    fn a_named_instance_replaces_the_port_and_names_the_place() {
+        let mut e = endpoint(
+            Role::Register,
+            Tls {
+                mode: TlsMode::Required,
+                ca_file: None,
+                trust_server_certificate: false,
+            },
+        );
+        e.instance = Some("SQLEXPRESS".into());
+        let target = MssqlTarget::new(&e, "t").unwrap();
+        assert_eq!(target.place(), "sql.local\\SQLEXPRESS/alfa");
+        assert_eq!(target.tds().get_addr(), "sql.local:1434");
+    }
+
+    #[test]
+    fn a_ca_file_tiberius_cannot_read_is_refused_naming_the_key() {
+        let e = endpoint(
+            Role::Register,
+            Tls {
+                mode: TlsMode::Required,
+                ca_file: Some("/nonexistent/ca.txt".into()),
+                trust_server_certificate: false,
+            },
+        );
+        let error = MssqlTarget::new(&e, "t").err().unwrap().to_string();
+        assert!(error.contains("register.ca_file"), "{error}");
+        assert!(
+            error.starts_with("cannot connect to the register"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tls_failures_are_tls_causes() {
+        let tls =
+            tiberius::error::Error::Tls("invalid peer certificate: UnknownIssuer".to_string());
+        let (cause, message) = describe(&tls);
+        assert_eq!(cause, Cause::Tls);
+        assert!(message.contains("UnknownIssuer"), "{message}");
+    }
+
+    #[test]
+    fn a_self_signed_server_is_trusted_only_on_explicit_opt_in() {
+        let tls = |trust_server_certificate| Tls {
+            mode: TlsMode::Required,
+            ca_file: None,
+            trust_server_certificate,
+        };
+        let verified = MssqlTarget::new(&endpoint(Role::Register, tls(false)), "t").unwrap();
+        let trusted = MssqlTarget::new(&endpoint(Role::Register, tls(true)), "t").unwrap();
+        let handed = |t: &MssqlTarget| format!("{:?}", t.tds());
+        assert!(
+            handed(&verified).contains("trust: Default"),
+            "{}",
+            handed(&verified)
+        );
+        assert!(handed(&verified).contains("encryption: Required"));
+        assert!(
+            handed(&trusted).contains("trust: TrustAll"),
+            "{}",
+            handed(&trusted)
+        );
+        assert!(
+            !handed(&trusted).contains("\"pw\""),
+            "the password never prints"
+        );
+    }
+}
