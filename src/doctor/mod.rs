@@ -142,6 +142,8 @@ async fn register(config: &Config) -> Finding {
     let place = config.register.describe();
     match result {
         Ok(()) => Finding::ok(format!("register {place} is writable")),
+        // A connection error carries its own advice, for the cause the server gave.
+        Err(register::RegisterError::Connection(error)) => Finding::fail(error.to_string()),
         Err(error) => Finding::fail(format!("{error}; {}", register_advice(config))),
     }
 }
