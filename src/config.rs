@@ -952,11 +952,50 @@ mod tests {
                 format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"Alfa; drop\"\n"),
                 "register.schema",
             ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ntls = \"yes\""),
+                "`off`, `preferred`, `required`",
+            ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ntls = \"off\"\nca_file = \"ca.pem\""),
+                "source.tls",
+            ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ninstance = \"SQLEXPRESS\""),
+                "source.instance",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nintegrated_auth = true\n"),
+                "register.integrated_auth",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nca_file = \"ca.pem\"\ntrust_server_certificate = true\n"),
+                "register.trust_server_certificate",
+            ),
         ];
         for (text, key) in cases {
             let error = parse(&text).unwrap_err().to_string();
             assert!(error.contains(key), "{key:?} not named in: {error}");
         }
+    }
+
+    #[test]
+    fn the_register_on_ms_sql_takes_the_sources_connection_keys() {
+        let config = parse(&format!(
+            "{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"sql01\"\ninstance = \"ALFA\"\n\
+             database = \"alfa_sync\"\nintegrated_auth = true\ntls = \"preferred\"\n\
+             trust_server_certificate = true\n"
+        ))
+        .unwrap();
+        let r = &config.register;
+        assert_eq!(r.tls, TlsMode::Preferred);
+        assert!(r.trust_server_certificate && r.integrated_auth);
+        assert_eq!(r.describe(), "sql01\\ALFA/alfa_sync schema alfa_calltouch");
+        // The default verifies: required, no opt-in.
+        let default = parse(MINIMAL).unwrap();
+        assert_eq!(default.source.tls, TlsMode::Required);
+        assert!(!default.source.trust_server_certificate);
+        assert_eq!(default.register.tls, TlsMode::Required);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! MS SQL Server connections of the source, the register and `check`: the tiberius settings of
 //! an [`Endpoint`] (host and port, or a named instance through the SQL Server Browser), TLS,
-//! the login, the connect timeout, and the server's own words when connecting fails.
+//! the login, the connect timeout, the server's own words when connecting fails, and the rows
+//! both read ([`MssqlRow`]).
 //!
 //! TLS: `off` encrypts nothing (not even the login), `preferred` encrypts when the server can,
 //! `required` encrypts everything or fails. The certificate is verified against `ca_file` or
@@ -11,7 +12,7 @@
 
 use std::time::Duration;
 
-use tiberius::{AuthMethod, Client, EncryptionLevel, SqlBrowser};
+use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, SqlBrowser};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
@@ -164,6 +165,73 @@ fn describe(error: &tiberius::error::Error) -> (Cause, String) {
         E::Io { kind, message } => (io_cause(*kind), message.clone()),
         other => (Cause::Other, other.to_string()),
     }
+}
+
+/// One result row as tiberius values with their column names, read by the source (its
+/// `Cells`) and the register alike.
+#[derive(Debug, Clone)]
+pub struct MssqlRow {
+    columns: Vec<String>,
+    cells: Vec<ColumnData<'static>>,
+}
+
+impl MssqlRow {
+    /// A row from named values (how tests build rows; tiberius rows cannot be built outside it).
+    pub fn new(cells: Vec<(&str, ColumnData<'static>)>) -> MssqlRow {
+        let (columns, cells) = cells
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .unzip();
+        MssqlRow { columns, cells }
+    }
+
+    pub fn from_row(row: tiberius::Row) -> MssqlRow {
+        let columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+        MssqlRow {
+            columns,
+            cells: row.into_iter().collect(),
+        }
+    }
+
+    /// The cell of a column; `None` when it is NULL, whatever its type.
+    pub fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
+        let index = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| format!("the query returns no column `{column}`"))?;
+        let cell = &self.cells[index];
+        Ok((!is_null(cell)).then_some(cell))
+    }
+}
+
+fn is_null(cell: &ColumnData<'_>) -> bool {
+    use ColumnData as C;
+    matches!(
+        cell,
+        C::U8(None)
+            | C::I16(None)
+            | C::I32(None)
+            | C::I64(None)
+            | C::F32(None)
+            | C::F64(None)
+            | C::Bit(None)
+            | C::String(None)
+            | C::Guid(None)
+            | C::Binary(None)
+            | C::Numeric(None)
+            | C::Xml(None)
+            | C::DateTime(None)
+            | C::SmallDateTime(None)
+            | C::Time(None)
+            | C::Date(None)
+            | C::DateTime2(None)
+            | C::DateTimeOffset(None)
+    )
+}
+
+pub fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
+    format!("column `{column}` is not {wanted}: {cell:?}")
 }
 
 /// Windows integrated authentication: the identity of the account the tool runs as.

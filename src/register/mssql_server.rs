@@ -26,11 +26,11 @@ use super::{
     PendingDocument, Register, RegisterError, RunGuard, RunRecord, SendLogEntry, SendRecord,
     StoredDeal, StoredDocument, SyncState,
 };
+use crate::db::mssql::{wrong_type, MssqlRow};
 use crate::db::mssql::{MssqlTarget, TdsClient};
 use crate::lock::LockError;
 use crate::snapshot::{DocRef, DocumentSnapshot};
 use crate::source::decode::Cells;
-use crate::source::mssql::{wrong_type, MssqlRow};
 
 /// The register's statements by name, rendered for its schema.
 struct Operations(BTreeMap<&'static str, String>);

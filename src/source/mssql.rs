@@ -61,7 +61,8 @@ use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::{ChangeSet, ReadFrom, Source, SourceError};
 use crate::config::{Preset, SourceConfig, SourceKind};
-use crate::db::mssql::{MssqlTarget, TdsClient};
+pub use crate::db::mssql::MssqlRow;
+use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
 use crate::db::Role;
 use crate::snapshot::{DocKind, DocumentSnapshot};
 
@@ -509,72 +510,6 @@ impl ReadPosition {
             read_at,
         })
     }
-}
-
-/// One result row as tiberius values with their column names: the [`Cells`] of MS SQL.
-#[derive(Debug, Clone)]
-pub struct MssqlRow {
-    columns: Vec<String>,
-    cells: Vec<ColumnData<'static>>,
-}
-
-impl MssqlRow {
-    /// A row from named values (how tests build rows; tiberius rows cannot be built outside it).
-    pub fn new(cells: Vec<(&str, ColumnData<'static>)>) -> MssqlRow {
-        let (columns, cells) = cells
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value))
-            .unzip();
-        MssqlRow { columns, cells }
-    }
-
-    pub(crate) fn from_row(row: tiberius::Row) -> MssqlRow {
-        let columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-        MssqlRow {
-            columns,
-            cells: row.into_iter().collect(),
-        }
-    }
-
-    /// The cell of a column; `None` when it is NULL, whatever its type.
-    pub(crate) fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
-        let index = self
-            .columns
-            .iter()
-            .position(|c| c == column)
-            .ok_or_else(|| format!("the query returns no column `{column}`"))?;
-        let cell = &self.cells[index];
-        Ok((!is_null(cell)).then_some(cell))
-    }
-}
-
-fn is_null(cell: &ColumnData<'_>) -> bool {
-    use ColumnData as C;
-    matches!(
-        cell,
-        C::U8(None)
-            | C::I16(None)
-            | C::I32(None)
-            | C::I64(None)
-            | C::F32(None)
-            | C::F64(None)
-            | C::Bit(None)
-            | C::String(None)
-            | C::Guid(None)
-            | C::Binary(None)
-            | C::Numeric(None)
-            | C::Xml(None)
-            | C::DateTime(None)
-            | C::SmallDateTime(None)
-            | C::Time(None)
-            | C::Date(None)
-            | C::DateTime2(None)
-            | C::DateTimeOffset(None)
-    )
-}
-
-pub(crate) fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
-    format!("column `{column}` is not {wanted}: {cell:?}")
 }
 
 /// A `numeric` as exact decimal text (tiberius's own formatting breaks negative values).
