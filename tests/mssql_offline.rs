@@ -1,7 +1,7 @@
 //! The MS SQL source without a server: every rendered T-SQL statement of both presets parses
 //! as T-SQL and names the storage tables, columns and parameters it should; tiberius values of
-//! every type the queries return decode into the expected snapshots. A real-server test runs
-//! only when `MSSQL_TEST_URL` (an ADO.NET connection string) is set.
+//! every type the queries return decode into the expected snapshots. A real-server test is
+//! ignored unless run with `-- --ignored` and `MSSQL_TEST_URL` (an ADO.NET connection string).
 
 use std::collections::BTreeSet;
 

@@ -1,8 +1,9 @@
 //! The register's T-SQL for MS SQL Server without a server: every statement of the schema, its
 //! migration and each operation parses as T-SQL, names only the register's own schema, and
-//! numbers its parameters `@P1…@Pn` without gaps. When `MSSQL_TEST_URL` (an ADO.NET connection
-//! string) is set, the real [`MssqlRegister`] creates and migrates its schema on that server
-//! and a checkpoint, an accepted document, a run and the run lock go through it.
+//! numbers its parameters `@P1…@Pn` without gaps. An ignored test, run with `-- --ignored` and
+//! `MSSQL_TEST_URL` (an ADO.NET connection string), has the real [`MssqlRegister`] create and
+//! migrate its schema on that server and take a checkpoint, an accepted document, a run and the
+//! run lock through it.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

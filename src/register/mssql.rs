@@ -1,7 +1,9 @@
 //! The register on MS SQL Server (`[register] kind = "mssql"`): its T-SQL — the schema, the
 //! versioned migration, the run lock and every statement of [`super::Register`] — rendered for
 //! the configured schema. [`super::mssql_server`] runs it; the tests parse every statement as
-//! T-SQL and, when `MSSQL_TEST_URL` names a server, run the register there.
+//! T-SQL and check that no bare identifier is a T-SQL reserved word (every name is written
+//! `[name]`: `checkpoint` is one); an ignored test runs the register on the server
+//! `MSSQL_TEST_URL` names.
 //!
 //! T-SQL differs from the statements SQLite and PostgreSQL share in three ways that matter
 //! here: upserts are `MERGE` instead of `ON CONFLICT` (every writer holds the run lock, so no
