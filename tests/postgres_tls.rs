@@ -278,10 +278,12 @@ async fn preferred_uses_tls_when_offered_and_plain_only_when_not() {
         let client = connect(&not_offered, role).await.unwrap();
         assert!(!encrypted(&client).await, "{role}: plain when not offered");
         let error = connect(&required_without, role).await.err().unwrap();
-        assert_eq!(error.cause, Cause::Tls, "{error}");
+        assert_eq!(error.cause, Cause::NoTls, "{error}");
+        let text = error.to_string();
+        assert!(text.contains("does not support TLS"), "{text}");
         assert!(
-            error.to_string().contains("does not support TLS"),
-            "{error}"
+            text.contains(&format!("{}.tls = \"off\"", role.section())),
+            "{text}"
         );
     }
 }

@@ -175,6 +175,8 @@ pub enum Cause {
     Unreachable,
     /// The TLS negotiation or the certificate check failed.
     Tls,
+    /// `tls = "required"` and the server offers no TLS at all.
+    NoTls,
     /// The connect timeout passed.
     Timeout,
     /// The settings are wrong before any connection (a password or CA file cannot be read).
@@ -214,6 +216,10 @@ impl ConnectError {
                 "check {s}.tls and {s}.ca_file: the certificate must be signed by a trusted CA \
                  (or {s}.ca_file) and name {s}.host; a self-signed certificate is accepted only \
                  with {s}.trust_server_certificate = true"
+            ),
+            Cause::NoTls => format!(
+                "the server offers no TLS: turn it on at the server (PostgreSQL: ssl = on with a \
+                 certificate), or set {s}.tls = \"off\" if the network is trusted"
             ),
             Cause::Setup => format!("fix [{s}] in the config"),
             Cause::Other => format!("check the [{s}] settings and the server's log"),

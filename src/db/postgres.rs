@@ -162,6 +162,9 @@ fn describe(error: &tokio_postgres::Error, timeout: Option<Duration>) -> (Cause,
         );
     }
     let text = error_chain(error);
+    if text.contains("server does not support TLS") {
+        return (Cause::NoTls, text);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<io::Error>() {
