@@ -31,12 +31,16 @@ enum Seen {
     HandshakeAborted,
     /// The handshake completed and the first packet inside TLS had this TDS type.
     PacketInsideTls(u8),
+    /// No TLS: the packet after PRELOGIN came in clear, with this TDS type.
+    PacketInClear(u8),
 }
 
 const TDS_HEADER: usize = 8;
 const PRELOGIN: u8 = 0x12;
 const TABULAR_RESULT: u8 = 0x04;
 const LOGIN7: u8 = 0x10;
+const ENCRYPT_ON: u8 = 0x01;
+const ENCRYPT_NOT_SUP: u8 = 0x02;
 
 /// A TDS packet: header (type, end of message, length, spid, packet id, window) and payload.
 fn packet(kind: u8, payload: &[u8]) -> Vec<u8> {
@@ -48,15 +52,15 @@ fn packet(kind: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The server's PRELOGIN answer: a version and ENCRYPT_ON.
-fn prelogin_answer() -> Vec<u8> {
+/// The server's PRELOGIN answer: a version and its encryption.
+fn prelogin_answer(encryption: u8) -> Vec<u8> {
     let mut payload = vec![
         0x00, 0, 11, 0, 6, // VERSION at offset 11, 6 bytes
         0x01, 0, 17, 0, 1,    // ENCRYPTION at offset 17, 1 byte
         0xFF, // terminator
     ];
     payload.extend_from_slice(&[16, 0, 0x10, 0x00, 0, 0]); // 16.0.4096.0
-    payload.push(0x01); // ENCRYPT_ON
+    payload.push(encryption);
     packet(TABULAR_RESULT, &payload)
 }
 
@@ -144,15 +148,24 @@ impl AsyncWrite for PreloginFramed {
     }
 }
 
-/// Serves one connection: PRELOGIN, then the wrapped TLS handshake, then the first packet.
-async fn serve(mut tcp: TcpStream, tls: Arc<rustls::ServerConfig>) -> io::Result<Seen> {
+/// Serves one connection: PRELOGIN, then the wrapped TLS handshake (unless the endpoint offers
+/// no encryption), then the first packet.
+async fn serve(
+    mut tcp: TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+    encryption: u8,
+) -> io::Result<Seen> {
     let mut header = [0u8; TDS_HEADER];
     tcp.read_exact(&mut header).await?;
     assert_eq!(header[0], PRELOGIN, "the client starts with PRELOGIN");
     let length = u16::from_be_bytes([header[2], header[3]]) as usize;
     let mut payload = vec![0u8; length - TDS_HEADER];
     tcp.read_exact(&mut payload).await?;
-    tcp.write_all(&prelogin_answer()).await?;
+    tcp.write_all(&prelogin_answer(encryption)).await?;
+    if encryption == ENCRYPT_NOT_SUP {
+        tcp.read_exact(&mut header).await?;
+        return Ok(Seen::PacketInClear(header[0]));
+    }
     let framed = PreloginFramed {
         tcp,
         wrapping: true,
@@ -171,9 +184,9 @@ async fn serve(mut tcp: TcpStream, tls: Arc<rustls::ServerConfig>) -> io::Result
     Ok(Seen::PacketInsideTls(first[0]))
 }
 
-/// A listening endpoint with a self-signed certificate for `localhost`; reports each
-/// connection.
-async fn endpoint() -> (u16, mpsc::UnboundedReceiver<Seen>) {
+/// A listening endpoint with a self-signed certificate for `localhost`, answering PRELOGIN
+/// with `encryption`; reports each connection.
+async fn endpoint(encryption: u8) -> (u16, mpsc::UnboundedReceiver<Seen>) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     params
@@ -203,7 +216,7 @@ async fn endpoint() -> (u16, mpsc::UnboundedReceiver<Seen>) {
             let tls = tls.clone();
             let report = report.clone();
             tokio::spawn(async move {
-                if let Ok(seen) = serve(tcp, tls).await {
+                if let Ok(seen) = serve(tcp, tls, encryption).await {
                     let _ = report.send(seen);
                 }
             });
@@ -241,7 +254,7 @@ fn target(config: &Config, role: Role) -> MssqlTarget {
 
 #[tokio::test]
 async fn a_self_signed_server_is_refused_without_the_opt_in_naming_the_connection() {
-    let (port, mut seen) = endpoint().await;
+    let (port, mut seen) = endpoint(ENCRYPT_ON).await;
     for tls in ["required", "preferred"] {
         let config = config(port, &format!("tls = \"{tls}\""));
         for role in [Role::Source, Role::Register] {
@@ -279,7 +292,7 @@ async fn a_self_signed_server_is_refused_without_the_opt_in_naming_the_connectio
 
 #[tokio::test]
 async fn with_the_opt_in_the_handshake_completes_and_the_login_goes_inside_tls() {
-    let (port, mut seen) = endpoint().await;
+    let (port, mut seen) = endpoint(ENCRYPT_ON).await;
     let config = config(port, "tls = \"required\"\ntrust_server_certificate = true");
     for role in [Role::Source, Role::Register] {
         // The endpoint stops after the first packet, so the connection then fails, but not on
@@ -295,4 +308,25 @@ async fn with_the_opt_in_the_handshake_completes_and_the_login_goes_inside_tls()
         opened.err()
     );
     assert_eq!(seen.recv().await, Some(Seen::PacketInsideTls(LOGIN7)));
+}
+
+#[tokio::test]
+async fn without_encryption_at_the_server_preferred_and_off_log_in_plain_and_required_does_not() {
+    let (port, mut seen) = endpoint(ENCRYPT_NOT_SUP).await;
+    let preferred = config(port, "tls = \"preferred\"");
+    let off = config(port, "tls = \"off\"");
+    for role in [Role::Source, Role::Register] {
+        // The endpoint stops after the login packet; what matters is how that packet came.
+        let error = target(&preferred, role).connect().await.err().unwrap();
+        assert_ne!(error.cause, Cause::Tls, "{error}");
+        assert_eq!(seen.recv().await, Some(Seen::PacketInClear(LOGIN7)));
+        let error = target(&off, role).connect().await.err().unwrap();
+        assert_ne!(error.cause, Cause::Tls, "{error}");
+        assert_eq!(seen.recv().await, Some(Seen::PacketInClear(LOGIN7)));
+        // required never logs in without TLS: it starts a handshake, which this server
+        // cannot answer, and the login is never sent.
+        let required = config(port, "tls = \"required\"");
+        assert!(target(&required, role).connect().await.is_err());
+        assert_eq!(seen.recv().await, Some(Seen::PacketInClear(PRELOGIN)));
+    }
 }

@@ -26,6 +26,7 @@ pub type TdsClient = Client<Compat<TcpStream>>;
 #[derive(Clone)]
 pub struct MssqlTarget {
     pub role: Role,
+    tls: TlsMode,
     tds: tiberius::Config,
     connect_timeout: Duration,
     place: String,
@@ -75,6 +76,7 @@ impl MssqlTarget {
         });
         Ok(MssqlTarget {
             role: endpoint.role,
+            tls: endpoint.tls.mode,
             tds,
             connect_timeout: endpoint.connect_timeout,
             place: endpoint.place(1433),
@@ -96,6 +98,7 @@ impl MssqlTarget {
         let place = tds.get_addr();
         Ok(MssqlTarget {
             role,
+            tls: TlsMode::Required,
             tds,
             connect_timeout,
             place,
@@ -113,23 +116,60 @@ impl MssqlTarget {
     }
 
     /// TCP (after a Browser lookup for a named instance), TLS and login, within the timeout.
+    /// With `tls = "preferred"` and a server that offers no encryption, the login is repeated
+    /// without asking for it, which is what `preferred` means.
     pub async fn connect(&self) -> Result<TdsClient, ConnectError> {
-        let attempt = async {
-            let tcp = TcpStream::connect_named(&self.tds).await?;
-            tcp.set_nodelay(true)?;
-            Client::connect(self.tds.clone(), tcp.compat_write()).await
-        };
-        match tokio::time::timeout(self.connect_timeout, attempt).await {
-            Err(_) => Err(self.failure(
-                Cause::Timeout,
-                format!("no answer within {} s", self.connect_timeout.as_secs()),
-            )),
-            Ok(Err(error)) => {
-                let (cause, message) = describe(&error);
-                Err(self.failure(cause, message))
+        match self.attempt(self.tds.clone()).await {
+            Err(Attempt::NoEncryption) if self.tls == TlsMode::Preferred => {
+                let mut plain = self.tds.clone();
+                plain.encryption(EncryptionLevel::NotSupported);
+                match self.attempt(plain).await {
+                    Err(Attempt::NoEncryption) => Err(self.no_encryption()),
+                    Err(Attempt::Failed(error)) => Err(error),
+                    Ok(client) => Ok(client),
+                }
             }
-            Ok(Ok(client)) => Ok(client),
+            Err(Attempt::NoEncryption) => Err(self.no_encryption()),
+            Err(Attempt::Failed(error)) => Err(error),
+            Ok(client) => Ok(client),
         }
+    }
+
+    /// One connection attempt. tiberius panics when the server answers that it has no
+    /// encryption after the client asked for it, so the attempt runs as a task of its own and
+    /// that panic becomes an answer.
+    async fn attempt(&self, tds: tiberius::Config) -> Result<TdsClient, Attempt> {
+        let timeout = self.connect_timeout;
+        let task = tokio::spawn(async move {
+            let attempt = async {
+                let tcp = TcpStream::connect_named(&tds).await?;
+                tcp.set_nodelay(true)?;
+                Client::connect(tds.clone(), tcp.compat_write()).await
+            };
+            tokio::time::timeout(timeout, attempt).await
+        });
+        match task.await {
+            Err(join) if join.is_panic() => Err(Attempt::NoEncryption),
+            Err(join) => Err(Attempt::Failed(
+                self.failure(Cause::Other, join.to_string()),
+            )),
+            Ok(Err(_)) => Err(Attempt::Failed(self.failure(
+                Cause::Timeout,
+                format!("no answer within {} s", timeout.as_secs()),
+            ))),
+            Ok(Ok(Err(error))) => {
+                let (cause, message) = describe(&error);
+                Err(Attempt::Failed(self.failure(cause, message)))
+            }
+            Ok(Ok(Ok(client))) => Ok(client),
+        }
+    }
+
+    fn no_encryption(&self) -> ConnectError {
+        self.failure(
+            Cause::NoTls,
+            "the server does not support TLS (it offers no encryption)".to_string(),
+        )
     }
 
     fn failure(&self, cause: Cause, message: String) -> ConnectError {
@@ -140,6 +180,13 @@ impl MssqlTarget {
             message,
         }
     }
+}
+
+/// How one attempt ended when it did not connect.
+enum Attempt {
+    /// The server offers no encryption and the client asked for it.
+    NoEncryption,
+    Failed(ConnectError),
 }
 
 /// The cause and the words of a failed connection.
