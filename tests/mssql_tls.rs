@@ -10,6 +10,7 @@
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -227,7 +228,9 @@ async fn endpoint(encryption: u8) -> (u16, mpsc::UnboundedReceiver<Seen>) {
 
 /// A config whose `[source]` and `[register]` are MS SQL at the endpoint, with `keys` added.
 fn config(port: u16, keys: &str) -> Config {
-    let dir = std::env::temp_dir().join(format!("alfa-mssql-tls-{}", std::process::id()));
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("alfa-mssql-tls-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("password.txt"), "not-used-by-the-endpoint").unwrap();
     let connection = format!(

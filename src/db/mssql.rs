@@ -27,6 +27,8 @@ pub type TdsClient = Client<Compat<TcpStream>>;
 pub struct MssqlTarget {
     pub role: Role,
     tls: TlsMode,
+    /// Found through the SQL Server Browser (a named instance) rather than host and port.
+    browser: bool,
     tds: tiberius::Config,
     connect_timeout: Duration,
     place: String,
@@ -77,6 +79,7 @@ impl MssqlTarget {
         Ok(MssqlTarget {
             role: endpoint.role,
             tls: endpoint.tls.mode,
+            browser: endpoint.instance.is_some(),
             tds,
             connect_timeout: endpoint.connect_timeout,
             place: endpoint.place(1433),
@@ -99,6 +102,7 @@ impl MssqlTarget {
         Ok(MssqlTarget {
             role,
             tls: TlsMode::Required,
+            browser: true,
             tds,
             connect_timeout,
             place,
@@ -140,9 +144,15 @@ impl MssqlTarget {
     /// that panic becomes an answer.
     async fn attempt(&self, tds: tiberius::Config) -> Result<TdsClient, Attempt> {
         let timeout = self.connect_timeout;
+        let browser = self.browser;
         let task = tokio::spawn(async move {
             let attempt = async {
-                let tcp = TcpStream::connect_named(&tds).await?;
+                // tiberius's own lookup reports any failure as "Could not resolve server
+                // host"; connecting here keeps the network's answer (e.g. connection refused).
+                let tcp = match browser {
+                    true => TcpStream::connect_named(&tds).await?,
+                    false => TcpStream::connect(tds.get_addr()).await?,
+                };
                 tcp.set_nodelay(true)?;
                 Client::connect(tds.clone(), tcp.compat_write()).await
             };

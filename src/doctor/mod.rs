@@ -124,6 +124,8 @@ async fn read_one(config: &Config) -> Finding {
     .await;
     match result {
         Ok(_) => Finding::ok("the login can read bookings and work orders"),
+        // Not a grant problem: the connection's own error says what to check.
+        Err(source::SourceError::Connection(error)) => Finding::fail(error.to_string()),
         Err(error) => Finding::fail(format!(
             "reading 1C data failed: {error}; grant the login SELECT on the mapped tables \
              (see config/alfa-calltouch.example.toml, source.user)"
