@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, RegisterKind, Secret, SourceKind, TlsMode};
+use crate::config::{Config, Secret, TlsMode};
 
 /// Which of the tool's two connections a setting or an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,14 +134,6 @@ impl Endpoint {
         Ok(endpoint)
     }
 
-    /// Which database kind the config names for this role.
-    pub fn is_mssql(config: &Config, role: Role) -> bool {
-        match role {
-            Role::Source => config.source.kind == SourceKind::Mssql,
-            Role::Register => config.register.kind == RegisterKind::Mssql,
-        }
-    }
-
     /// `host:port/database` or `host\instance/database`, for messages (never the password).
     pub fn place(&self, default_port: u16) -> String {
         match &self.instance {
@@ -159,7 +151,10 @@ impl Endpoint {
     pub fn setup_error(&self, message: impl Into<String>) -> ConnectError {
         ConnectError {
             role: self.role,
-            place: self.place(0).replace(":0/", "/"),
+            place: match (&self.instance, self.port) {
+                (None, None) => format!("{}/{}", self.host, self.database),
+                _ => self.place(0),
+            },
             cause: Cause::Setup,
             message: message.into(),
         }
