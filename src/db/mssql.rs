@@ -377,6 +377,26 @@ mod tests {
         );
     }
 
+    #[cfg(not(windows))]
+    #[test]
+    fn integrated_auth_outside_windows_names_the_connections_key() {
+        let mut e = endpoint(
+            Role::Register,
+            Tls {
+                mode: TlsMode::Required,
+                ca_file: None,
+                trust_server_certificate: false,
+            },
+        );
+        e.login = Login::Integrated;
+        let error = MssqlTarget::new(&e, "t").err().unwrap();
+        assert_eq!(error.cause, Cause::Setup);
+        assert!(
+            error.to_string().contains("register.integrated_auth"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn tls_failures_are_tls_causes() {
         let tls =
