@@ -231,6 +231,30 @@ pub enum SourceKind {
     Mssql,
 }
 
+/// `tls` of `[source]` and `[register]`: the same three values on PostgreSQL and MS SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Never encrypt (PostgreSQL: no TLS request; MS SQL: not even the login).
+    Off,
+    /// Encrypt when the server offers TLS, verifying its certificate as `required` does; plain
+    /// only when the server does not offer TLS at all (libpq's `prefer`).
+    Preferred,
+    /// Encrypt or fail; the certificate and the host name are verified.
+    #[default]
+    Required,
+}
+
+impl TlsMode {
+    pub fn code(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::Preferred => "preferred",
+            TlsMode::Required => "required",
+        }
+    }
+}
+
 /// `[source]`: the 1C database.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,9 +281,12 @@ pub struct SourceConfig {
     /// MS SQL: Windows integrated authentication instead of a SQL login (Windows only).
     #[serde(default)]
     pub integrated_auth: bool,
-    /// TLS: `required`, `preferred` or `off`.
-    #[serde(default = "default_tls")]
-    pub tls: String,
+    /// TLS: `required` (the default), `preferred` or `off`.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM file of the CA that signed the server certificate, instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Accept any server certificate. An explicit opt-in; off by default.
     #[serde(default)]
     pub trust_server_certificate: bool,
@@ -304,6 +331,9 @@ pub struct RegisterConfig {
     pub host: String,
     #[serde(default)]
     pub port: Option<u16>,
+    /// MS SQL named instance (`SERVER\INSTANCE`); used instead of `port`.
+    #[serde(default)]
+    pub instance: Option<String>,
     #[serde(default)]
     pub database: String,
     #[serde(default)]
@@ -312,6 +342,18 @@ pub struct RegisterConfig {
     pub password_env: String,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// MS SQL: Windows integrated authentication instead of a SQL login (Windows only).
+    #[serde(default)]
+    pub integrated_auth: bool,
+    /// TLS, as `source.tls`: `required` (the default), `preferred` or `off`.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM file of the CA that signed the server certificate, instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any server certificate. An explicit opt-in; off by default.
+    #[serde(default)]
+    pub trust_server_certificate: bool,
     /// The schema holding the register's tables; created by the tool when it may.
     #[serde(default = "default_register_schema")]
     pub schema: String,
@@ -326,10 +368,15 @@ impl Default for RegisterConfig {
             path: default_register_path(),
             host: String::new(),
             port: None,
+            instance: None,
             database: String::new(),
             user: None,
             password_env: default_register_password_env(),
             password_file: None,
+            integrated_auth: false,
+            tls: TlsMode::default(),
+            ca_file: None,
+            trust_server_certificate: false,
             schema: default_register_schema(),
             connect_timeout_secs: default_connect_timeout(),
         }
@@ -351,13 +398,14 @@ impl RegisterConfig {
     pub fn describe(&self) -> String {
         match self.kind {
             RegisterKind::Sqlite => self.path.display().to_string(),
-            RegisterKind::Postgres | RegisterKind::Mssql => format!(
-                "{}:{}/{} schema {}",
-                self.host,
-                self.port.map(|p| p.to_string()).unwrap_or_default(),
-                self.database,
-                self.schema
-            ),
+            RegisterKind::Postgres | RegisterKind::Mssql => {
+                let server = match (&self.instance, self.port) {
+                    (Some(instance), _) => format!("{}\\{instance}", self.host),
+                    (None, Some(port)) => format!("{}:{port}", self.host),
+                    (None, None) => self.host.clone(),
+                };
+                format!("{server}/{} schema {}", self.database, self.schema)
+            }
         }
     }
 
@@ -374,14 +422,66 @@ impl RegisterConfig {
                 "must not be empty",
             ));
         }
-        if self.user.as_deref().unwrap_or("").trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "register.user",
-                "set the login that owns (or may create in) the register's schema",
-            ));
-        }
+        let mssql = self.kind == RegisterKind::Mssql;
+        validate_connection(
+            "register",
+            mssql,
+            self.integrated_auth,
+            self.user.as_deref(),
+            self.instance.as_deref(),
+            self.tls,
+            self.ca_file.is_some(),
+            self.trust_server_certificate,
+        )?;
         validate_register_schema(&self.schema)
     }
+}
+
+/// The connection keys `[source]` and `[register]` share, checked the same way for both.
+#[allow(clippy::too_many_arguments)]
+fn validate_connection(
+    section: &str,
+    mssql: bool,
+    integrated_auth: bool,
+    user: Option<&str>,
+    instance: Option<&str>,
+    tls: TlsMode,
+    ca_file: bool,
+    trust_server_certificate: bool,
+) -> Result<(), ConfigError> {
+    let key = |name: &str| format!("{section}.{name}");
+    if integrated_auth && !mssql {
+        return Err(ConfigError::invalid(
+            &key("integrated_auth"),
+            "Windows integrated authentication exists only for kind = \"mssql\"",
+        ));
+    }
+    if !integrated_auth && user.unwrap_or("").trim().is_empty() {
+        let message = match section {
+            "register" => "set the login that owns (or may create in) the register's schema",
+            _ => "set the database login (read-only role), or integrated_auth = true on Windows",
+        };
+        return Err(ConfigError::invalid(&key("user"), message));
+    }
+    if instance.is_some() && !mssql {
+        return Err(ConfigError::invalid(
+            &key("instance"),
+            "a named instance exists only for kind = \"mssql\"; set the port instead",
+        ));
+    }
+    if tls == TlsMode::Off && (ca_file || trust_server_certificate) {
+        return Err(ConfigError::invalid(
+            &key("tls"),
+            "is \"off\", so ca_file and trust_server_certificate do nothing; set tls = \"required\" or remove them",
+        ));
+    }
+    if ca_file && trust_server_certificate {
+        return Err(ConfigError::invalid(
+            &key("trust_server_certificate"),
+            "trusting any certificate makes ca_file pointless; keep ca_file (verified) and remove trust_server_certificate",
+        ));
+    }
+    Ok(())
 }
 
 /// The register's schema name: a plain lowercase identifier (it is written into statements),
@@ -525,9 +625,6 @@ fn default_backoff_ms() -> u64 {
 }
 fn default_backoff_max_ms() -> u64 {
     30_000
-}
-fn default_tls() -> String {
-    "required".into()
 }
 fn default_register_password_env() -> String {
     "ALFA_REGISTER_PASSWORD".into()
@@ -696,24 +793,16 @@ impl Config {
         if s.database.trim().is_empty() {
             return Err(ConfigError::invalid("source.database", "must not be empty"));
         }
-        if !["required", "preferred", "off"].contains(&s.tls.as_str()) {
-            return Err(ConfigError::invalid(
-                "source.tls",
-                "must be required, preferred or off",
-            ));
-        }
-        if s.integrated_auth && s.kind != SourceKind::Mssql {
-            return Err(ConfigError::invalid(
-                "source.integrated_auth",
-                "Windows integrated authentication exists only for kind = \"mssql\"",
-            ));
-        }
-        if !s.integrated_auth && s.user.as_deref().unwrap_or("").trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "source.user",
-                "set the database login (read-only role), or integrated_auth = true on Windows",
-            ));
-        }
+        validate_connection(
+            "source",
+            s.kind == SourceKind::Mssql,
+            s.integrated_auth,
+            s.user.as_deref(),
+            s.instance.as_deref(),
+            s.tls,
+            s.ca_file.is_some(),
+            s.trust_server_certificate,
+        )?;
         self.register.validate()?;
         if self.sync.max_document_attempts == 0 {
             return Err(ConfigError::invalid(
@@ -930,11 +1019,50 @@ mod tests {
                 format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"Alfa; drop\"\n"),
                 "register.schema",
             ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ntls = \"yes\""),
+                "`off`, `preferred`, `required`",
+            ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ntls = \"off\"\nca_file = \"ca.pem\""),
+                "source.tls",
+            ),
+            (
+                MINIMAL.replace("user = \"reader\"", "user = \"reader\"\ninstance = \"SQLEXPRESS\""),
+                "source.instance",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\nintegrated_auth = true\n"),
+                "register.integrated_auth",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nca_file = \"ca.pem\"\ntrust_server_certificate = true\n"),
+                "register.trust_server_certificate",
+            ),
         ];
         for (text, key) in cases {
             let error = parse(&text).unwrap_err().to_string();
             assert!(error.contains(key), "{key:?} not named in: {error}");
         }
+    }
+
+    #[test]
+    fn the_register_on_ms_sql_takes_the_sources_connection_keys() {
+        let config = parse(&format!(
+            "{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"sql01\"\ninstance = \"ALFA\"\n\
+             database = \"alfa_sync\"\nintegrated_auth = true\ntls = \"preferred\"\n\
+             trust_server_certificate = true\n"
+        ))
+        .unwrap();
+        let r = &config.register;
+        assert_eq!(r.tls, TlsMode::Preferred);
+        assert!(r.trust_server_certificate && r.integrated_auth);
+        assert_eq!(r.describe(), "sql01\\ALFA/alfa_sync schema alfa_calltouch");
+        // The default verifies: required, no opt-in.
+        let default = parse(MINIMAL).unwrap();
+        assert_eq!(default.source.tls, TlsMode::Required);
+        assert!(!default.source.trust_server_certificate);
+        assert_eq!(default.register.tls, TlsMode::Required);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod calltouch;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod demo;
 pub mod discover;
 pub mod doctor;

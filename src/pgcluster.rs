@@ -1,5 +1,7 @@
 //! A throwaway PostgreSQL cluster for tests and the demo: `initdb` into a temporary folder,
-//! `pg_ctl start` on a free local port, stopped and removed on drop.
+//! `pg_ctl start` on a free local port, stopped and removed on drop. By default logins are
+//! trusted and TLS is off; [`ClusterOptions`] can require a password over TCP and turn TLS on
+//! with a given certificate, as a production server would.
 //!
 //! When the process runs as root (containers, CI), PostgreSQL refuses to run, so the cluster is
 //! run as the `postgres` OS user, which owns the folder. A guardian shell process stops the
@@ -33,6 +35,22 @@ fn step_error(step: &str, message: impl Into<String>) -> ClusterError {
     }
 }
 
+/// How a cluster starts: by default trust authentication and no TLS.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// The superuser's password: TCP logins must give it (scram-sha-256); the socket trusts.
+    pub password: Option<String>,
+    /// The server offers TLS (`ssl = on`) with this certificate.
+    pub tls: Option<ServerTls>,
+}
+
+/// A server certificate and its private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub certificate_pem: String,
+    pub key_pem: String,
+}
+
 /// A running throwaway cluster.
 #[derive(Debug)]
 pub struct PgCluster {
@@ -42,11 +60,17 @@ pub struct PgCluster {
     port: u16,
     /// Run the server programs as this OS user (`postgres` when we are root).
     run_as: Option<String>,
+    options: ClusterOptions,
 }
 
 impl PgCluster {
     /// Creates and starts a cluster (trust authentication, superuser `postgres`).
     pub fn start() -> Result<PgCluster, ClusterError> {
+        PgCluster::start_with(ClusterOptions::default())
+    }
+
+    /// Creates and starts a cluster with a password or TLS.
+    pub fn start_with(options: ClusterOptions) -> Result<PgCluster, ClusterError> {
         let bindir = find_bindir().ok_or(ClusterError::NotInstalled)?;
         let dir = temp_dir()?;
         let run_as = server_user();
@@ -55,7 +79,9 @@ impl PgCluster {
             dir,
             port: 0,
             run_as,
+            options,
         };
+        cluster.write_secrets()?;
         cluster.hand_over_dir()?;
         cluster.init()?;
         cluster.port = free_port()?;
@@ -70,10 +96,40 @@ impl PgCluster {
 
     /// A libpq-style connection string for a database of this cluster.
     pub fn connection_string(&self, database: &str) -> String {
+        let password = match &self.options.password {
+            Some(password) => format!(" password='{}'", password.replace('\'', "\\'")),
+            None => String::new(),
+        };
         format!(
-            "host=127.0.0.1 port={} user=postgres dbname={database}",
+            "host=127.0.0.1 port={} user=postgres dbname={database}{password}",
             self.port
         )
+    }
+
+    /// The password file and the TLS files, written before the folder is handed to the server's
+    /// user; the key readable by its owner only, as the server demands.
+    fn write_secrets(&self) -> Result<(), ClusterError> {
+        let write = |name: &str, text: &str| {
+            std::fs::write(self.dir.join(name), text)
+                .map_err(|e| step_error(&format!("write {name}"), e.to_string()))
+        };
+        if let Some(password) = &self.options.password {
+            write("pwfile", password)?;
+        }
+        if let Some(tls) = &self.options.tls {
+            write("server.crt", &tls.certificate_pem)?;
+            write("server.key", &tls.key_pem)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(
+                    self.dir.join("server.key"),
+                    std::fs::Permissions::from_mode(0o600),
+                )
+                .map_err(|e| step_error("chmod server.key", e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates an empty database and returns its connection string.
@@ -133,10 +189,14 @@ impl PgCluster {
 
     fn init(&self) -> Result<(), ClusterError> {
         let mut command = self.command("initdb");
+        match &self.options.password {
+            Some(_) => command
+                .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                .arg(format!("--pwfile={}", self.dir.join("pwfile").display())),
+            None => command.args(["-A", "trust"]),
+        };
         command
             .args([
-                "-A",
-                "trust",
                 "-U",
                 "postgres",
                 "--no-sync",
@@ -150,11 +210,18 @@ impl PgCluster {
     }
 
     fn start_server(&self) -> Result<(), ClusterError> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
             self.port,
             socket_dir(&self.dir)
         );
+        if self.options.tls.is_some() {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            ));
+        }
         let log = self.dir.join("server.log");
         let mut command = self.command("pg_ctl");
         command

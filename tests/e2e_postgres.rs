@@ -177,6 +177,7 @@ database = "{database}"
 user = "postgres"
 password_env = "ALFA_E2E_UNSET_PASSWORD"
 password_file = "password.txt"
+tls = "off"
 schema = "alfa_calltouch"
 "#,
             port = cluster().port()

@@ -625,7 +625,8 @@ fn rowversions_read_as_binary_eight_compare_unsigned_big_endian() {
 #[tokio::test]
 #[ignore = "needs a SQL Server: set MSSQL_TEST_URL (see docs/mssql.md)"]
 async fn a_real_server_reads_changes_when_configured() {
-    let url = std::env::var("MSSQL_TEST_URL").expect("MSSQL_TEST_URL");
+    let url =
+        std::env::var("MSSQL_TEST_URL").expect("MSSQL_TEST_URL: an ADO.NET connection string");
     let map_path = std::env::var("MSSQL_TEST_NAME_MAP")
         .expect("MSSQL_TEST_NAME_MAP: the name map of the MSSQL_TEST_URL database");
     let preset = match std::env::var("MSSQL_TEST_PRESET").as_deref() {

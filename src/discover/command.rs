@@ -13,8 +13,9 @@ use super::storage::{Storage, Unresolved};
 use super::{live, read_metadata, structure, MetadataStore};
 use crate::cli::exit;
 use crate::config::{Config, Preset, SourceKind};
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 use crate::source::namemap::NameMap;
-use crate::source::postgres::connection_config;
 use crate::source::{mssql, postgres};
 
 /// `discover`: the name map from the database's own metadata.
@@ -56,18 +57,12 @@ pub async fn import_structure(config: &Config, file: &Path, output: Option<&Path
 }
 
 async fn connect_postgres(config: &Config) -> Result<PgMetadata> {
-    let password = config.database_password()?;
-    let pg = connection_config(&config.source, &password)?;
-    Ok(PgMetadata::connect(pg).await?)
+    let target = PgTarget::new(&Endpoint::source(config)?, "alfa-calltouch discover")?;
+    Ok(PgMetadata::connect(target).await?)
 }
 
-/// Windows integrated authentication needs no password.
 async fn connect_mssql(config: &Config) -> Result<MssqlMetadata> {
-    let password = match config.source.integrated_auth {
-        true => None,
-        false => Some(config.database_password()?),
-    };
-    Ok(MssqlMetadata::connect(&config.source, password.as_ref()).await?)
+    Ok(MssqlMetadata::connect(config).await?)
 }
 
 /// Checks against the live schema, keeps what the preset uses, writes the map and reports.

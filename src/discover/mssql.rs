@@ -14,9 +14,10 @@ use tokio::sync::Mutex;
 
 use super::live::{LiveColumn, LiveDatabase, LiveSchema};
 use super::{DiscoverError, MetadataStore};
-use crate::config::{Secret, SourceConfig};
+use crate::config::Config;
+use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
+use crate::db::{Endpoint, Role};
 use crate::source::decode::Cells;
-use crate::source::mssql::{connection_config, open_connection, MssqlRow, TdsClient};
 use crate::source::namemap::Dialect;
 
 /// `Config` files asked for in one query (SQL Server takes at most 2100 parameters).
@@ -152,31 +153,29 @@ pub struct MssqlMetadata {
 }
 
 impl MssqlMetadata {
-    /// Connects with the `[source]` settings (`password` for a SQL Server login).
-    pub async fn connect(
-        config: &SourceConfig,
-        password: Option<&Secret>,
-    ) -> Result<MssqlMetadata, DiscoverError> {
-        let tds = connection_config(config, password)
+    /// Connects with the `[source]` settings through the database layer.
+    pub async fn connect(config: &Config) -> Result<MssqlMetadata, DiscoverError> {
+        let target = Endpoint::source(config)
+            .and_then(|e| MssqlTarget::new(&e, "alfa-calltouch discover"))
             .map_err(|e| DiscoverError::Database(e.to_string()))?;
-        let timeout = Duration::from_secs(config.connect_timeout_secs);
-        let query_timeout = Duration::from_secs(config.query_timeout_secs);
-        MssqlMetadata::open(tds, timeout, query_timeout).await
+        let query_timeout = Duration::from_secs(config.source.query_timeout_secs);
+        MssqlMetadata::open(target, query_timeout).await
     }
 
     /// Connects with an ADO.NET connection string (tests).
     pub async fn from_ado_string(connection: &str) -> Result<MssqlMetadata, DiscoverError> {
-        let tds = tiberius::Config::from_ado_string(connection)
-            .map_err(|e| DiscoverError::Database(format!("bad connection string: {e}")))?;
-        MssqlMetadata::open(tds, Duration::from_secs(30), Duration::from_secs(300)).await
+        let target = MssqlTarget::from_ado_string(Role::Source, connection, Duration::from_secs(30))
+            .map_err(|e| DiscoverError::Database(e.to_string()))?;
+        MssqlMetadata::open(target, Duration::from_secs(300)).await
     }
 
-    async fn open(
-        tds: tiberius::Config,
-        connect_timeout: Duration,
+    /// Connects through a prepared target (the caller reports a refused connection itself).
+    pub async fn open(
+        target: MssqlTarget,
         query_timeout: Duration,
     ) -> Result<MssqlMetadata, DiscoverError> {
-        let client = open_connection(&tds, connect_timeout)
+        let client = target
+            .connect()
             .await
             .map_err(|e| DiscoverError::Database(e.to_string()))?;
         Ok(MssqlMetadata {

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::live::{LiveColumn, LiveDatabase, LiveSchema};
 use super::{DiscoverError, MetadataStore};
 use crate::source::namemap::Dialect;
+use crate::db::postgres::PgTarget;
+use crate::db::Role;
 
 /// `Config` files asked for in one query.
 const FILES_PER_QUERY: usize = 500;
@@ -26,17 +28,14 @@ fn database_error(what: &str, error: tokio_postgres::Error) -> DiscoverError {
 
 impl PgMetadata {
     /// Connects read-only.
-    pub async fn connect(mut pg: tokio_postgres::Config) -> Result<PgMetadata, DiscoverError> {
-        pg.options("-c default_transaction_read_only=on");
-        let (client, connection) = pg
-            .connect(NoTls)
+    pub async fn connect(mut target: PgTarget) -> Result<PgMetadata, DiscoverError> {
+        target
+            .config_mut()
+            .options("-c default_transaction_read_only=on");
+        let client = target
+            .connect()
             .await
-            .map_err(|e| database_error("connect", e))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "PostgreSQL connection closed");
-            }
-        });
+            .map_err(|e| DiscoverError::Database(e.to_string()))?;
         Ok(PgMetadata { client })
     }
 
@@ -45,7 +44,7 @@ impl PgMetadata {
         let pg = connection
             .parse()
             .map_err(|e| DiscoverError::Database(format!("bad connection string: {e}")))?;
-        PgMetadata::connect(pg).await
+        PgMetadata::connect(PgTarget::plain(Role::Source, pg)).await
     }
 }
 

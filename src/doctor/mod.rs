@@ -7,12 +7,16 @@ pub mod schema;
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::config::{Config, RegisterKind, SourceKind};
+use crate::db::mssql::MssqlTarget;
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 use crate::discover::mssql::MssqlMetadata;
 use crate::register::{self, Register};
 use crate::source::namemap::NameMap;
-use crate::source::{self, postgres, Source};
+use crate::source::{self, Source};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,33 +83,21 @@ async fn database(config: &Config) -> Vec<Finding> {
         findings.extend(mssql_database(config, &map).await);
         return findings;
     }
-    let password = match config.database_password() {
-        Ok(password) => password,
-        Err(error) => {
-            findings.push(Finding::fail(format!("database password: {error}")));
-            return findings;
-        }
-    };
-    let s = &config.source;
-    let place = format!("{}:{}/{}", s.host, s.port.unwrap_or(5432), s.database);
-    let pg = match postgres::connection_config(s, &password) {
-        Ok(pg) => pg,
+    let target =
+        match Endpoint::source(config).and_then(|e| PgTarget::new(&e, "alfa-calltouch check")) {
+            Ok(target) => target,
+            Err(error) => {
+                findings.push(Finding::fail(error.to_string()));
+                return findings;
+            }
+        };
+    let place = target.place();
+    // The error says what the server answered and what to check: a refused login is not
+    // reported as an unreachable server.
+    let client = match target.connect().await {
+        Ok(client) => client,
         Err(error) => {
             findings.push(Finding::fail(error.to_string()));
-            return findings;
-        }
-    };
-    let client = match pg.connect(tokio_postgres::NoTls).await {
-        Ok((client, connection)) => {
-            tokio::spawn(connection);
-            client
-        }
-        Err(error) => {
-            findings.push(Finding::fail(format!(
-                "database {place} is unreachable ({error}); check source.host, source.port and \
-                 source.database, that the server accepts this machine (pg_hba.conf, firewall), \
-                 and the login source.user and its password"
-            )));
             return findings;
         }
     };
@@ -123,27 +115,18 @@ async fn database(config: &Config) -> Vec<Finding> {
 /// The same walk on MS SQL: the login, the mapped tables' columns from
 /// `INFORMATION_SCHEMA.COLUMNS`, then a read.
 async fn mssql_database(config: &Config, map: &NameMap) -> Vec<Finding> {
-    let s = &config.source;
-    let place = match &s.instance {
-        Some(instance) => format!("{}\\{instance}/{}", s.host, s.database),
-        None => format!("{}:{}/{}", s.host, s.port.unwrap_or(1433), s.database),
+    let target = match Endpoint::source(config)
+        .and_then(|e| MssqlTarget::new(&e, "alfa-calltouch check"))
+    {
+        Ok(target) => target,
+        Err(error) => return vec![Finding::fail(error.to_string())],
     };
-    let password = match s.integrated_auth {
-        true => None,
-        false => match config.database_password() {
-            Ok(password) => Some(password),
-            Err(error) => return vec![Finding::fail(format!("database password: {error}"))],
-        },
-    };
-    let db = match MssqlMetadata::connect(s, password.as_ref()).await {
+    let place = target.place().to_string();
+    // The error says what the server answered and what to check: a refused login is not
+    // reported as an unreachable server.
+    let db = match MssqlMetadata::open(target, Duration::from_secs(config.source.query_timeout_secs)).await {
         Ok(db) => db,
-        Err(error) => {
-            return vec![Finding::fail(format!(
-                "database {place} is unreachable ({error}); check source.host, source.port or \
-                 source.instance, source.database, source.tls, that the server accepts this \
-                 machine (firewall, TCP enabled), and the login source.user and its password"
-            ))]
-        }
+        Err(error) => return vec![Finding::fail(error.to_string())],
     };
     let mut findings = vec![Finding::ok(format!("database {place} accepts the login"))];
     let problems = match db.tables_schema(&schema::mapped_tables(map)).await {
@@ -179,6 +162,8 @@ async fn read_one(config: &Config) -> Finding {
     .await;
     match result {
         Ok(_) => Finding::ok("the login can read bookings and work orders"),
+        // Not a grant problem: the connection's own error says what to check.
+        Err(source::SourceError::Connection(error)) => Finding::fail(error.to_string()),
         Err(error) => Finding::fail(format!(
             "reading 1C data failed: {error}; grant the login SELECT on the mapped tables \
              (see config/alfa-calltouch.example.toml, source.user)"
@@ -197,6 +182,8 @@ async fn register(config: &Config) -> Finding {
     let place = config.register.describe();
     match result {
         Ok(()) => Finding::ok(format!("register {place} is writable")),
+        // A connection error carries its own advice, for the cause the server gave.
+        Err(register::RegisterError::Connection(error)) => Finding::fail(error.to_string()),
         Err(error) => Finding::fail(format!("{error}; {}", register_advice(config))),
     }
 }

@@ -17,6 +17,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use crate::config::{Config, RegisterKind};
+use crate::db::mssql::MssqlTarget;
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
@@ -239,6 +242,9 @@ pub enum RegisterError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("register: {0}")]
     Mssql(#[from] tiberius::error::Error),
+    /// A connection that failed, in the words of the server or the network.
+    #[error(transparent)]
+    Connection(#[from] crate::db::ConnectError),
     #[error("register holds a value it cannot read: {0}")]
     Corrupt(String),
 }
@@ -402,31 +408,19 @@ pub enum AnyRegister {
 /// Opens (creating or migrating) the register `[register]` names.
 pub async fn open(config: &Config) -> Result<AnyRegister, RegisterError> {
     let settings = &config.register;
-    let open_error = |message: String| RegisterError::Open {
-        place: settings.describe(),
-        message,
-    };
     match settings.kind {
         RegisterKind::Sqlite => Ok(AnyRegister::Sqlite(sqlite::SqliteRegister::open(
             &config.register_path(),
         )?)),
         RegisterKind::Postgres => {
-            let password = config
-                .register_password()
-                .map_err(|e| open_error(e.to_string()))?;
-            let pg = postgres::connection_config(settings, &password);
-            let schema = settings.schema.clone();
-            let register = postgres::PostgresRegister::open(pg, &schema).await?;
+            let target = PgTarget::new(&Endpoint::register(config)?, "alfa-calltouch register")?;
+            let register = postgres::PostgresRegister::connect(target, &settings.schema).await?;
             Ok(AnyRegister::Postgres(Box::new(register)))
         }
         RegisterKind::Mssql => {
-            let password = config
-                .register_password()
-                .map_err(|e| open_error(e.to_string()))?;
-            let tds = mssql_server::connection_config(settings, &password)?;
-            let timeout = std::time::Duration::from_secs(settings.connect_timeout_secs);
-            let register =
-                mssql_server::MssqlRegister::open(tds, &settings.schema, timeout).await?;
+            let endpoint = Endpoint::register(config)?;
+            let target = MssqlTarget::new(&endpoint, "alfa-calltouch register")?;
+            let register = mssql_server::MssqlRegister::open(target, &settings.schema).await?;
             Ok(AnyRegister::Mssql(Box::new(register)))
         }
     }

@@ -2,10 +2,10 @@
 //! creation and versioned migration, the run lock, and every operation of [`Register`], run
 //! through tiberius with the T-SQL of [`super::mssql`].
 //!
-//! The connection is the source's ([`crate::source::mssql`]): the same address handling, TLS
-//! and connect timeout. `[register]` has no TLS, certificate or instance settings, so the
-//! register connects by host and port with the source's defaults: TLS required and the server
-//! certificate verified. The password goes only to the server.
+//! The connection is made by [`crate::db::mssql`] from `[register]`'s own keys, which are the
+//! source's: host and port or a named instance, `tls`, `ca_file`, `trust_server_certificate`
+//! as an explicit opt-in, a SQL Server login or integrated authentication. The password goes
+//! only to the server.
 //!
 //! tiberius has no transaction object: a write sends `BEGIN TRANSACTION` as a batch of its own,
 //! then its statements, then `COMMIT TRANSACTION`, or `ROLLBACK TRANSACTION` when a step
@@ -14,10 +14,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
-use tiberius::{AuthMethod, FromSql, ToSql};
+use tiberius::{FromSql, ToSql};
 use tokio::sync::Mutex;
 
 use super::mssql::{self as tsql, SCHEMA_VERSION};
@@ -28,39 +27,11 @@ use super::{
     RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
     SyncState,
 };
-use crate::config::{RegisterConfig, Secret};
+use crate::db::mssql::{wrong_type, MssqlRow};
+use crate::db::mssql::{MssqlTarget, TdsClient};
 use crate::lock::LockError;
 use crate::snapshot::{DocRef, DocumentSnapshot};
 use crate::source::decode::Cells;
-use crate::source::mssql::{
-    open_connection, server_config, wrong_type, MssqlRow, ServerAddress, TdsClient,
-};
-
-/// `[register]` has no TLS setting: the source's default.
-const TLS: &str = "required";
-
-/// The tiberius configuration of a server `[register]`, with its SQL Server login.
-pub fn connection_config(
-    settings: &RegisterConfig,
-    password: &Secret,
-) -> Result<tiberius::Config, RegisterError> {
-    let address = ServerAddress {
-        host: &settings.host,
-        port: settings.port,
-        instance: None,
-        database: &settings.database,
-        tls: TLS,
-        trust_server_certificate: false,
-    };
-    let mut tds =
-        server_config(&address, "alfa-calltouch register").map_err(|e| RegisterError::Open {
-            place: settings.describe(),
-            message: e.to_string(),
-        })?;
-    let user = settings.user.as_deref().unwrap_or_default();
-    tds.authentication(AuthMethod::sql_server(user, password.expose()));
-    Ok(tds)
-}
 
 /// The register's statements by name, rendered for its schema.
 struct Operations(BTreeMap<&'static str, String>);
@@ -85,8 +56,7 @@ pub struct MssqlRegister {
     /// The data connection; tiberius needs it mutably even to read.
     client: Mutex<TdsClient>,
     /// For the run lock's own connection.
-    tds: tiberius::Config,
-    connect_timeout: Duration,
+    target: MssqlTarget,
     schema: String,
     sql: Operations,
 }
@@ -107,23 +77,16 @@ impl fmt::Debug for AppLock {
 
 impl MssqlRegister {
     /// Connects, creates the schema when it is missing, and migrates it to the newest version.
-    pub async fn open(
-        tds: tiberius::Config,
-        schema: &str,
-        connect_timeout: Duration,
-    ) -> Result<MssqlRegister, RegisterError> {
-        let place = describe(&tds, schema);
+    pub async fn open(target: MssqlTarget, schema: &str) -> Result<MssqlRegister, RegisterError> {
+        let place = describe(&target, schema);
         let open_error = |message: String| RegisterError::Open {
             place: place.clone(),
             message,
         };
-        let client = open_connection(&tds, connect_timeout)
-            .await
-            .map_err(|e| open_error(format!("cannot connect ({e})")))?;
+        let client = target.connect().await?;
         let mut register = MssqlRegister {
             client: Mutex::new(client),
-            tds,
-            connect_timeout,
+            target,
             schema: schema.to_string(),
             sql: Operations::new(schema),
         };
@@ -182,9 +145,9 @@ impl MssqlRegister {
     }
 }
 
-/// `host:port schema name`, for messages.
-fn describe(tds: &tiberius::Config, schema: &str) -> String {
-    format!("{} schema {schema}", tds.get_addr())
+/// `host:port/database schema name`, for messages.
+fn describe(target: &MssqlTarget, schema: &str) -> String {
+    format!("{} schema {schema}", target.place())
 }
 
 /// Times are kept to the second, as the other backends keep them (`datetime2(0)`).
@@ -248,7 +211,7 @@ async fn in_transaction<T>(
 
 impl Register for MssqlRegister {
     fn place(&self) -> String {
-        describe(&self.tds, &self.schema)
+        describe(&self.target, &self.schema)
     }
 
     async fn lock_run(&self) -> Result<RunGuard, LockError> {
@@ -257,7 +220,9 @@ impl Register for MssqlRegister {
             place: place.clone(),
             message,
         };
-        let mut client = open_connection(&self.tds, self.connect_timeout)
+        let mut client = self
+            .target
+            .connect()
             .await
             .map_err(|e| server_error(e.to_string()))?;
         let mode = take_app_lock(&mut client, &self.sql)

@@ -10,9 +10,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
 use std::fmt;
-use tokio_postgres::config::Host;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Transaction};
+use tokio_postgres::{Client, Row, Transaction};
 
 use super::statements::{self, FilterValue};
 use super::{
@@ -21,7 +20,8 @@ use super::{
     RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
     SyncState,
 };
-use crate::config::{RegisterConfig, Secret};
+use crate::db::postgres::PgTarget;
+use crate::db::Role;
 use crate::lock::LockError;
 use crate::snapshot::{DocRef, DocumentSnapshot};
 
@@ -50,25 +50,10 @@ const LOCK_HOLDER: &str = "SELECT a.application_name, COALESCE(host(a.client_add
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND l.objid = (hashtext($1)::bigint & 4294967295)::oid";
 
-/// The connection settings of a server `[register]`. The password goes only to the server.
-pub fn connection_config(settings: &RegisterConfig, password: &Secret) -> tokio_postgres::Config {
-    let mut pg = tokio_postgres::Config::new();
-    pg.host(&settings.host)
-        .port(settings.port.unwrap_or(5432))
-        .dbname(&settings.database)
-        .user(settings.user.as_deref().unwrap_or_default())
-        .password(password.expose())
-        .application_name("alfa-calltouch register")
-        .connect_timeout(std::time::Duration::from_secs(
-            settings.connect_timeout_secs,
-        ));
-    pg
-}
-
 pub struct PostgresRegister {
     client: Client,
     /// For the run lock's own connection.
-    pg: tokio_postgres::Config,
+    target: PgTarget,
     schema: String,
 }
 
@@ -86,22 +71,28 @@ impl fmt::Debug for AdvisoryLock {
 }
 
 impl PostgresRegister {
-    /// Connects, creates the schema when it is missing, and migrates it to the newest version.
+    /// Connects in plain text with the given settings (tests), as [`PostgresRegister::connect`].
     pub async fn open(
         pg: tokio_postgres::Config,
         schema: &str,
     ) -> Result<PostgresRegister, RegisterError> {
-        let place = describe(&pg, schema);
+        PostgresRegister::connect(PgTarget::plain(Role::Register, pg), schema).await
+    }
+
+    /// Connects, creates the schema when it is missing, and migrates it to the newest version.
+    pub async fn connect(
+        target: PgTarget,
+        schema: &str,
+    ) -> Result<PostgresRegister, RegisterError> {
+        let place = describe(&target, schema);
         let open_error = |message: String| RegisterError::Open {
             place: place.clone(),
             message,
         };
-        let client = connect(&pg)
-            .await
-            .map_err(|e| open_error(format!("cannot connect ({e})")))?;
+        let client = target.connect().await?;
         let mut register = PostgresRegister {
             client,
-            pg,
+            target,
             schema: schema.to_string(),
         };
         register.create_schema().await.map_err(|e| {
@@ -207,27 +198,9 @@ impl PostgresRegister {
     }
 }
 
-async fn connect(pg: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = pg.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "register connection closed");
-        }
-    });
-    Ok(client)
-}
-
 /// `host:port/database schema name`, for messages.
-fn describe(pg: &tokio_postgres::Config, schema: &str) -> String {
-    let host = match pg.get_hosts().first() {
-        Some(Host::Tcp(host)) => host.clone(),
-        #[cfg(unix)]
-        Some(Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".to_string(),
-    };
-    let port = pg.get_ports().first().copied().unwrap_or(5432);
-    let database = pg.get_dbname().unwrap_or_default();
-    format!("{host}:{port}/{database} schema {schema}")
+fn describe(target: &PgTarget, schema: &str) -> String {
+    format!("{} schema {schema}", target.place())
 }
 
 /// Times are kept to the second, as the SQLite backend keeps them.
@@ -237,7 +210,7 @@ fn seconds(time: NaiveDateTime) -> NaiveDateTime {
 
 impl Register for PostgresRegister {
     fn place(&self) -> String {
-        describe(&self.pg, &self.schema)
+        describe(&self.target, &self.schema)
     }
 
     async fn lock_run(&self) -> Result<RunGuard, LockError> {
@@ -246,10 +219,13 @@ impl Register for PostgresRegister {
             place: place.clone(),
             message: error.to_string(),
         };
-        let mut pg = self.pg.clone();
+        let mut target = self.target.clone();
         let name = format!("alfa-calltouch run, pid {}", std::process::id());
-        pg.application_name(&name);
-        let client = connect(&pg).await.map_err(server_error)?;
+        target.config_mut().application_name(&name);
+        let client = target.connect().await.map_err(|e| LockError::Server {
+            place: place.clone(),
+            message: e.to_string(),
+        })?;
         let taken: bool = client
             .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&self.schema])
             .await

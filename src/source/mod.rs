@@ -14,6 +14,9 @@ pub mod window;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::config::{Config, SourceKind};
+use crate::db::mssql::MssqlTarget;
+use crate::db::postgres::PgTarget;
+use crate::db::Endpoint;
 
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
@@ -58,6 +61,9 @@ pub struct ChangeSet {
 pub enum SourceError {
     #[error("cannot connect to the 1C database: {0}")]
     Connect(String),
+    /// A connection that failed, in the words of the server or the network.
+    #[error(transparent)]
+    Connection(#[from] crate::db::ConnectError),
     #[error("name map: {0}")]
     NameMap(String),
     #[error("query {query} failed: {message}")]
@@ -122,22 +128,16 @@ pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
 /// Connects to the 1C database the configuration names.
 pub async fn open(config: &Config) -> Result<AnySource, SourceError> {
     let map = load_name_map(config)?;
-    let password = || {
-        config
-            .database_password()
-            .map_err(|e| SourceError::Connect(e.to_string()))
-    };
+    let endpoint = Endpoint::source(config)?;
     match config.source.kind {
-        SourceKind::Postgres => Ok(AnySource::Postgres(
-            postgres::PostgresSource::connect(&config.source, password()?, map).await?,
-        )),
-        // Windows integrated authentication needs no password.
+        SourceKind::Postgres => {
+            let target = PgTarget::new(&endpoint, "alfa-calltouch")?;
+            let source = postgres::PostgresSource::connect(&config.source, target, map).await?;
+            Ok(AnySource::Postgres(source))
+        }
         SourceKind::Mssql => {
-            let password = match config.source.integrated_auth {
-                true => None,
-                false => Some(password()?),
-            };
-            let source = mssql::MssqlSource::connect(&config.source, password, map).await?;
+            let target = MssqlTarget::new(&endpoint, "alfa-calltouch")?;
+            let source = mssql::MssqlSource::connect(&config.source, target, map).await?;
             Ok(AnySource::Mssql(source))
         }
     }

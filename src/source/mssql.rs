@@ -3,17 +3,9 @@
 //! what changed since the previous read.
 //!
 //! # Connecting
-//! `[source]` gives `host` and either `port` (default 1433) or a named `instance`, resolved
-//! through the SQL Server Browser service (UDP 1434). TLS: `required` encrypts everything or
-//! fails, `preferred` encrypts when the server can, `off` encrypts nothing (not even the login).
-//! The server certificate is verified unless `trust_server_certificate = true` is set
-//! explicitly. Authentication, by platform:
-//! - SQL Server login (`user` + the password from `password_env` / `password_file`): every
-//!   platform;
-//! - Windows integrated authentication (`integrated_auth = true`, the service account's
-//!   Kerberos/NTLM identity): Windows builds only; elsewhere it is a configuration error.
-//!
-//! Connecting (TCP, Browser lookup, TLS and login) is bounded by `connect_timeout_secs`, every
+//! Through [`crate::db::mssql`], as the register: `host` and `port` or a named `instance`,
+//! `tls`, `ca_file`, `trust_server_certificate` as an explicit opt-in, a SQL Server login or
+//! Windows integrated authentication. Connecting is bounded by `connect_timeout_secs`, every
 //! query by `query_timeout_secs`. After a failed or timed-out query the connection is dropped
 //! (its stream is in an unknown state) and the next read reconnects. The password goes only to
 //! the server: no error or log line contains it.
@@ -70,16 +62,17 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use tiberius::numeric::Numeric;
-use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, FromSql, SqlBrowser, ToSql};
-use tokio::net::TcpStream;
-use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+use tiberius::{ColumnData, FromSql, ToSql};
 
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, ReadFrom, Source, SourceError};
-use crate::config::{Preset, Secret, SourceConfig, SourceKind};
+use crate::config::{Preset, SourceConfig, SourceKind};
+pub use crate::db::mssql::MssqlRow;
+use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
+use crate::db::Role;
 use crate::snapshot::{DocKind, DocumentSnapshot};
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/mssql/read_position.sql");
@@ -196,130 +189,16 @@ impl RowVersion {
     }
 }
 
-/// The tiberius encryption level for `source.tls`.
-pub fn encryption_level(tls: &str) -> Result<EncryptionLevel, SourceError> {
-    match tls {
-        "required" => Ok(EncryptionLevel::Required),
-        "preferred" => Ok(EncryptionLevel::On),
-        "off" => Ok(EncryptionLevel::NotSupported),
-        other => Err(SourceError::Connect(format!(
-            "source.tls = {other:?}: expected \"required\", \"preferred\" or \"off\""
-        ))),
-    }
-}
-
-/// Windows integrated authentication: the identity of the account the service runs as.
-#[cfg(windows)]
-fn integrated_auth() -> Result<AuthMethod, SourceError> {
-    Ok(AuthMethod::Integrated)
-}
-
-#[cfg(not(windows))]
-fn integrated_auth() -> Result<AuthMethod, SourceError> {
-    Err(SourceError::Connect(
-        "source.integrated_auth works only in the Windows build; use a SQL Server login (user + password_env) here".to_string(),
-    ))
-}
-
-/// The login: integrated, or a SQL Server login with its password.
-fn auth_method(
-    config: &SourceConfig,
-    password: Option<&Secret>,
-) -> Result<AuthMethod, SourceError> {
-    if config.integrated_auth {
-        return integrated_auth();
-    }
-    let user = config.user.as_deref().unwrap_or_default();
-    let password = password.ok_or_else(|| {
-        SourceError::Connect(format!("no password for SQL Server login {user:?}"))
-    })?;
-    Ok(AuthMethod::sql_server(user, password.expose()))
-}
-
-/// Where an MS SQL server is and how to reach it: shared by the source and the register.
-pub(crate) struct ServerAddress<'a> {
-    pub host: &'a str,
-    pub port: Option<u16>,
-    /// A named instance, found through the SQL Server Browser instead of `port`.
-    pub instance: Option<&'a str>,
-    pub database: &'a str,
-    /// `required`, `preferred` or `off`.
-    pub tls: &'a str,
-    pub trust_server_certificate: bool,
-}
-
-/// The tiberius configuration of a server address, without the login.
-pub(crate) fn server_config(
-    address: &ServerAddress<'_>,
-    application_name: &str,
-) -> Result<tiberius::Config, SourceError> {
-    let mut tds = tiberius::Config::new();
-    tds.host(address.host);
-    match address.instance {
-        Some(instance) => tds.instance_name(instance),
-        None => tds.port(address.port.unwrap_or(1433)),
-    }
-    tds.database(address.database);
-    tds.application_name(application_name);
-    tds.encryption(encryption_level(address.tls)?);
-    if address.trust_server_certificate {
-        tds.trust_cert();
-    }
-    Ok(tds)
-}
-
-/// The tiberius configuration for `[source]`.
-pub fn connection_config(
-    config: &SourceConfig,
-    password: Option<&Secret>,
-) -> Result<tiberius::Config, SourceError> {
-    let address = ServerAddress {
-        host: &config.host,
-        port: config.port,
-        instance: config.instance.as_deref(),
-        database: &config.database,
-        tls: &config.tls,
-        trust_server_certificate: config.trust_server_certificate,
-    };
-    let mut tds = server_config(&address, "alfa-calltouch")?;
-    tds.authentication(auth_method(config, password)?);
-    Ok(tds)
-}
-
-pub(crate) type TdsClient = Client<Compat<TcpStream>>;
-
-/// TCP (after a Browser lookup for a named instance), TLS and login, within `timeout`.
-pub(crate) async fn open_connection(
-    tds: &tiberius::Config,
-    timeout: Duration,
-) -> Result<TdsClient, SourceError> {
-    let attempt = async {
-        let tcp = TcpStream::connect_named(tds).await?;
-        tcp.set_nodelay(true)?;
-        Client::connect(tds.clone(), tcp.compat_write()).await
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Err(_) => Err(SourceError::Connect(format!(
-            "{} did not answer within {} s",
-            tds.get_addr(),
-            timeout.as_secs()
-        ))),
-        Ok(Err(e)) => Err(SourceError::Connect(e.to_string())),
-        Ok(Ok(client)) => Ok(client),
-    }
-}
-
 /// How to (re)connect, and the limits of one connection.
 struct Connector {
-    tds: tiberius::Config,
-    connect_timeout: Duration,
+    target: MssqlTarget,
     query_timeout: Duration,
 }
 
 impl Connector {
     /// Connects within the connect timeout; then sets the session's isolation.
     async fn connect(&self) -> Result<TdsClient, SourceError> {
-        let mut client = open_connection(&self.tds, self.connect_timeout).await?;
+        let mut client = self.target.connect().await?;
         let isolation = self.read_isolation(&mut client).await?;
         let lock_timeout_ms = self.query_timeout.as_millis();
         let setup = format!(
@@ -412,10 +291,10 @@ pub struct MssqlSource {
 }
 
 impl MssqlSource {
-    /// Connects with the `[source]` settings; `password` is for a SQL Server login.
+    /// Connects with the `[source]` settings.
     pub async fn connect(
         config: &SourceConfig,
-        password: Option<Secret>,
+        target: MssqlTarget,
         name_map: NameMap,
     ) -> Result<MssqlSource, SourceError> {
         if config.kind != SourceKind::Mssql {
@@ -424,8 +303,7 @@ impl MssqlSource {
             ));
         }
         let connector = Connector {
-            tds: connection_config(config, password.as_ref())?,
-            connect_timeout: Duration::from_secs(config.connect_timeout_secs),
+            target,
             query_timeout: Duration::from_secs(config.query_timeout_secs),
         };
         let detection = ChangeDetection {
@@ -448,11 +326,10 @@ impl MssqlSource {
         preset: Preset,
         name_map: NameMap,
     ) -> Result<MssqlSource, SourceError> {
-        let tds = tiberius::Config::from_ado_string(connection)
-            .map_err(|e| SourceError::Connect(format!("bad connection string: {e}")))?;
+        let target =
+            MssqlTarget::from_ado_string(Role::Source, connection, Duration::from_secs(30))?;
         let connector = Connector {
-            tds,
-            connect_timeout: Duration::from_secs(30),
+            target,
             query_timeout: Duration::from_secs(120),
         };
         MssqlSource::open(connector, preset, name_map).await
@@ -727,72 +604,6 @@ impl ReadPosition {
     }
 }
 
-/// One result row as tiberius values with their column names: the [`Cells`] of MS SQL.
-#[derive(Debug, Clone)]
-pub struct MssqlRow {
-    columns: Vec<String>,
-    cells: Vec<ColumnData<'static>>,
-}
-
-impl MssqlRow {
-    /// A row from named values (how tests build rows; tiberius rows cannot be built outside it).
-    pub fn new(cells: Vec<(&str, ColumnData<'static>)>) -> MssqlRow {
-        let (columns, cells) = cells
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value))
-            .unzip();
-        MssqlRow { columns, cells }
-    }
-
-    pub(crate) fn from_row(row: tiberius::Row) -> MssqlRow {
-        let columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-        MssqlRow {
-            columns,
-            cells: row.into_iter().collect(),
-        }
-    }
-
-    /// The cell of a column; `None` when it is NULL, whatever its type.
-    pub(crate) fn cell(&self, column: &str) -> Result<Option<&ColumnData<'static>>, String> {
-        let index = self
-            .columns
-            .iter()
-            .position(|c| c == column)
-            .ok_or_else(|| format!("the query returns no column `{column}`"))?;
-        let cell = &self.cells[index];
-        Ok((!is_null(cell)).then_some(cell))
-    }
-}
-
-fn is_null(cell: &ColumnData<'_>) -> bool {
-    use ColumnData as C;
-    matches!(
-        cell,
-        C::U8(None)
-            | C::I16(None)
-            | C::I32(None)
-            | C::I64(None)
-            | C::F32(None)
-            | C::F64(None)
-            | C::Bit(None)
-            | C::String(None)
-            | C::Guid(None)
-            | C::Binary(None)
-            | C::Numeric(None)
-            | C::Xml(None)
-            | C::DateTime(None)
-            | C::SmallDateTime(None)
-            | C::Time(None)
-            | C::Date(None)
-            | C::DateTime2(None)
-            | C::DateTimeOffset(None)
-    )
-}
-
-pub(crate) fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
-    format!("column `{column}` is not {wanted}: {cell:?}")
-}
-
 /// A `numeric` as exact decimal text (tiberius's own formatting breaks negative values).
 fn decimal_text(n: Numeric) -> String {
     let scale = u32::from(n.scale());
@@ -942,23 +753,6 @@ mod tests {
             next_checkpoint(Some(RowVersion(0x100)), bound),
             Err(SourceError::BadCheckpoint(_))
         ));
-    }
-
-    #[test]
-    fn tls_settings_map_to_encryption_levels() {
-        assert!(matches!(
-            encryption_level("required"),
-            Ok(EncryptionLevel::Required)
-        ));
-        assert!(matches!(
-            encryption_level("preferred"),
-            Ok(EncryptionLevel::On)
-        ));
-        assert!(matches!(
-            encryption_level("off"),
-            Ok(EncryptionLevel::NotSupported)
-        ));
-        assert!(encryption_level("yes").is_err());
     }
 
     #[test]

@@ -44,14 +44,16 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use tokio_postgres::types::FromSql;
-use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, ReadFrom, Source, SourceError};
-use crate::config::{Preset, Secret, SourceConfig, SourceKind};
+use crate::config::{Preset, SourceConfig, SourceKind};
+use crate::db::postgres::PgTarget;
+use crate::db::Role;
 use crate::snapshot::{DocKind, DocumentSnapshot};
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.sql");
@@ -144,20 +146,23 @@ pub struct PostgresSource {
 }
 
 impl PostgresSource {
-    /// Connects with the `[source]` settings. The password goes only to the server; errors
-    /// never contain it.
+    /// Connects with the `[source]` settings (see `db::postgres` for TLS and errors).
     pub async fn connect(
         config: &SourceConfig,
-        password: Secret,
+        target: PgTarget,
         name_map: NameMap,
     ) -> Result<PostgresSource, SourceError> {
-        let pg = connection_config(config, &password)?;
+        if config.kind != SourceKind::Postgres {
+            return Err(SourceError::Connect(
+                "source.kind is not \"postgres\"".to_string(),
+            ));
+        }
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
         let detection = ChangeDetection {
             window_days: config.change_window_days,
             reconcile_hours: config.reconcile_hours,
         };
-        let source = PostgresSource::open(pg, config.preset, name_map, query_timeout).await?;
+        let source = PostgresSource::open(target, config.preset, name_map, query_timeout).await?;
         Ok(source.with_change_detection(detection))
     }
 
@@ -176,26 +181,18 @@ impl PostgresSource {
         let pg: tokio_postgres::Config = connection
             .parse()
             .map_err(|e| SourceError::Connect(format!("bad connection string: {e}")))?;
-        PostgresSource::open(pg, preset, name_map, None).await
+        PostgresSource::open(PgTarget::plain(Role::Source, pg), preset, name_map, None).await
     }
 
     async fn open(
-        pg: tokio_postgres::Config,
+        target: PgTarget,
         preset: Preset,
         name_map: NameMap,
         query_timeout: Option<Duration>,
     ) -> Result<PostgresSource, SourceError> {
         // Check the map before touching the database: a missing entry is a setup error.
         let sql = render_all(preset, &name_map)?;
-        let (client, connection) = pg
-            .connect(NoTls)
-            .await
-            .map_err(|e| SourceError::Connect(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "PostgreSQL connection closed");
-            }
-        });
+        let client = target.connect().await?;
         let year_offset = read_year_offset(&client).await?;
         let decoder = Decoder::new(preset, &name_map, year_offset)?;
         // Preparing checks every mapped table and column against the database now.
@@ -236,34 +233,6 @@ impl PostgresSource {
     pub fn year_offset(&self) -> i32 {
         self.decoder.year_offset()
     }
-}
-
-/// The connection settings of `[source]`. The password goes only to the server; errors never
-/// contain it.
-pub fn connection_config(
-    config: &SourceConfig,
-    password: &Secret,
-) -> Result<tokio_postgres::Config, SourceError> {
-    if config.kind != SourceKind::Postgres {
-        return Err(SourceError::Connect(
-            "source.kind is not \"postgres\"".to_string(),
-        ));
-    }
-    if config.tls == "required" {
-        return Err(SourceError::Connect(
-            "TLS to PostgreSQL is not supported yet; set source.tls = \"off\" on a trusted network"
-                .to_string(),
-        ));
-    }
-    let mut pg = tokio_postgres::Config::new();
-    pg.host(&config.host)
-        .port(config.port.unwrap_or(5432))
-        .dbname(&config.database)
-        .user(config.user.as_deref().unwrap_or_default())
-        .password(password.expose())
-        .application_name("alfa-calltouch")
-        .connect_timeout(Duration::from_secs(config.connect_timeout_secs));
-    Ok(pg)
 }
 
 /// Starts a reading transaction: one snapshot for the whole cycle, never writing.

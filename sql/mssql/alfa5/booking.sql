@@ -7,13 +7,13 @@
 SELECT
     d._IDRRef AS reference,
     RTRIM(d._Number) AS number,
-    d._Date_Time AS date,
+    d._Date_Time AS [date],
     d._Marked AS deletion_mark,
-    CAST(state._EnumOrder AS int) AS state_order,
+    CAST([state]._EnumOrder AS int) AS state_order,
     CAST(NULL AS nvarchar(150)) AS state_name,
     CAST(NULL AS datetime2(0)) AS state_journal_at,
     CAST(NULL AS datetime2(0)) AS closed_at,
-    d.{{Документ.ЗаявкаНаРемонт.СуммаДокумента}} AS sum,
+    d.{{Документ.ЗаявкаНаРемонт.СуммаДокумента}} AS [sum],
     RTRIM(manager._Description) AS manager,
     RTRIM(programme._Description) AS marketing_programme,
     RTRIM(d.{{Документ.ЗаявкаНаРемонт.ПричинаОбращения}}) AS contact_reason,
@@ -41,8 +41,8 @@ CROSS APPLY (
     SELECT {{ref(d, Документ.ЗаявкаНаРемонт.Заказчик, Справочник.Контрагенты)}} AS customer
 ) own
 -- The empty reference (a new booking) joins no enum row: the decoder's empty state.
-LEFT JOIN {{Перечисление.СостоянияЗаявкиНаРемонт}} state
-    ON state._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостоянияЗаявкиНаРемонт)}}
+LEFT JOIN {{Перечисление.СостоянияЗаявкиНаРемонт}} [state]
+    ON [state]._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостоянияЗаявкиНаРемонт)}}
 LEFT JOIN {{Справочник.Сотрудники}} manager
     ON manager._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme

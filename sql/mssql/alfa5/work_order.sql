@@ -5,13 +5,13 @@
 SELECT
     d._IDRRef AS reference,
     RTRIM(d._Number) AS number,
-    d._Date_Time AS date,
+    d._Date_Time AS [date],
     d._Marked AS deletion_mark,
     CAST(NULL AS int) AS state_order,
-    RTRIM(state._Description) AS state_name,
-    CASE WHEN last_state.state = own.state THEN last_state.period END AS state_journal_at,
+    RTRIM([state]._Description) AS state_name,
+    CASE WHEN last_state.[state] = own.[state] THEN last_state.period END AS state_journal_at,
     d.{{Документ.ЗаказНаряд.ДатаЗакрытия}} AS closed_at,
-    d.{{Документ.ЗаказНаряд.СуммаДокумента}} AS sum,
+    d.{{Документ.ЗаказНаряд.СуммаДокумента}} AS [sum],
     RTRIM(manager._Description) AS manager,
     RTRIM(programme._Description) AS marketing_programme,
     RTRIM(d.{{Документ.ЗаказНаряд.ПричинаОбращения}}) AS contact_reason,
@@ -36,20 +36,20 @@ SELECT
 FROM {{Документ.ЗаказНаряд}} d
 CROSS APPLY (
     SELECT
-        {{ref(d, Документ.ЗаказНаряд.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state,
+        {{ref(d, Документ.ЗаказНаряд.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS [state],
         {{ref(d, Документ.ЗаказНаряд.Заказчик, Справочник.Контрагенты)}} AS customer
 ) own
-LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} state
-    ON state._IDRRef = own.state
+LEFT JOIN {{Справочник.ВидыСостоянийЗаказНарядов}} [state]
+    ON [state]._IDRRef = own.[state]
 -- The latest state-journal record of a work-order state (records of other types are not the
 -- work order's); it dates the current state only if it holds that state.
 OUTER APPLY (
-    SELECT TOP (1) j._Period AS period, {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS state
+    SELECT TOP (1) j._Period AS period, {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} AS [state]
     FROM {{РегистрСведений.ЖурналСостояний}} j
     WHERE {{is_ref(j, РегистрСведений.ЖурналСостояний.Объект, Документ.ЗаказНаряд, d._IDRRef)}}
       AND {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} IS NOT NULL
     ORDER BY j._Period DESC,
-        CASE WHEN {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} = own.state THEN 1 ELSE 0 END DESC
+        CASE WHEN {{ref(j, РегистрСведений.ЖурналСостояний.Состояние, Справочник.ВидыСостоянийЗаказНарядов)}} = own.[state] THEN 1 ELSE 0 END DESC
 ) last_state
 LEFT JOIN {{Справочник.Сотрудники}} manager
     ON manager._IDRRef = {{ref(d, Документ.ЗаказНаряд.Менеджер, Справочник.Сотрудники)}}

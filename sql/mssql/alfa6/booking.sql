@@ -6,13 +6,13 @@
 SELECT
     d._IDRRef AS reference,
     RTRIM(d._Number) AS number,
-    d._Date_Time AS date,
+    d._Date_Time AS [date],
     d._Marked AS deletion_mark,
-    CAST(state._EnumOrder AS int) AS state_order,
+    CAST([state]._EnumOrder AS int) AS state_order,
     CAST(NULL AS nvarchar(150)) AS state_name,
     CAST(NULL AS datetime2(0)) AS state_journal_at,
     CAST(NULL AS datetime2(0)) AS closed_at,
-    d.{{ОбщийРеквизит.СуммаДокумента}} AS sum,
+    d.{{ОбщийРеквизит.СуммаДокумента}} AS [sum],
     RTRIM(manager._Description) AS manager,
     RTRIM(programme._Description) AS marketing_programme,
     RTRIM(d.{{Документ.ЗаявкаНаРемонт.ОписаниеПричиныОбращения}}) AS contact_reason,
@@ -35,8 +35,8 @@ SELECT
     CAST(NULL AS nvarchar(11)) AS booking_number,
     CAST(NULL AS datetime2(0)) AS booking_date
 FROM {{Документ.ЗаявкаНаРемонт}} d
-LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} state
-    ON state._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостояниеЗаявкиНаРемонт)}}
+LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} [state]
+    ON [state]._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостояниеЗаявкиНаРемонт)}}
 LEFT JOIN {{Справочник.Сотрудники}} manager
     ON manager._IDRRef = {{ref(d, ОбщийРеквизит.Менеджер, Справочник.Сотрудники)}}
 LEFT JOIN {{Справочник.МаркетинговыеПрограммы}} programme
