@@ -114,7 +114,8 @@ pub enum Command {
         since: Option<NaiveDate>,
     },
     /// Check everything a scheduled run needs: config, secrets, name map against the live
-    /// schema, read access to 1C, a writable register, the Calltouch host. Exit 1 on a problem.
+    /// schema, read access to 1C, a writable register, the Calltouch host, and that no two
+    /// deals of the next read would share an orderNumber. Exit 1 on a problem.
     Check,
     /// Build the name map from the 1C database's own metadata (read-only) and check it.
     Discover {
@@ -381,7 +382,7 @@ pub async fn run(config: &Config) -> Result<u8> {
                 deferred = summary.deferred,
                 checkpoint_moved = summary.checkpoint_moved,
                 duration_secs = summary.duration.as_secs_f64(),
-                "cycle finished: {summary}"
+                "cycle finished"
             );
             // Failed documents need a person; deferred ones settle by themselves next run.
             let (code, result) = if summary.failed > 0 {
