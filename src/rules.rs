@@ -1359,6 +1359,30 @@ mod tests {
     }
 
     #[test]
+    fn a_deal_created_under_another_template_keeps_its_number() {
+        let existing = DealRecord {
+            order_number: "ЗР-000123".into(),
+            ..record(BOOKING_REF, DocKind::Booking)
+        };
+        let snapshot = DocumentSnapshot {
+            sum: Some("1.00".into()),
+            ..full_booking()
+        };
+        let mut plan = decide_with(&DealConfig::default(), &snapshot, Some(&existing));
+        assert_eq!(updated(&plan).0.order_number, "ЗР-2020-000123");
+        plan.decision.renumber(&existing.order_number);
+        let (order, fallback, _) = updated(&plan);
+        assert_eq!(order.order_number, "ЗР-000123");
+        assert_eq!(fallback.order_number, "ЗР-000123");
+        let (order, sent, _) = create(&snapshot);
+        let mut created = Decision::Create { order, sent };
+        created.renumber("ЗР-000123");
+        assert!(
+            matches!(created, Decision::Create { order, .. } if order.order_number == "ЗР-000123")
+        );
+    }
+
+    #[test]
     fn linked_work_order_takes_the_deal_over_from_its_booking() {
         let existing = record(BOOKING_REF, DocKind::Booking);
         let snapshot = DocumentSnapshot {
