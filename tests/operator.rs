@@ -390,6 +390,9 @@ async fn every_command_ends_quietly_when_its_output_is_closed() {
         assert_eq!(text(&output.stderr), "", "{args:?}");
     }
     // As a shell runs it: the first line only, and head's status is the pipeline's.
+    if cfg!(windows) {
+        return;
+    }
     let output = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
