@@ -566,3 +566,20 @@ fn a_bad_date_shows_the_format() {
     assert!(stderr.contains("YYYY-MM-DD"), "{stderr}");
     assert!(!stderr.contains("invalid characters"), "{stderr}");
 }
+
+/// A name map lacking an entry the queries use is a setup mistake: exit 2, naming the entry.
+#[tokio::test]
+async fn a_name_map_missing_an_entry_exits_with_the_setup_code() {
+    let w = World::new("mapentry", RegisterKind::Sqlite).await;
+    let path = w.dir.join("namemap.toml");
+    let map = std::fs::read_to_string(&path).unwrap();
+    let entry = "\"ОбщийРеквизит.СуммаДокумента\"";
+    assert!(map.contains(entry), "{map}");
+    let cut: Vec<&str> = map.lines().filter(|l| !l.starts_with(entry)).collect();
+    std::fs::write(&path, cut.join("\n")).unwrap();
+    let output = w.run(&["run"]).await;
+    assert_code(&output, exit::CONFIG);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("СуммаДокумента"), "{stderr}");
+    assert!(w.emulator.requests().is_empty());
+}
