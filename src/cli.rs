@@ -272,7 +272,11 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
     })
 }
 
+/// Set once logging starts: a JSON log gets no progress bar, so each of its lines stays JSON.
+static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn init_logging(format: LogFormat, verbose: u8) {
+    let _ = JSON_LOG.set(format == LogFormat::Json);
     let default_level = match verbose {
         0 => "info",
         1 => "debug",
@@ -357,7 +361,10 @@ pub async fn run(config: &Config) -> Result<u8> {
         .await?;
     let outcome = async {
         let mut source = source::open(config).await?;
-        let progress = progress::for_stderr();
+        let progress: Box<dyn progress::Progress> = match JSON_LOG.get() {
+            Some(true) => Box::new(progress::Silent),
+            _ => progress::for_stderr(),
+        };
         let summary = sync::run_cycle_with_progress(
             config,
             &mut source,
