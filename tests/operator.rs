@@ -232,8 +232,18 @@ async fn a_deal_keeps_its_number_when_the_template_changes(register: RegisterKin
         .set_sum(standalone.reference, "777.00")
         .await
         .unwrap();
+    let booking = w
+        .live()
+        .find(|d| d.kind == DocKind::Booking)
+        .cloned()
+        .expect("a booking");
     let late = w.late();
     let new_booking = w.fixture.insert_booking(late).await.unwrap();
+    // A new work order of an old booking joins the booking's deal under its old number.
+    w.fixture
+        .insert_work_order(late, Some(booking.reference))
+        .await
+        .unwrap();
     assert_code(&w.run(&["run"]).await, exit::OK);
 
     let old_number = format!("ЗН-{}", standalone.number);
@@ -246,6 +256,16 @@ async fn a_deal_keeps_its_number_when_the_template_changes(register: RegisterKin
         "only the new document's deal takes the new template"
     );
     assert!(w.emulator.creates_per_order().values().all(|n| *n == 1));
+    let updated_old = w
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint.ends_with("update"))
+        .any(|r| r.body.contains(&format!("\"ЗР-{}\"", booking.number)));
+    assert!(
+        updated_old,
+        "the booking's deal was updated under its old number"
+    );
 
     let requests = w.emulator.requests().len();
     assert_code(&w.run(&["reset-checkpoint"]).await, exit::OK);
