@@ -344,6 +344,45 @@ async fn reread_pending<S: Source, R: Register>(
     changes: &mut ChangeSet,
     summary: &mut CycleSummary,
 ) -> Result<(), CycleError> {
+    let missing = pending_outside(source, register, changes).await?;
+    for lost in &missing {
+        let reason = lost_reason(lost);
+        tracing::warn!("{reason}");
+        register
+            .record_failed(
+                &FailedDocument {
+                    kind: lost.kind,
+                    reference: lost.reference,
+                    number: &lost.number,
+                    date: Some(lost.date),
+                    order_number: lost.order_number.as_deref(),
+                    reason: &reason,
+                },
+                None,
+                changes.read_at,
+            )
+            .await?;
+        summary.failed += 1;
+    }
+    Ok(())
+}
+
+/// Why a re-queued document is given up.
+fn lost_reason(lost: &DocumentRecord) -> String {
+    format!(
+        "Номер: re-queued {} {} is no longer found by its number in the 1C database \
+         (deleted, renumbered or unreadable)",
+        lost.kind, lost.number
+    )
+}
+
+/// Adds to `changes` the pending documents the read left out, found again by their numbers;
+/// returns the ones no longer found. Reads only.
+async fn pending_outside<S: Source, R: Register>(
+    source: &mut S,
+    register: &R,
+    changes: &mut ChangeSet,
+) -> Result<Vec<DocumentRecord>, CycleError> {
     let read: HashSet<DocRef> = changes
         .documents
         .iter()
@@ -369,30 +408,10 @@ async fn reread_pending<S: Source, R: Register>(
             }
         }
     }
-    for lost in missing.iter().filter(|d| !found.contains(&d.reference)) {
-        let reason = format!(
-            "Номер: re-queued {} {} is no longer found by its number in the 1C database \
-             (deleted, renumbered or unreadable)",
-            lost.kind, lost.number
-        );
-        tracing::warn!("{reason}");
-        register
-            .record_failed(
-                &FailedDocument {
-                    kind: lost.kind,
-                    reference: lost.reference,
-                    number: &lost.number,
-                    date: Some(lost.date),
-                    order_number: lost.order_number.as_deref(),
-                    reason: &reason,
-                },
-                None,
-                changes.read_at,
-            )
-            .await?;
-        summary.failed += 1;
-    }
-    Ok(())
+    Ok(missing
+        .into_iter()
+        .filter(|d| !found.contains(&d.reference))
+        .collect())
 }
 
 /// The orderNumber of a document's deal and the deal as Calltouch last accepted it (None: not
@@ -903,15 +922,15 @@ pub struct DryRun {
     pub rejected: Vec<String>,
 }
 
-/// The whole cycle read and decided, nothing sent: the changes since the checkpoint (and the
-/// pending documents the read leaves out are not re-read), planned in order. The register and
-/// the checkpoint are only read.
+/// The whole cycle read and decided, nothing sent: the changes since the checkpoint and the
+/// re-queued documents, planned in order. The register and the checkpoint are only read.
 pub async fn dry_run<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
     register: &R,
 ) -> Result<DryRun, CycleError> {
-    let changes = next_read(config, source, register).await?;
+    let mut changes = next_read(config, source, register).await?;
+    let lost = pending_outside(source, register, &mut changes).await?;
     let rejected = changes
         .rejected
         .iter()
@@ -924,6 +943,7 @@ pub async fn dry_run<S: Source, R: Register>(
                 r.reason
             )
         })
+        .chain(lost.iter().map(lost_reason))
         .collect();
     let items = plan_documents(config, register, changes.documents, changes.read_at).await?;
     Ok(DryRun { items, rejected })

@@ -382,6 +382,12 @@ async fn a_collision_is_reported_before_sending_and_fails_only_its_document() {
         "{}",
         text(&output.stdout)
     );
+    // The re-queued document lies behind the checkpoint; a dry run plans it all the same.
+    let output = w.run(&["run", "--dry-run"]).await;
+    assert_code(&output, exit::OK);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(&format!("→ {number} (error)")), "{stdout}");
+    assert!(stdout.contains("already names the deal of"), "{stdout}");
 }
 
 // ---------------------------------------------------------------------------------------------
