@@ -1,5 +1,8 @@
 //! The command line: parses arguments, sets up logging, and runs one command. Each command is a
 //! thin wrapper over the library; errors come back as messages that say what to do.
+//!
+//! Output goes through [`outln!`] / [`out!`], which return the write error instead of panicking,
+//! so a command whose output is closed early (`register | head -1`) ends quietly with exit 0.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -18,6 +21,24 @@ use crate::snapshot::DocKind;
 use crate::{demo, discover, doctor, progress, report, schedule, source, status, sync, watch};
 use tokio_util::sync::CancellationToken;
 
+/// `println!` that returns the write error instead of panicking on a closed stdout.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write error instead of panicking on a closed stdout.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 /// Exit codes, so a scheduler can tell outcomes apart.
 pub mod exit {
     /// The cycle completed; every change was settled.
@@ -30,6 +51,9 @@ pub mod exit {
     pub const BUSY: u8 = 3;
     /// The cycle completed but Calltouch deferred some documents; they are retried next run.
     pub const DEFERRED: u8 = 4;
+    /// The cycle completed but some documents failed (bad data, rejected, collided, or given
+    /// up): `register --state failed` lists them with the fix, `register retry` re-sends.
+    pub const FAILED_DOCUMENTS: u8 = 5;
 }
 
 #[derive(Debug, Parser)]
@@ -67,7 +91,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one sync cycle (for cron or Windows Task Scheduler).
-    Run,
+    Run(RunArgs),
     // The help names the stop requests of the platform it was built for.
     #[command(about = format!(
         "Run a sync cycle every interval until stopped ({}): for a long-lived service.",
@@ -105,11 +129,12 @@ pub enum Command {
     /// Forget the checkpoint so the next run re-reads documents (no duplicate deals are made).
     ResetCheckpoint {
         /// Re-read documents dated on or after this day (YYYY-MM-DD) instead of source.start_date.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         since: Option<NaiveDate>,
     },
     /// Check everything a scheduled run needs: config, secrets, name map against the live
-    /// schema, read access to 1C, a writable register, the Calltouch host. Exit 1 on a problem.
+    /// schema, read access to 1C, a writable register, the Calltouch host, and that no two
+    /// deals of the next read would share an orderNumber. Exit 1 on a problem.
     Check,
     /// Build the name map from the 1C database's own metadata (read-only) and check it.
     Discover {
@@ -127,7 +152,23 @@ pub enum Command {
     },
     /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
     /// Calltouch emulator.
-    Demo,
+    Demo {
+        /// Leave the database, the emulator and the config running (until Ctrl-C) and print how
+        /// to try `preview`, `register` and `run` on them.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Read and decide the whole cycle and print the request bodies; send nothing and leave the
+    /// register and the checkpoint as they are.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: write the request bodies to this file instead of stdout.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,11 +185,11 @@ pub struct RegisterArgs {
     /// Only documents with this number.
     #[arg(long)]
     pub number: Option<String>,
-    /// Documents dated on or after this day.
-    #[arg(long)]
+    /// Documents dated on or after this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_day)]
     pub from: Option<NaiveDate>,
-    /// Documents dated on or before this day.
-    #[arg(long)]
+    /// Documents dated on or before this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_day)]
     pub to: Option<NaiveDate>,
     /// Only documents with an error.
     #[arg(long)]
@@ -164,7 +205,11 @@ pub enum RegisterAction {
     /// them, with their attempts counted from zero.
     Retry {
         /// The 1C document number (booking or work order).
-        number: String,
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        number: Option<String>,
+        /// Re-queue every failed document.
+        #[arg(long)]
+        all_failed: bool,
     },
 }
 
@@ -198,10 +243,17 @@ pub enum KindArg {
     WorkOrder,
 }
 
+/// A day on the command line, with a message that shows the format.
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date: write it as YYYY-MM-DD, e.g. 2026-01-31"))
+}
+
 /// Parses the arguments and runs the command; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose);
+    let log_format = cli.log_format;
+    init_logging(log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -214,14 +266,36 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(execute(cli)) {
         Ok(code) => ExitCode::from(code),
+        // Whoever read the output has all they wanted (`| head`): nothing went wrong.
+        Err(error) if closed_stdout(&error) => ExitCode::from(exit::OK),
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(exit_code_for(&error))
+            let code = exit_code_for(&error);
+            match log_format {
+                LogFormat::Text => eprintln!("error: {error:#}"),
+                // A JSON log stays JSON to its last line.
+                LogFormat::Json => {
+                    tracing::error!(exit_code = code, "{error:#}");
+                }
+            }
+            ExitCode::from(code)
         }
     }
 }
 
+/// Whether the error is a write to a stdout its reader has closed.
+fn closed_stdout(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Set once logging starts: a JSON log gets no progress bar, so each of its lines stays JSON.
+static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn init_logging(format: LogFormat, verbose: u8) {
+    let _ = JSON_LOG.set(format == LogFormat::Json);
     let default_level = match verbose {
         0 => "info",
         1 => "debug",
@@ -242,10 +316,14 @@ fn init_logging(format: LogFormat, verbose: u8) {
 }
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
-    if error
-        .chain()
-        .any(|cause| cause.is::<crate::config::ConfigError>())
-    {
+    let wrong_setup = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<crate::config::ConfigError>()
+            || matches!(
+                cause.downcast_ref::<source::SourceError>(),
+                Some(source::SourceError::NameMap(_))
+            )
+    };
+    if error.chain().any(wrong_setup) {
         return exit::CONFIG;
     }
     if error.chain().any(|cause| {
@@ -261,8 +339,11 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
 
 async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Demo => demo::run().await,
-        Command::Run => run(&load(&cli.config)?).await,
+        Command::Demo { keep } => demo::run(keep).await,
+        Command::Run(args) if args.dry_run => {
+            dry_run(&load(&cli.config)?, args.output.as_deref()).await
+        }
+        Command::Run(_) => run(&load(&cli.config)?).await,
         Command::Watch { every, listen } => watch(&load(&cli.config)?, every, listen).await,
         Command::Serve { listen, every } => serve(&load(&cli.config)?, listen, every).await,
         Command::Schedule(args) => show_schedule(&cli.config, &load(&cli.config)?, &args).await,
@@ -293,9 +374,17 @@ pub async fn run(config: &Config) -> Result<u8> {
         config.deal.crm.clone(),
     )?;
     let started = chrono::Local::now().naive_local();
+    // Replaced by the outcome when the cycle ends; a run that dies leaves it, for
+    // `schedule --show` to tell.
+    register
+        .record_run(started, started, RUN_IN_PROGRESS, "")
+        .await?;
     let outcome = async {
         let mut source = source::open(config).await?;
-        let progress = progress::for_stderr();
+        let progress: Box<dyn progress::Progress> = match JSON_LOG.get() {
+            Some(true) => Box::new(progress::Silent),
+            _ => progress::for_stderr(),
+        };
         let summary = sync::run_cycle_with_progress(
             config,
             &mut source,
@@ -310,13 +399,34 @@ pub async fn run(config: &Config) -> Result<u8> {
     let finished = chrono::Local::now().naive_local();
     match outcome {
         Ok(summary) => {
-            tracing::info!("cycle finished: {summary}");
-            let code = if summary.deferred > 0 {
-                exit::DEFERRED
+            tracing::info!(
+                read = summary.read,
+                created = summary.created,
+                updated = summary.updated,
+                unchanged = summary.unchanged,
+                skipped = summary.skipped,
+                failed = summary.failed,
+                deferred = summary.deferred,
+                checkpoint_moved = summary.checkpoint_moved,
+                duration_secs = summary.duration.as_secs_f64(),
+                "cycle finished"
+            );
+            // Failed documents need a person; deferred ones settle by themselves next run.
+            let (code, result) = if summary.failed > 0 {
+                (exit::FAILED_DOCUMENTS, "failed documents")
+            } else if summary.deferred > 0 {
+                (exit::DEFERRED, "deferred")
             } else {
-                exit::OK
+                (exit::OK, "ok")
             };
-            let result = if code == exit::OK { "ok" } else { "deferred" };
+            if summary.failed > 0 {
+                tracing::warn!(
+                    failed = summary.failed,
+                    "{} document(s) failed: `register --state failed` shows why and what to do; \
+                     `register retry --all-failed` sends them again once fixed",
+                    summary.failed
+                );
+            }
             register
                 .record_run(started, finished, result, &summary.to_string())
                 .await?;
@@ -329,6 +439,46 @@ pub async fn run(config: &Config) -> Result<u8> {
             Err(error)
         }
     }
+}
+
+/// The outcome a run records when it starts.
+pub const RUN_IN_PROGRESS: &str = "running";
+
+/// `run --dry-run`: the cycle read and decided, the bodies printed or written, nothing sent.
+async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
+    let register = register::open(config).await?;
+    let mut source = source::open(config).await?;
+    let plan = sync::dry_run(config, &mut source, &register).await?;
+    let mut text = String::new();
+    for line in &plan.rejected {
+        text += &format!("# failed: {line}\n");
+    }
+    for item in &plan.items {
+        text += &preview_text(item)?;
+    }
+    let count = |action: &str| plan.items.iter().filter(|i| i.action == action).count();
+    let summary = format!(
+        "dry run: {} document(s) read: create {}, update {}, nothing {}, skip {}, error {}; \
+         nothing sent, the register and the checkpoint unchanged",
+        plan.items.len() + plan.rejected.len(),
+        count("create"),
+        count("update"),
+        count("nothing"),
+        count("skip"),
+        count("error") + plan.rejected.len()
+    );
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            outln!("{summary}; the request bodies are in {}", path.display())?;
+        }
+        None => {
+            out!("{text}")?;
+            outln!("# {summary}")?;
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// Cycles every interval until a stop request; a failed cycle is logged and retried.
@@ -391,10 +541,22 @@ async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs)
     let now = chrono::Local::now().naive_local();
     if args.show {
         let register = register::open(config).await?;
-        print!(
+        let last_run = register.last_run().await?;
+        // The lock tells a run at work from one that died before recording its outcome.
+        let activity = match register.lock_run().await {
+            Err(LockError::Busy { .. }) => schedule::Activity::Running,
+            _ if last_run
+                .as_ref()
+                .is_some_and(|(.., outcome, _)| outcome == RUN_IN_PROGRESS) =>
+            {
+                schedule::Activity::Died
+            }
+            _ => schedule::Activity::Idle,
+        };
+        out!(
             "{}",
-            schedule::status(register.last_run().await?.as_ref(), every, now)
-        );
+            schedule::status(last_run.as_ref(), activity, every, now)
+        )?;
         return Ok(exit::OK);
     }
     let plan = schedule_plan(config_path, args.xml_file.as_deref(), every, now)?;
@@ -403,7 +565,7 @@ async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs)
     } else {
         args.target.clone()
     };
-    print!("{}", schedule::render(&plan, &targets));
+    out!("{}", schedule::render(&plan, &targets))?;
     if let Some(xml_file) = &args.xml_file {
         std::fs::write(
             xml_file,
@@ -442,8 +604,8 @@ fn schedule_plan(
 }
 
 async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
-    if let Some(RegisterAction::Retry { number }) = &args.action {
-        return retry(config, number).await;
+    if let Some(RegisterAction::Retry { number, all_failed }) = &args.action {
+        return retry(config, number.as_deref(), *all_failed).await;
     }
     let register = register::open(config).await?;
     let filter = ListFilter {
@@ -465,12 +627,12 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
     let documents = register.list(&filter).await?;
     if args.json {
         for document in &documents {
-            println!("{}", serde_json::to_string(document)?);
+            outln!("{}", serde_json::to_string(document)?)?;
         }
     } else {
         let last_run = register.last_run().await?;
-        print!("{}", report::register_table(&documents));
-        println!(
+        out!("{}", report::register_table(&documents))?;
+        outln!(
             "{}; {}",
             report::register_summary(&register.counts().await?, last_run.as_ref()),
             schedule::due_line(
@@ -478,23 +640,42 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
                 config.schedule.every_minutes,
                 chrono::Local::now().naive_local()
             )
-        );
+        )?;
     }
     Ok(exit::OK)
 }
 
-async fn retry(config: &Config, number: &str) -> Result<u8> {
+async fn retry(config: &Config, number: Option<&str>, all_failed: bool) -> Result<u8> {
     let register = register::open(config).await?;
     let _lock = register.lock_run().await?;
-    let count = register
-        .requeue(number, chrono::Local::now().naive_local())
-        .await?;
-    if count == 0 {
-        anyhow::bail!("no failed or pending document with number {number:?} in the register");
+    let now = chrono::Local::now().naive_local();
+    if all_failed {
+        let failed = register
+            .list(&ListFilter {
+                state: Some(SyncState::Failed),
+                ..ListFilter::default()
+            })
+            .await?;
+        let numbers: std::collections::BTreeSet<&str> =
+            failed.iter().map(|d| d.number.as_str()).collect();
+        let mut count = 0;
+        for number in numbers {
+            count += register.requeue(number, now).await?;
+        }
+        outln!("{count} failed document(s) re-queued: the next run reads and sends them")?;
+        return Ok(exit::OK);
     }
-    println!(
+    let number = number.unwrap_or_default();
+    let count = register.requeue(number, now).await?;
+    if count == 0 {
+        anyhow::bail!(
+            "no failed or pending document with number {number:?} in the register; \
+             `register --state failed` lists the failed ones"
+        );
+    }
+    outln!(
         "{count} document(s) with number {number} re-queued: the next run reads and sends them"
-    );
+    )?;
     Ok(exit::OK)
 }
 
@@ -505,21 +686,29 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
     if items.is_empty() {
         anyhow::bail!("no booking or work order with number {number:?} in the 1C database");
     }
-    for item in items {
-        println!(
-            "# {} → {} ({})",
-            item.document,
-            item.order_number.as_deref().unwrap_or("-"),
-            item.action
-        );
-        for note in &item.notes {
-            println!("# {note}");
-        }
-        if !item.body.is_null() {
-            println!("{}", serde_json::to_string_pretty(&item.body)?);
-        }
+    for item in &items {
+        out!("{}", preview_text(item)?)?;
     }
     Ok(exit::OK)
+}
+
+/// One planned document as `preview` and `run --dry-run` print it: a comment line naming it,
+/// its orderNumber and action, its notes, then the exact request body.
+fn preview_text(item: &sync::PreviewItem) -> Result<String> {
+    let mut text = format!(
+        "# {} → {} ({})\n",
+        item.document,
+        item.order_number.as_deref().unwrap_or("-"),
+        item.action
+    );
+    for note in &item.notes {
+        text += &format!("# {note}\n");
+    }
+    if !item.body.is_null() {
+        text += &serde_json::to_string_pretty(&item.body)?;
+        text += "\n";
+    }
+    Ok(text)
 }
 
 async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u8> {
@@ -533,7 +722,7 @@ async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u
         )
         .await?;
     let from = since.unwrap_or(config.source.start_date);
-    println!("checkpoint cleared: the next run re-reads documents dated from {from}; deals already in Calltouch are updated, never created twice");
+    outln!("checkpoint cleared: the next run re-reads documents dated from {from}; deals already in Calltouch are updated, never created twice")?;
     Ok(exit::OK)
 }
 
@@ -541,13 +730,13 @@ async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u
 async fn check(config_path: &Path, config: &Config) -> Result<u8> {
     let findings = doctor::examine(config_path, config).await;
     for finding in &findings {
-        println!("{finding}");
+        outln!("{finding}")?;
     }
     let failed = findings.iter().filter(|f| !f.passed).count();
     if failed == 0 {
         return Ok(exit::OK);
     }
-    println!("{failed} check(s) failed");
+    outln!("{failed} check(s) failed")?;
     Ok(exit::FAILURE)
 }
 

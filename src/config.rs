@@ -15,15 +15,28 @@ use crate::snapshot::DocKind;
 /// A configuration mistake, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The cause is part of the message and not chained, so it prints once.
+    #[error("cannot read config file {path}: {cause}{}", read_hint(cause))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
+}
+
+/// What to do about a config file that cannot be read.
+fn read_hint(cause: &std::io::Error) -> &'static str {
+    match cause.kind() {
+        std::io::ErrorKind::NotFound => {
+            "; copy config/alfa-calltouch.example.toml there and fill in [calltouch] and \
+             [source], or name another file with --config (or ALFA_CALLTOUCH_CONFIG)"
+        }
+        std::io::ErrorKind::PermissionDenied => "; let the account that runs the tool read it",
+        _ => "",
+    }
 }
 
 impl ConfigError {
@@ -123,8 +136,9 @@ pub struct CalltouchConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DealConfig {
     pub crm: String,
-    /// Template of `orderNumber`: `{number}` (trimmed document number), `{year}` (document
-    /// year), `{kind}` (`ЗР` for a booking, `ЗН` for a work order).
+    /// Template of `orderNumber` for deals not yet created: `{number}` (trimmed document
+    /// number), `{year}` (document year), `{kind}` (`ЗР` for a booking, `ЗН` for a work order).
+    /// A deal keeps the number it was created with when the template changes later.
     pub order_number: String,
     pub source: String,
     pub medium: String,
@@ -140,11 +154,16 @@ pub struct DealConfig {
     pub deleted_status: Option<String>,
 }
 
+/// The default orderNumber template. 1C numbers bookings and work orders separately and many
+/// bases restart numbering every year, so a number alone may name two documents; kind and year
+/// together keep them apart.
+pub const DEFAULT_ORDER_NUMBER: &str = "{kind}-{year}-{number}";
+
 impl Default for DealConfig {
     fn default() -> Self {
         DealConfig {
             crm: "1С Альфа-Авто".into(),
-            order_number: "{number}".into(),
+            order_number: DEFAULT_ORDER_NUMBER.into(),
             source: "офлайн визит".into(),
             medium: "офлайн визит".into(),
             default_campaign: "офлайн визит".into(),
@@ -652,9 +671,9 @@ impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         warn_if_others_can_read(path);
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let base_dir = path
             .parent()

@@ -1,7 +1,8 @@
 //! `demo`: the whole pipeline on sample data, with nothing to set up but the PostgreSQL server
 //! binaries. It starts a throwaway PostgreSQL holding a small 1C-shaped Альфа-Авто database and
 //! a local Calltouch emulator, runs a cycle, changes states and sums as 1C users would, runs
-//! another cycle, and prints what Calltouch received and the register.
+//! another cycle, and prints what Calltouch received and the register. With `--keep` it leaves
+//! the database, the emulator and the config running for the other commands to be tried on.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
@@ -15,35 +16,36 @@ use crate::pgcluster::PgCluster;
 use crate::register::{self, ListFilter, Register};
 use crate::report;
 use crate::snapshot::DocKind;
+use crate::{out, outln, watch};
 
 const SITE_ID: &str = "100500";
 const DEMO_TOKEN: &str = "demo-token";
 
-/// Runs the demo; returns the exit code of the last cycle.
-pub async fn run() -> Result<u8> {
+/// Runs the demo; returns the exit code of the last cycle. `keep`: stay up until Ctrl-C.
+pub async fn run(keep: bool) -> Result<u8> {
     let cluster = PgCluster::start().context("the demo needs a local PostgreSQL server")?;
     let connection = cluster.create_database("alfa_demo").await?;
-    println!(
+    outln!(
         "== PostgreSQL started on 127.0.0.1:{}; generating a sample Альфа-Авто 6.x database",
         cluster.port()
-    );
+    )?;
     let mut fixture =
         Fixture::generate(&connection, FixtureSpec::small(Preset::Alfa6, 2026)).await?;
     let emulator = Emulator::start(SITE_ID, DEMO_TOKEN).await?;
     let dir = std::env::temp_dir().join(format!("alfa-calltouch-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config = write_demo_config(&dir, &cluster, &fixture, &emulator)?;
-    println!(
+    outln!(
         "== Calltouch emulator on {}; config in {}",
         emulator.base_url(),
         dir.display()
-    );
+    )?;
 
-    println!("\n== Cycle 1: first sync");
+    outln!("\n== Cycle 1: first sync")?;
     let first = cli::run(&config).await?;
-    print_deals(&emulator);
+    print_deals(&emulator)?;
 
-    println!("\n== Changing documents in 1C: states, a sum, a manager");
+    outln!("\n== Changing documents in 1C: states, a sum, a manager")?;
     let changed_at = fixture
         .spec()
         .first_day
@@ -53,36 +55,83 @@ pub async fn run() -> Result<u8> {
     apply_changes(&mut fixture, changed_at).await?;
 
     let requests_before = emulator.requests().len();
-    println!("\n== Cycle 2: only the changes are sent");
+    outln!("\n== Cycle 2: only the changes are sent")?;
     let second = cli::run(&config).await?;
     for request in &emulator.requests()[requests_before..] {
-        println!(
+        outln!(
             "POST {} → {}",
             request.endpoint,
             request.status.map_or("no answer".into(), |s| s.to_string())
-        );
+        )?;
         let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        outln!("{}", serde_json::to_string_pretty(&body)?)?;
     }
-    print_deals(&emulator);
+    print_deals(&emulator)?;
 
-    println!("\n== The register");
+    outln!("\n== The register")?;
     let register = register::open(&config).await?;
-    print!(
+    out!(
         "{}",
         report::register_table(&register.list(&ListFilter::default()).await?)
-    );
-    println!(
+    )?;
+    outln!(
         "{}",
         report::register_summary(
             &register.counts().await?,
             register.last_run().await?.as_ref()
         )
-    );
+    )?;
+    drop(register);
+    outln!("\nfirst cycle exit code {first}, second {second}")?;
+    if keep {
+        keep_running(&dir, &cluster, &fixture).await?;
+    }
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    println!("\nfirst cycle exit code {first}, second {second}");
     Ok(second)
+}
+
+/// Prints how to use the other commands on the running demo, and waits for Ctrl-C.
+async fn keep_running(dir: &Path, cluster: &PgCluster, fixture: &Fixture) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let command = format!(
+        "{} --config {}",
+        exe.display(),
+        dir.join("alfa-calltouch.toml").display()
+    );
+    let number = fixture
+        .documents()
+        .iter()
+        .find(|d| d.kind == DocKind::Booking && !d.deletion_mark)
+        .map_or("000000001".to_string(), |d| d.number.trim().to_string());
+    outln!(
+        "\n== Kept running until Ctrl-C: the 1C database on 127.0.0.1:{port} (database alfa_demo, \
+         user postgres), the Calltouch emulator, the config and register in {dir}.\n\
+         In another terminal:\n  \
+         {command} preview {number}       # the exact JSON for one document\n  \
+         {command} register               # the sync register\n  \
+         {command} run --dry-run          # what the next cycle would send\n  \
+         {command} run                    # one cycle against the emulator\n  \
+         {command} reset-checkpoint       # re-read everything: no deal is created twice\n\
+         Documents can be changed with psql -h 127.0.0.1 -p {port} -U postgres alfa_demo.",
+        port = cluster.port(),
+        dir = dir.display(),
+    )?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    watch::cancel_on_stop_request(stop.clone());
+    stop.cancelled().await;
+    outln!("== Stopping the demo")?;
+    Ok(())
+}
+
+/// Writes a demo file only its owner may read: it holds a token or a password, and the config
+/// loader rightly warns about readable ones.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
 }
 
 fn write_demo_config(
@@ -92,9 +141,9 @@ fn write_demo_config(
     emulator: &Emulator,
 ) -> Result<Config> {
     std::fs::write(dir.join("namemap.toml"), fixture.name_map_toml())?;
-    std::fs::write(dir.join("calltouch-token.txt"), DEMO_TOKEN)?;
-    std::fs::write(
-        dir.join("db-password.txt"),
+    write_private(&dir.join("calltouch-token.txt"), DEMO_TOKEN)?;
+    write_private(
+        &dir.join("db-password.txt"),
         "not-checked-by-the-demo-server",
     )?;
     let text = format!(
@@ -103,10 +152,6 @@ site_id = "{SITE_ID}"
 token_env = "ALFA_CALLTOUCH_DEMO_TOKEN"
 token_file = "calltouch-token.txt"
 base_url = "{base_url}"
-
-[deal]
-# Bookings and work orders are numbered separately in 1C, so the kind keeps them apart.
-order_number = "{{kind}}-{{number}}"
 
 [source]
 kind = "postgres"
@@ -129,7 +174,7 @@ path = "register.sqlite"
         port = cluster.port(),
     );
     let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text)?;
+    write_private(&path, &text)?;
     Ok(Config::load(&path)?)
 }
 
@@ -146,44 +191,58 @@ async fn apply_changes(fixture: &mut Fixture, at: NaiveDateTime) -> Result<()> {
     let refusable = live(DocKind::Booking).find(|d| {
         !linked.contains(&d.reference) && state_of(d.reference).as_deref() != Some("Отклонено")
     });
+    // Work orders without a booking own their deals, so each change below is sent (a work
+    // order of a booking may not drive the booking's deal).
+    let mut work_orders = live(DocKind::WorkOrder).filter(|d| d.booking.is_none());
+    let to_close = work_orders
+        .by_ref()
+        .find(|d| state_of(d.reference).as_deref() != Some("Закрыт"));
     if let Some(booking) = refusable {
-        println!("  booking {}: state → Отклонено", booking.number);
+        outln!("  booking {}: state → Отклонено", booking.number)?;
         fixture
             .set_state(booking.reference, "Отклонено", at)
             .await?;
     }
-    let mut work_orders = live(DocKind::WorkOrder);
-    if let Some(order) = work_orders.next() {
-        println!("  work order {}: state → Закрыт", order.number);
+    if let Some(order) = to_close {
+        outln!("  work order {}: state → Закрыт", order.number)?;
         fixture.set_state(order.reference, "Закрыт", at).await?;
     }
     if let Some(order) = work_orders.next() {
-        println!("  work order {}: sum → 48250.50", order.number);
+        outln!("  work order {}: sum → 48250.50", order.number)?;
         fixture.set_sum(order.reference, "48250.50").await?;
     }
-    if let (Some(order), Some(manager)) =
-        (work_orders.next(), fixture.employee_names().last().cloned())
-    {
-        println!("  work order {}: manager → {manager}", order.number);
-        fixture.set_manager(order.reference, Some(&manager)).await?;
+    if let Some(order) = work_orders.next() {
+        let current = fixture.expected(order.reference).and_then(|s| s.manager);
+        let other = fixture
+            .employee_names()
+            .into_iter()
+            .rev()
+            .find(|name| Some(name) != current.as_ref());
+        if let Some(manager) = other {
+            outln!("  work order {}: manager → {manager}", order.number)?;
+            fixture.set_manager(order.reference, Some(&manager)).await?;
+        }
     }
     Ok(())
 }
 
-fn print_deals(emulator: &Emulator) {
+fn print_deals(emulator: &Emulator) -> std::io::Result<()> {
     let deals = emulator.deals();
-    println!("Deals in Calltouch: {}", deals.len());
-    println!(
-        "{:<14} {:<24} {:>12}  manager",
-        "orderNumber", "status", "revenue"
-    );
+    outln!("Deals in Calltouch: {}", deals.len())?;
+    outln!(
+        "{:<19} {:<24} {:>12}  manager",
+        "orderNumber",
+        "status",
+        "revenue"
+    )?;
     for (number, deal) in &deals {
         let text = |key: &str| deal[key].as_str().unwrap_or("-").to_string();
-        println!(
-            "{number:<14} {:<24} {:>12}  {}",
+        outln!(
+            "{number:<19} {:<24} {:>12}  {}",
             text("status"),
             text("revenue"),
             text("manager")
-        );
+        )?;
     }
+    Ok(())
 }

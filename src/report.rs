@@ -99,6 +99,12 @@ pub fn register_summary(
     })
     .collect();
     let run = match last_run {
+        // Recorded when a run starts; `schedule --show` tells one at work from one that died.
+        Some((started, _, outcome, _)) if outcome == crate::cli::RUN_IN_PROGRESS => format!(
+            "last run started {} without an outcome yet (`schedule --show` tells whether it is \
+             at work or died)",
+            started.format("%Y-%m-%d %H:%M:%S")
+        ),
         Some((_, finished, outcome, summary)) => {
             format!(
                 "last run {} ({outcome}: {summary})",
@@ -170,5 +176,8 @@ document    number      date        deal        state   last status  sum       a
             register_summary(&[], None),
             "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet"
         );
+        let started = (time(9), time(9), "running".into(), String::new());
+        assert!(register_summary(&[], Some(&started))
+            .ends_with("last run started 2026-11-28 09:05:00 without an outcome yet (`schedule --show` tells whether it is at work or died)"));
     }
 }

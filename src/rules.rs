@@ -60,6 +60,23 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+impl Decision {
+    /// Gives the requests the orderNumber the deal already has (or its pending create carried):
+    /// the template names only deals not yet created.
+    pub fn renumber(&mut self, order_number: &str) {
+        match self {
+            Decision::Create { order, .. } => order.order_number = order_number.to_string(),
+            Decision::Update {
+                order, fallback, ..
+            } => {
+                order.order_number = order_number.to_string();
+                fallback.order_number = order_number.to_string();
+            }
+            Decision::Unchanged | Decision::Skip { .. } => {}
+        }
+    }
+}
+
 impl Plan {
     fn skip(reason: impl Into<String>) -> Plan {
         Plan {
@@ -115,6 +132,17 @@ impl<'a> DealRules<'a> {
     /// The document that owns the deal: the booking a work order was created from, else itself.
     pub fn deal_root(snapshot: &DocumentSnapshot) -> DocRef {
         DealRoot::of(snapshot).reference
+    }
+
+    /// The document that owns the deal, by kind, number and date, for messages.
+    pub fn deal_root_label(snapshot: &DocumentSnapshot) -> String {
+        let root = DealRoot::of(snapshot);
+        format!(
+            "{} {} от {}",
+            root.kind,
+            root.number.trim(),
+            root.date.format("%Y-%m-%d")
+        )
     }
 
     /// orderNumber from the `deal.order_number` template ({number}, {year}, {kind}) applied to
@@ -185,16 +213,16 @@ impl<'a> DealRules<'a> {
         if let Some(record) = deal {
             if snapshot.kind == DocKind::Booking && record.driver_kind == DocKind::WorkOrder {
                 return Ok(Plan::skip(format!(
-                    "the deal follows work order {}",
-                    record.driver
+                    "the deal follows {}",
+                    driver_name(record)
                 )));
             }
             // Several work orders from one booking: the latest one speaks for the deal, so
             // re-reading them never flips the deal back and forth.
             if follows_a_later_work_order(snapshot, record) {
                 return Ok(Plan::skip(format!(
-                    "the deal follows a later work order {}",
-                    record.driver
+                    "the deal follows a later work order, {}",
+                    driver_name(record)
                 )));
             }
         }
@@ -279,8 +307,8 @@ impl<'a> DealRules<'a> {
         // A deleted work order that never took the deal over must not close its booking's deal.
         if record.driver != snapshot.reference {
             return Ok(Plan::skip(format!(
-                "marked for deletion (помечен на удаление); the deal follows {} {}",
-                record.driver_kind, record.driver
+                "marked for deletion (помечен на удаление); the deal follows {}",
+                driver_name(record)
             )));
         }
         let Some(deleted_status) = self.deal.deleted_status.as_ref() else {
@@ -412,7 +440,15 @@ impl<'a> DealRules<'a> {
     }
 }
 
-/// `new` when it is a value that differs from `last`.
+/// The document a deal follows, by kind and number; its 1C ID only when the register has no
+/// row for it.
+fn driver_name(record: &DealRecord) -> String {
+    match &record.driver_number {
+        Some(number) => format!("{} {}", record.driver_kind, number.trim()),
+        None => format!("{} {}", record.driver_kind, record.driver),
+    }
+}
+
 /// Whether another work order of the same deal, dated later (or equal and ordered after), drives it.
 fn follows_a_later_work_order(snapshot: &DocumentSnapshot, record: &DealRecord) -> bool {
     snapshot.kind == DocKind::WorkOrder
@@ -423,6 +459,7 @@ fn follows_a_later_work_order(snapshot: &DocumentSnapshot, record: &DealRecord) 
         })
 }
 
+/// `new` when it is a value that differs from `last`.
 fn changed<T: PartialEq>(new: Option<T>, last: &Option<T>) -> Option<T> {
     new.filter(|value| last.as_ref() != Some(value))
 }
@@ -537,9 +574,18 @@ mod tests {
             driver,
             driver_kind,
             driver_date: None,
+            driver_number: Some("ЗН-000777".into()),
             status: Some("Подтвержденная заявка".into()),
             revenue: Money::parse("15300.50"),
             manager: Some("Петров Пётр Петрович".into()),
+        }
+    }
+
+    /// The rules' cases below read best with bare numbers as orderNumbers.
+    fn numbers_only() -> DealConfig {
+        DealConfig {
+            order_number: "{number}".into(),
+            ..DealConfig::default()
         }
     }
 
@@ -555,11 +601,11 @@ mod tests {
     }
 
     fn decide(snapshot: &DocumentSnapshot, record: Option<&DealRecord>) -> Plan {
-        decide_with(&DealConfig::default(), snapshot, record)
+        decide_with(&numbers_only(), snapshot, record)
     }
 
     fn create(snapshot: &DocumentSnapshot) -> (CreateOrder, SentValues, Vec<String>) {
-        let (deal, statuses) = (DealConfig::default(), StatusConfig::default());
+        let (deal, statuses) = (numbers_only(), StatusConfig::default());
         DealRules::new(&deal, &statuses)
             .create_order(snapshot, now())
             .unwrap()
@@ -862,7 +908,7 @@ mod tests {
         assert_json(&campaign(Some(" \t ")), offline_source("офлайн визит"));
         let deal = DealConfig {
             default_campaign: "без программы".into(),
-            ..DealConfig::default()
+            ..numbers_only()
         };
         let plan = decide_with(&deal, &work_order(), None);
         assert_json(
@@ -943,7 +989,7 @@ mod tests {
 
     #[test]
     fn unreadable_sum_is_a_document_error() {
-        let (deal, statuses) = (DealConfig::default(), StatusConfig::default());
+        let (deal, statuses) = (numbers_only(), StatusConfig::default());
         let rules = DealRules::new(&deal, &statuses);
         let snapshot = DocumentSnapshot {
             sum: Some("1 500,00".into()),
@@ -970,13 +1016,21 @@ mod tests {
         let number = |template: &str, snapshot: &DocumentSnapshot| {
             let deal = DealConfig {
                 order_number: template.into(),
-                ..DealConfig::default()
+                ..numbers_only()
             };
             DealRules::new(&deal, &statuses)
                 .order_number(snapshot)
                 .unwrap()
         };
         assert_eq!(number("{number}", &booking()), "000123");
+        // The default keeps a booking and a work order of one number, and years, apart.
+        let default = DealConfig::default().order_number;
+        assert_eq!(number(&default, &booking()), "ЗР-2020-000123");
+        assert_eq!(number(&default, &linked_work_order()), "ЗР-2020-000123");
+        assert_ne!(
+            number(&default, &work_order()),
+            number(&default, &booking())
+        );
         assert_eq!(number("{number}-{year}", &booking()), "000123-2020");
         assert_eq!(number("{kind}:{number}", &booking()), "ЗР:000123");
         assert_eq!(number("{kind}:{number}", &work_order()), "ЗН:ЗН-000777");
@@ -999,7 +1053,7 @@ mod tests {
 
     #[test]
     fn empty_number_is_a_document_error() {
-        let (deal, statuses) = (DealConfig::default(), StatusConfig::default());
+        let (deal, statuses) = (numbers_only(), StatusConfig::default());
         let rules = DealRules::new(&deal, &statuses);
         let blank = DocumentSnapshot::new(DocKind::Booking, BOOKING_REF, "   ", at(1, 0, 0));
         let error = rules.order_number(&blank).unwrap_err();
@@ -1097,7 +1151,7 @@ mod tests {
 
     #[test]
     fn statuses_come_only_from_configuration() {
-        let deal = DealConfig::default();
+        let deal = numbers_only();
         let mut statuses = StatusConfig::default();
         statuses
             .work_order
@@ -1292,13 +1346,39 @@ mod tests {
         };
         let plan = decide(&snapshot, Some(&existing));
         let reason = skip_reason(&plan);
-        assert!(
-            reason.starts_with("the deal follows work order "),
-            "{reason}"
-        );
+        assert_eq!(reason, "the deal follows ЗаказНаряд ЗН-000777");
+        let unknown_driver = DealRecord {
+            driver_number: None,
+            ..existing
+        };
+        let reason = skip_reason(&decide(&snapshot, Some(&unknown_driver))).to_string();
         assert!(
             reason.contains(&WORK_ORDER_REF.to_uuid_string()),
             "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_deal_created_under_another_template_keeps_its_number() {
+        let existing = DealRecord {
+            order_number: "ЗР-000123".into(),
+            ..record(BOOKING_REF, DocKind::Booking)
+        };
+        let snapshot = DocumentSnapshot {
+            sum: Some("1.00".into()),
+            ..full_booking()
+        };
+        let mut plan = decide_with(&DealConfig::default(), &snapshot, Some(&existing));
+        assert_eq!(updated(&plan).0.order_number, "ЗР-2020-000123");
+        plan.decision.renumber(&existing.order_number);
+        let (order, fallback, _) = updated(&plan);
+        assert_eq!(order.order_number, "ЗР-000123");
+        assert_eq!(fallback.order_number, "ЗР-000123");
+        let (order, sent, _) = create(&snapshot);
+        let mut created = Decision::Create { order, sent };
+        created.renumber("ЗР-000123");
+        assert!(
+            matches!(created, Decision::Create { order, .. } if order.order_number == "ЗР-000123")
         );
     }
 
@@ -1373,7 +1453,7 @@ mod tests {
     fn with_deleted_status() -> DealConfig {
         DealConfig {
             deleted_status: Some("Удалена".into()),
-            ..DealConfig::default()
+            ..numbers_only()
         }
     }
 
@@ -1469,7 +1549,7 @@ mod tests {
 
     #[test]
     fn create_order_never_panics_and_sends_only_clean_values() {
-        let (deal, statuses) = (DealConfig::default(), StatusConfig::default());
+        let (deal, statuses) = (numbers_only(), StatusConfig::default());
         let rules = DealRules::new(&deal, &statuses);
         let mut rng = fastrand::Rng::with_seed(7);
         let mut created = 0;

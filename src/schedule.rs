@@ -147,19 +147,43 @@ pub fn render(plan: &Plan, schedulers: &[Scheduler]) -> String {
     sections.join("\n")
 }
 
-/// What `schedule --show` prints: how the last run ended and when the next is due.
+/// Whether a run is at work now, as the run lock and the last run's record tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Idle,
+    /// Another process holds the run lock.
+    Running,
+    /// The last run recorded its start but no outcome, and nobody holds the lock: it was
+    /// killed, crashed, or the machine stopped.
+    Died,
+}
+
+/// What `schedule --show` prints: how the last run ended (or that one is at work, or died)
+/// and when the next is due.
 pub fn status(
     last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
+    activity: Activity,
     every: Interval,
     now: NaiveDateTime,
 ) -> String {
-    let last = match last_run {
-        Some((started, finished, outcome, summary)) => format!(
+    let time = |at: &NaiveDateTime| at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let last = match (last_run, activity) {
+        (Some((started, ..)), Activity::Running) => {
+            format!("a run is in progress: started {}\n", time(started))
+        }
+        (None, Activity::Running) => "a run is in progress\n".to_string(),
+        (Some((started, ..)), Activity::Died) => format!(
+            "the last run, started {}, ended without recording an outcome (killed, crashed or \
+             the machine stopped); the next run repeats its unsettled work, and its log says \
+             why it stopped\n",
+            time(started)
+        ),
+        (Some((started, finished, outcome, summary)), _) => format!(
             "last run: started {}, finished {}, {outcome}: {summary}\n",
             started.format("%Y-%m-%d %H:%M:%S"),
             finished.format("%Y-%m-%d %H:%M:%S")
         ),
-        None => String::new(),
+        (None, _) => String::new(),
     };
     format!(
         "{last}{}\n",
@@ -626,10 +650,17 @@ WantedBy=timers.target
             "read 3, created 3".to_string(),
         );
         assert_eq!(
-            status(Some(&last), every(5), at(10, 3)),
+            status(Some(&last), Activity::Idle, every(5), at(10, 3)),
             "last run: started 2026-11-28 10:00:00, finished 2026-11-28 10:01:00, ok: read 3, created 3\n\
              next run due 2026-11-28 10:05 (every 5m)\n"
         );
+        let running = (at(10, 0), at(10, 0), "running".to_string(), String::new());
+        assert!(
+            status(Some(&running), Activity::Running, every(5), at(10, 3))
+                .starts_with("a run is in progress: started 2026-11-28 10:00:00\n")
+        );
+        assert!(status(Some(&running), Activity::Died, every(5), at(10, 3))
+            .starts_with("the last run, started 2026-11-28 10:00:00, ended without recording"));
     }
 
     #[test]

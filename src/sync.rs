@@ -11,6 +11,10 @@
 //! A pending document the read did not return (re-queued by `register retry`) is re-read by its
 //! number.
 //!
+//! A deal keeps the orderNumber it was created with: the register's row of the document, or of
+//! the booking that owns its deal, names it, so a changed `deal.order_number` template names only
+//! deals not yet created and never orphans one in Calltouch.
+//!
 //! The register is written once per batch on each side of its request: every document of the
 //! batch is recorded pending (with its orderNumber) in one transaction before the request
 //! leaves, and all of the batch's outcomes in one transaction after Calltouch answered. A
@@ -27,10 +31,10 @@ use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
 use crate::progress::{Progress, Silent};
 use crate::register::{
-    AcceptedDeal, DocumentRecord, FailedDocument, ListFilter, Outcome, PendingDocument, Register,
-    RegisterError, SendRecord, SyncState,
+    AcceptedDeal, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome, PendingDocument,
+    Register, RegisterError, SendRecord, SyncState,
 };
-use crate::rules::{DealRules, Decision, SentValues};
+use crate::rules::{DealRules, Decision, DocumentError, SentValues};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use crate::source::{ChangeSet, ReadFrom, Source, SourceError};
 
@@ -241,13 +245,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
     let key = checkpoint_key(config);
-    let stored = register.checkpoint(&key).await?;
-    let from = stored
-        .checkpoint
-        .clone()
-        .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
-    let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
-    let mut changes = source.changes(&from, cutoff).await?;
+    let mut changes = next_read(config, source, register).await?;
     let now = changes.read_at;
     let mut summary = CycleSummary::default();
     reread_pending(source, register, &mut changes, &mut summary).await?;
@@ -321,6 +319,22 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     Ok(summary)
 }
 
+/// What a cycle starting now reads: the changes since the stored checkpoint, dated on or after
+/// the cut-off (`reset-checkpoint --since`, else `source.start_date`).
+pub async fn next_read<S: Source, R: Register>(
+    config: &Config,
+    source: &mut S,
+    register: &R,
+) -> Result<ChangeSet, CycleError> {
+    let stored = register.checkpoint(&checkpoint_key(config)).await?;
+    let from = stored
+        .checkpoint
+        .clone()
+        .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
+    let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
+    Ok(source.changes(&from, cutoff).await?)
+}
+
 /// Adds the pending documents this read did not return (re-queued by `register retry`, whose
 /// change lies behind the checkpoint), read again by their numbers. One that is no longer found
 /// is recorded as failed, so it never waits unseen.
@@ -330,6 +344,45 @@ async fn reread_pending<S: Source, R: Register>(
     changes: &mut ChangeSet,
     summary: &mut CycleSummary,
 ) -> Result<(), CycleError> {
+    let missing = pending_outside(source, register, changes).await?;
+    for lost in &missing {
+        let reason = lost_reason(lost);
+        tracing::warn!("{reason}");
+        register
+            .record_failed(
+                &FailedDocument {
+                    kind: lost.kind,
+                    reference: lost.reference,
+                    number: &lost.number,
+                    date: Some(lost.date),
+                    order_number: lost.order_number.as_deref(),
+                    reason: &reason,
+                },
+                None,
+                changes.read_at,
+            )
+            .await?;
+        summary.failed += 1;
+    }
+    Ok(())
+}
+
+/// Why a re-queued document is given up.
+fn lost_reason(lost: &DocumentRecord) -> String {
+    format!(
+        "Номер: re-queued {} {} is no longer found by its number in the 1C database \
+         (deleted, renumbered or unreadable)",
+        lost.kind, lost.number
+    )
+}
+
+/// Adds to `changes` the pending documents the read left out, found again by their numbers;
+/// returns the ones no longer found. Reads only.
+async fn pending_outside<S: Source, R: Register>(
+    source: &mut S,
+    register: &R,
+    changes: &mut ChangeSet,
+) -> Result<Vec<DocumentRecord>, CycleError> {
     let read: HashSet<DocRef> = changes
         .documents
         .iter()
@@ -355,30 +408,131 @@ async fn reread_pending<S: Source, R: Register>(
             }
         }
     }
-    for lost in missing.iter().filter(|d| !found.contains(&d.reference)) {
-        let reason = format!(
-            "Номер: re-queued {} {} is no longer found by its number in the 1C database \
-             (deleted, renumbered or unreadable)",
-            lost.kind, lost.number
-        );
-        tracing::warn!("{reason}");
-        register
-            .record_failed(
-                &FailedDocument {
-                    kind: lost.kind,
-                    reference: lost.reference,
-                    number: &lost.number,
-                    date: Some(lost.date),
-                    order_number: lost.order_number.as_deref(),
-                    reason: &reason,
-                },
-                None,
-                changes.read_at,
-            )
-            .await?;
-        summary.failed += 1;
+    Ok(missing
+        .into_iter()
+        .filter(|d| !found.contains(&d.reference))
+        .collect())
+}
+
+/// The orderNumber of a document's deal and the deal as Calltouch last accepted it (None: not
+/// created yet). A deal keeps the number it was created with: the register's row of the
+/// document, or of the booking that owns its deal, names it whatever the template says now. A
+/// document pending without a deal keeps its number too, since its create may have reached
+/// Calltouch with the answer lost. Only a document of a deal not yet created gets the template.
+/// The deal returned may belong to another document (a collision); the caller decides.
+pub async fn resolve_deal<R: Register>(
+    rules: &DealRules<'_>,
+    register: &R,
+    snapshot: &DocumentSnapshot,
+    previous: Option<&DocumentRecord>,
+) -> Result<Result<(String, Option<DealRecord>), DocumentError>, CycleError> {
+    let root = DealRules::deal_root(snapshot);
+    let root_row = match root == snapshot.reference {
+        true => None,
+        false => register.document(root).await?,
+    };
+    for row in [previous, root_row.as_ref()].into_iter().flatten() {
+        let Some(number) = row.order_number.as_deref() else {
+            continue;
+        };
+        match deal_with_driver(register, number, snapshot).await? {
+            Some(deal) if deal.root == root => return Ok(Ok((number.to_string(), Some(deal)))),
+            None if row.reference == snapshot.reference && row.state == SyncState::Pending => {
+                return Ok(Ok((number.to_string(), None)));
+            }
+            _ => {}
+        }
     }
-    Ok(())
+    let number = match rules.order_number(snapshot) {
+        Ok(number) => number,
+        Err(error) => return Ok(Err(error)),
+    };
+    let deal = deal_with_driver(register, &number, snapshot).await?;
+    Ok(Ok((number, deal)))
+}
+
+/// The deal with this number, with the number of the document it follows when that is not
+/// `snapshot` itself, so messages name it by kind and number.
+async fn deal_with_driver<R: Register>(
+    register: &R,
+    order_number: &str,
+    snapshot: &DocumentSnapshot,
+) -> Result<Option<DealRecord>, CycleError> {
+    let Some(mut deal) = register.deal(order_number).await? else {
+        return Ok(None);
+    };
+    if deal.driver != snapshot.reference {
+        deal.driver_number = register.document(deal.driver).await?.map(|d| d.number);
+    }
+    Ok(Some(deal))
+}
+
+/// Why a document cannot have the orderNumber another document's deal already carries.
+async fn taken_number<R: Register>(
+    register: &R,
+    snapshot: &DocumentSnapshot,
+    deal: &DealRecord,
+) -> Result<String, CycleError> {
+    let owner = match register.document(deal.root).await? {
+        Some(row) => format!("{} {}", row.kind, row.number.trim()),
+        None => "another document".to_string(),
+    };
+    Ok(format!(
+        "Номер: orderNumber {} already names the deal of {owner}, so {} cannot have it (one \
+         number in two kinds or years); set deal.order_number to \"{}\", which applies only to \
+         deals not yet created",
+        deal.order_number,
+        DealRules::deal_root_label(snapshot),
+        crate::config::DEFAULT_ORDER_NUMBER
+    ))
+}
+
+/// Documents that the read would give one orderNumber without sharing a deal, one message per
+/// number, for `check` and `preview` to report before anything is sent.
+pub async fn collisions<R: Register>(
+    config: &Config,
+    register: &R,
+    documents: &[DocumentSnapshot],
+) -> Result<Vec<String>, CycleError> {
+    let rules = DealRules::new(&config.deal, &config.statuses);
+    // orderNumber → the deal roots that would carry it, with their labels.
+    let mut owners: std::collections::BTreeMap<String, Vec<(DocRef, String)>> =
+        std::collections::BTreeMap::new();
+    for snapshot in documents {
+        let previous = register.document(snapshot.reference).await?;
+        let Ok((number, deal)) =
+            resolve_deal(&rules, register, snapshot, previous.as_ref()).await?
+        else {
+            continue;
+        };
+        let roots = owners.entry(number).or_default();
+        if let Some(deal) = deal {
+            if !roots.iter().any(|(root, _)| *root == deal.root) {
+                let owner = match register.document(deal.root).await? {
+                    Some(row) => format!("{} {} (its deal exists)", row.kind, row.number.trim()),
+                    None => "a document whose deal exists".to_string(),
+                };
+                roots.push((deal.root, owner));
+            }
+        }
+        let root = DealRules::deal_root(snapshot);
+        if !roots.iter().any(|(known, _)| *known == root) {
+            roots.push((root, DealRules::deal_root_label(snapshot)));
+        }
+    }
+    Ok(owners
+        .into_iter()
+        .filter(|(_, roots)| roots.len() > 1)
+        .map(|(number, roots)| {
+            let names: Vec<String> = roots.into_iter().map(|(_, label)| label).collect();
+            format!(
+                "orderNumber {number} would name the deals of {}: only the first gets one; set \
+                 deal.order_number to \"{}\" (it applies only to deals not yet created)",
+                names.join(" and "),
+                crate::config::DEFAULT_ORDER_NUMBER
+            )
+        })
+        .collect())
 }
 
 /// Splits the documents into rounds so that no round holds two documents of the same deal:
@@ -393,8 +547,10 @@ async fn group_into_rounds<R: Register>(
     let mut depth: HashMap<String, usize> = HashMap::new();
     let mut rounds: Vec<Vec<(String, DocumentSnapshot)>> = Vec::new();
     for snapshot in documents {
-        let order_number = match rules.order_number(&snapshot) {
-            Ok(order_number) => order_number,
+        let previous = register.document(snapshot.reference).await?;
+        let order_number = match resolve_deal(rules, register, &snapshot, previous.as_ref()).await?
+        {
+            Ok((order_number, _)) => order_number,
             Err(error) => {
                 fail_document(register, &snapshot, None, &error.to_string(), now).await?;
                 summary.failed += 1;
@@ -447,19 +603,16 @@ async fn decide_round<R: Register>(
             summary.deferred += 1;
             continue;
         }
-        let deal = register.deal(&order_number).await?;
+        let deal = deal_with_driver(register, &order_number, &snapshot).await?;
         if let Some(deal) = &deal {
             if deal.root != DealRules::deal_root(&snapshot) {
-                let reason = format!(
-                    "Номер: orderNumber {order_number} already belongs to another document's deal \
-                     (a number repeated across years or kinds); add {{year}} or {{kind}} to deal.order_number"
-                );
+                let reason = taken_number(register, &snapshot, deal).await?;
                 fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
                 summary.failed += 1;
                 continue;
             }
         }
-        let plan = match rules.decide(&snapshot, deal.as_ref(), now) {
+        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
             Ok(plan) => plan,
             Err(error) => {
                 fail_document(
@@ -474,6 +627,7 @@ async fn decide_round<R: Register>(
                 continue;
             }
         };
+        plan.decision.renumber(&order_number);
         for warning in &plan.warnings {
             tracing::warn!(document = %snapshot.label(), "{warning}");
         }
@@ -741,79 +895,172 @@ pub struct PreviewItem {
     pub notes: Vec<String>,
 }
 
-/// The request bodies the next cycle would send for the documents with this number.
+/// The request bodies the next cycle would send for the documents with this number. They are
+/// planned in order as the cycle would send them, so a second document given the orderNumber of
+/// the first one's deal shows as the error the cycle would record.
 pub async fn preview<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
     register: &R,
     number: &str,
 ) -> Result<Vec<PreviewItem>, CycleError> {
+    let documents = source.find_by_number(number).await?;
+    plan_documents(
+        config,
+        register,
+        documents,
+        chrono::Local::now().naive_local(),
+    )
+    .await
+}
+
+/// What a dry run found: the documents a cycle would read now and what it would do with each.
+#[derive(Debug, Clone, Default)]
+pub struct DryRun {
+    pub items: Vec<PreviewItem>,
+    /// Documents whose rows could not be decoded, as the cycle would record them.
+    pub rejected: Vec<String>,
+}
+
+/// The whole cycle read and decided, nothing sent: the changes since the checkpoint and the
+/// re-queued documents, planned in order. The register and the checkpoint are only read.
+pub async fn dry_run<S: Source, R: Register>(
+    config: &Config,
+    source: &mut S,
+    register: &R,
+) -> Result<DryRun, CycleError> {
+    let mut changes = next_read(config, source, register).await?;
+    let lost = pending_outside(source, register, &mut changes).await?;
+    let rejected = changes
+        .rejected
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}: {}: {}",
+                r.kind,
+                r.number.as_deref().unwrap_or("(number unreadable)"),
+                r.field,
+                r.reason
+            )
+        })
+        .chain(lost.iter().map(lost_reason))
+        .collect();
+    let items = plan_documents(config, register, changes.documents, changes.read_at).await?;
+    Ok(DryRun { items, rejected })
+}
+
+/// Plans documents in order without sending or recording anything: each sees the deals the
+/// earlier ones would have created or updated.
+async fn plan_documents<R: Register>(
+    config: &Config,
+    register: &R,
+    documents: Vec<DocumentSnapshot>,
+    now: NaiveDateTime,
+) -> Result<Vec<PreviewItem>, CycleError> {
     let rules = DealRules::new(&config.deal, &config.statuses);
-    let now = chrono::Local::now().naive_local();
+    // orderNumber → the deal as it would stand, with the label of the document owning it.
+    let mut planned: HashMap<String, (DealRecord, String)> = HashMap::new();
     let mut items = Vec::new();
-    for mut snapshot in source.find_by_number(number).await? {
+    for mut snapshot in documents {
         fill_booking_state_time(register, &mut snapshot, now).await?;
         let document = snapshot.label();
-        let order_number = match rules.order_number(&snapshot) {
-            Ok(order_number) => order_number,
-            Err(error) => {
-                items.push(PreviewItem {
-                    document,
-                    order_number: None,
-                    action: "error",
-                    body: serde_json::Value::Null,
-                    notes: vec![error.to_string()],
-                });
+        let error = |order_number: Option<String>, note: String| PreviewItem {
+            document: document.clone(),
+            order_number,
+            action: "error",
+            body: serde_json::Value::Null,
+            notes: vec![note],
+        };
+        let previous = register.document(snapshot.reference).await?;
+        let (order_number, stored) =
+            match resolve_deal(&rules, register, &snapshot, previous.as_ref()).await? {
+                Ok(resolved) => resolved,
+                Err(problem) => {
+                    items.push(error(None, problem.to_string()));
+                    continue;
+                }
+            };
+        let root = DealRules::deal_root(&snapshot);
+        let deal = match planned.get(&order_number) {
+            Some((deal, owner)) if deal.root != root => {
+                items.push(error(
+                    Some(order_number.clone()),
+                    format!(
+                        "Номер: orderNumber {order_number} would already name the deal of {owner}; \
+                         set deal.order_number to \"{}\" (it applies only to deals not yet created)",
+                        crate::config::DEFAULT_ORDER_NUMBER
+                    ),
+                ));
+                continue;
+            }
+            Some((deal, _)) => Some(deal.clone()),
+            None => stored,
+        };
+        if let Some(deal) = deal.as_ref().filter(|deal| deal.root != root) {
+            let reason = taken_number(register, &snapshot, deal).await?;
+            items.push(error(Some(order_number), reason));
+            continue;
+        }
+        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
+            Ok(plan) => plan,
+            Err(problem) => {
+                items.push(error(Some(order_number), problem.to_string()));
                 continue;
             }
         };
-        let deal = register.deal(&order_number).await?;
-        let item = match rules.decide(&snapshot, deal.as_ref(), now) {
-            Err(error) => PreviewItem {
-                document,
-                order_number: Some(order_number),
-                action: "error",
-                body: serde_json::Value::Null,
-                notes: vec![error.to_string()],
-            },
-            Ok(plan) => {
-                let (action, body, mut notes) = match plan.decision {
-                    Decision::Create { order, .. } => (
-                        "create",
-                        serde_json::to_value(CreateRequest {
-                            crm: config.deal.crm.clone(),
-                            orders: vec![order],
-                        }),
-                        Vec::new(),
-                    ),
-                    Decision::Update { order, .. } => (
-                        "update",
-                        serde_json::to_value(UpdateRequest {
-                            orders: vec![order],
-                        }),
-                        Vec::new(),
-                    ),
-                    Decision::Unchanged => (
-                        "nothing",
-                        Ok(serde_json::Value::Null),
-                        vec!["nothing relevant changed since Calltouch accepted the deal"
-                            .to_string()],
-                    ),
-                    Decision::Skip { reason } => {
-                        ("skip", Ok(serde_json::Value::Null), vec![reason])
-                    }
-                };
-                notes.extend(plan.warnings);
-                PreviewItem {
-                    document,
-                    order_number: Some(order_number),
-                    action,
-                    body: body.unwrap_or_default(),
-                    notes,
-                }
-            }
+        plan.decision.renumber(&order_number);
+        let planned_deal = |sent: SentValues| DealRecord {
+            order_number: order_number.clone(),
+            root,
+            driver: snapshot.reference,
+            driver_kind: snapshot.kind,
+            driver_date: Some(snapshot.date),
+            driver_number: Some(snapshot.number.clone()),
+            status: sent.status,
+            revenue: sent.revenue,
+            manager: sent.manager,
         };
-        items.push(item);
+        let (action, body, mut notes, after) = match plan.decision {
+            Decision::Create { order, sent } => (
+                "create",
+                serde_json::to_value(CreateRequest {
+                    crm: config.deal.crm.clone(),
+                    orders: vec![order],
+                }),
+                Vec::new(),
+                Some(planned_deal(sent)),
+            ),
+            Decision::Update { order, sent, .. } => (
+                "update",
+                serde_json::to_value(UpdateRequest {
+                    orders: vec![order],
+                }),
+                Vec::new(),
+                Some(planned_deal(sent)),
+            ),
+            Decision::Unchanged => (
+                "nothing",
+                Ok(serde_json::Value::Null),
+                vec!["nothing relevant changed since Calltouch accepted the deal".to_string()],
+                None,
+            ),
+            Decision::Skip { reason } => ("skip", Ok(serde_json::Value::Null), vec![reason], None),
+        };
+        notes.extend(plan.warnings);
+        if let Some(after) = after {
+            let owner = planned
+                .get(&order_number)
+                .map(|(_, owner)| owner.clone())
+                .unwrap_or_else(|| DealRules::deal_root_label(&snapshot));
+            planned.insert(order_number.clone(), (after, owner));
+        }
+        items.push(PreviewItem {
+            document,
+            order_number: Some(order_number),
+            action,
+            body: body.unwrap_or_default(),
+            notes,
+        });
     }
     Ok(items)
 }

@@ -232,7 +232,11 @@ mod watch_signal {
         // Let the first cycle fail against the closed port and the loop enter its wait.
         let register = config.with_file_name("register.sqlite");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while last_run(&register).await.is_none() {
+        // A run records "running" when it starts, and its outcome when it ends.
+        while last_run(&register)
+            .await
+            .is_none_or(|(.., outcome, _)| outcome == "running")
+        {
             assert!(Instant::now() < deadline, "no cycle was recorded");
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -48,6 +48,9 @@ impl Harness {
             max_attempts = 2
             backoff_initial_ms = 5
             backoff_max_ms = 20
+            [deal]
+            # The documents here carry numbers unique across kinds and years.
+            order_number = "{{number}}"
             [source]
             kind = "postgres"
             preset = "alfa6"

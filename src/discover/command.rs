@@ -80,11 +80,11 @@ async fn finish(
     if missing.is_empty() {
         check_name_map(config, &map)?;
         write_map(&path, &map, preset, origin)?;
-        println!(
+        crate::outln!(
             "ok  name map {} written from {origin}: every entry the {} queries use, checked against the database",
             path.display(),
             preset.code()
-        );
+        )?;
         return Ok(exit::OK);
     }
     let partial = PathBuf::from(format!("{}.incomplete", path.display()));

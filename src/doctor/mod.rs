@@ -1,7 +1,8 @@
 //! `check`: the doctor. It runs every check an administrator needs before scheduling the tool:
 //! the config and secrets, the name map against the live 1C schema (PostgreSQL or MS SQL), read
-//! access to the 1C data, a writable register, and a resolvable Calltouch host. It goes on after
-//! a failure, so one run lists every problem, each on one line that says what to do.
+//! access to the 1C data, a writable register, a resolvable Calltouch host, and orderNumbers that
+//! no two deals of the next read would share. It goes on after a failure, so one run lists every
+//! problem, each on one line that says what to do.
 
 pub mod schema;
 
@@ -17,6 +18,7 @@ use crate::discover::mssql::MssqlMetadata;
 use crate::register::{self, Register};
 use crate::source::namemap::NameMap;
 use crate::source::{self, Source};
+use crate::sync;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +60,13 @@ pub async fn examine(config_path: &Path, config: &Config) -> Vec<Finding> {
         Ok(_) => Finding::ok("Calltouch token is set"),
         Err(error) => Finding::fail(format!("Calltouch token: {error}")),
     });
-    findings.extend(database(config).await);
+    let database = database(config).await;
+    let readable = database.iter().all(|finding| finding.passed);
+    findings.extend(database);
     findings.push(register(config).await);
+    if readable {
+        findings.extend(order_numbers(config).await);
+    }
     findings.push(calltouch_host(&config.calltouch.base_url).await);
     findings
 }
@@ -168,6 +175,48 @@ async fn read_one(config: &Config) -> Finding {
             "reading 1C data failed: {error}; grant the login SELECT on the mapped tables \
              (see config/alfa-calltouch.example.toml, source.user)"
         )),
+    }
+}
+
+/// Collisions shown at most, so a base numbered wholly against the template gives a readable
+/// answer.
+const COLLISIONS_SHOWN: usize = 5;
+
+/// The documents the next run reads, given their orderNumbers (the ones their deals already
+/// have, else the template's): two deals must never share one, or the second document fails.
+async fn order_numbers(config: &Config) -> Vec<Finding> {
+    let result = async {
+        let register = register::open(config).await?;
+        let mut source = source::open(config).await?;
+        let changes = sync::next_read(config, &mut source, &register).await?;
+        let collisions = sync::collisions(config, &register, &changes.documents).await?;
+        Ok::<_, anyhow::Error>((changes.documents.len(), collisions))
+    }
+    .await;
+    match result {
+        Ok((read, collisions)) if collisions.is_empty() => vec![Finding::ok(format!(
+            "the {read} document(s) the next run reads get distinct orderNumbers \
+             (deal.order_number = \"{}\")",
+            config.deal.order_number
+        ))],
+        Ok((_, collisions)) => {
+            let more = collisions.len().saturating_sub(COLLISIONS_SHOWN);
+            let mut findings: Vec<Finding> = collisions
+                .into_iter()
+                .take(COLLISIONS_SHOWN)
+                .map(Finding::fail)
+                .collect();
+            if more > 0 {
+                findings.push(Finding::fail(format!(
+                    "{more} more orderNumber collision(s) of the same kind"
+                )));
+            }
+            findings
+        }
+        Err(error) => vec![Finding::fail(format!(
+            "cannot read the documents the next run would send to compare their orderNumbers: \
+             {error:#}"
+        ))],
     }
 }
 

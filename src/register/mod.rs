@@ -34,6 +34,9 @@ pub struct DealRecord {
     pub driver_kind: DocKind,
     /// The driver's document date, when the register knows it.
     pub driver_date: Option<NaiveDateTime>,
+    /// The driver's document number, for messages; filled by the cycle when the driver is
+    /// another document.
+    pub driver_number: Option<String>,
     /// Values last accepted by Calltouch.
     pub status: Option<String>,
     pub revenue: Option<Money>,
@@ -613,6 +616,7 @@ impl StoredDeal {
             driver: parse_ref(&self.driver)?,
             driver_kind: parse_kind(&self.driver_kind)?,
             driver_date: self.driver_date,
+            driver_number: None,
             status: self.status,
             revenue: self.revenue.as_deref().map(parse_money).transpose()?,
             manager: self.manager,

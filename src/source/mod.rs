@@ -116,6 +116,14 @@ impl Source for AnySource {
 /// names for the configured database.
 pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
     let path = config.name_map_path();
+    if !path.exists() {
+        return Err(SourceError::NameMap(format!(
+            "{} does not exist; write it with `alfa-calltouch --config <this config> discover` \
+             (it reads the names from the 1C database's own metadata, see docs/name-map.md), \
+             or set source.name_map to where it is",
+            path.display()
+        )));
+    }
     let map = namemap::NameMap::load(&path)
         .map_err(|e| SourceError::NameMap(format!("{}: {e}", path.display())))?;
     match config.source.kind {
