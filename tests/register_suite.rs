@@ -549,6 +549,11 @@ async fn the_status_reads_count_runs_documents_and_sends(backend: Backend) {
         .record_run(seconds(120), seconds(120), "error", "no database")
         .await
         .unwrap();
+    // A run records `running` when it starts; the status reads count finished runs only.
+    register
+        .record_run(seconds(180), seconds(180), "running", "")
+        .await
+        .unwrap();
     let recent = register.recent_runs(2).await.unwrap();
     assert_eq!(
         recent.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),

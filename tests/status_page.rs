@@ -68,7 +68,7 @@ fn write_config(
             "[register]\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
              database = \"{database}\"\nuser = \"postgres\"\n\
              password_env = \"ALFA_STATUS_TEST_UNSET\"\npassword_file = \"db-password.txt\"\n\
-             schema = \"alfa_calltouch\"\n",
+             schema = \"alfa_calltouch\"\ntls = \"off\"\n",
             cluster().port()
         ),
     };
@@ -397,7 +397,8 @@ async fn watch_listen_serves_while_cycles_run_and_stops_on_sigterm() {
         assert!(tokio::time::Instant::now() < deadline, "{health}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(health.contains("cannot read name map"), "{health}");
+    assert!(health.contains("name map"), "{health}");
+    assert!(health.contains("does not exist"), "{health}");
     let (status, _, page) = get(&url, None).await;
     assert_eq!(status, 200);
     assert!(page.contains("class=\"health bad\""), "{page}");

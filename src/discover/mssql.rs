@@ -164,8 +164,9 @@ impl MssqlMetadata {
 
     /// Connects with an ADO.NET connection string (tests).
     pub async fn from_ado_string(connection: &str) -> Result<MssqlMetadata, DiscoverError> {
-        let target = MssqlTarget::from_ado_string(Role::Source, connection, Duration::from_secs(30))
-            .map_err(|e| DiscoverError::Database(e.to_string()))?;
+        let target =
+            MssqlTarget::from_ado_string(Role::Source, connection, Duration::from_secs(30))
+                .map_err(|e| DiscoverError::Database(e.to_string()))?;
         MssqlMetadata::open(target, Duration::from_secs(300)).await
     }
 

@@ -7,9 +7,9 @@ use tokio_postgres::Client;
 
 use super::live::{LiveColumn, LiveDatabase, LiveSchema};
 use super::{DiscoverError, MetadataStore};
-use crate::source::namemap::Dialect;
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
+use crate::source::namemap::Dialect;
 
 /// `Config` files asked for in one query.
 const FILES_PER_QUERY: usize = 500;

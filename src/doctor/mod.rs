@@ -122,16 +122,20 @@ async fn database(config: &Config) -> Vec<Finding> {
 /// The same walk on MS SQL: the login, the mapped tables' columns from
 /// `INFORMATION_SCHEMA.COLUMNS`, then a read.
 async fn mssql_database(config: &Config, map: &NameMap) -> Vec<Finding> {
-    let target = match Endpoint::source(config)
-        .and_then(|e| MssqlTarget::new(&e, "alfa-calltouch check"))
-    {
-        Ok(target) => target,
-        Err(error) => return vec![Finding::fail(error.to_string())],
-    };
+    let target =
+        match Endpoint::source(config).and_then(|e| MssqlTarget::new(&e, "alfa-calltouch check")) {
+            Ok(target) => target,
+            Err(error) => return vec![Finding::fail(error.to_string())],
+        };
     let place = target.place().to_string();
     // The error says what the server answered and what to check: a refused login is not
     // reported as an unreachable server.
-    let db = match MssqlMetadata::open(target, Duration::from_secs(config.source.query_timeout_secs)).await {
+    let db = match MssqlMetadata::open(
+        target,
+        Duration::from_secs(config.source.query_timeout_secs),
+    )
+    .await
+    {
         Ok(db) => db,
         Err(error) => return vec![Finding::fail(error.to_string())],
     };

@@ -257,19 +257,20 @@ ORDER BY [id] DESC",
     (
         "recent runs",
         "SELECT TOP (@P1) [started_at], [finished_at], [outcome], [summary]
-FROM [{schema}].[runs] ORDER BY [id] DESC",
+FROM [{schema}].[runs] WHERE [outcome] <> 'running' ORDER BY [id] DESC",
     ),
     (
         "run durations",
-        "SELECT [outcome], CAST(DATEDIFF(second, [started_at], [finished_at]) AS bigint),
+        "SELECT [outcome], CAST(DATEDIFF(ss, [started_at], [finished_at]) AS bigint),
     COUNT_BIG(*)
 FROM [{schema}].[runs]
-GROUP BY [outcome], DATEDIFF(second, [started_at], [finished_at])
+WHERE [outcome] <> 'running'
+GROUP BY [outcome], DATEDIFF(ss, [started_at], [finished_at])
 ORDER BY 1, 2",
     ),
     (
         "last success",
-        "SELECT MAX([finished_at]) FROM [{schema}].[runs] WHERE [outcome] <> 'error'",
+        "SELECT MAX([finished_at]) FROM [{schema}].[runs] WHERE [outcome] NOT IN ('error', 'running')",
     ),
     (
         "document totals",

@@ -87,6 +87,24 @@ pub struct SqliteRegister {
     path: PathBuf,
 }
 
+/// Switches the file to WAL. SQLite answers "database is locked" at once, without waiting for
+/// the busy timeout, when another connection switches the same new file at that moment (a cycle
+/// and the status page opening a new register together), so that answer is retried briefly.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteRegister {
     /// Opens (creating or migrating) the register file.
     pub fn open(path: &Path) -> Result<SqliteRegister, RegisterError> {
@@ -100,8 +118,7 @@ impl SqliteRegister {
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
+        set_wal(&conn).map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_error)?;
         let mut register = SqliteRegister {

@@ -93,19 +93,21 @@ pub const RECORD_RUN: &str =
 pub const LAST_RUN: &str =
     "SELECT started_at, finished_at, outcome, summary FROM runs ORDER BY id DESC LIMIT 1";
 
-pub const RECENT_RUNS: &str =
-    "SELECT started_at, finished_at, outcome, summary FROM runs ORDER BY id DESC LIMIT $1";
+/// Finished runs only: a run records a `running` row when it starts (for `schedule --show`).
+pub const RECENT_RUNS: &str = "SELECT started_at, finished_at, outcome, summary FROM runs
+     WHERE outcome <> 'running' ORDER BY id DESC LIMIT $1";
 
 /// Runs per outcome and duration; `{seconds}` is the backend's whole-second difference of
 /// `finished_at` and `started_at`.
 const RUN_DURATIONS: &str = "SELECT outcome, {seconds}, COUNT(*) FROM runs
-     GROUP BY 1, 2 ORDER BY 1, 2";
+     WHERE outcome <> 'running' GROUP BY 1, 2 ORDER BY 1, 2";
 
 pub fn run_durations(seconds: &str) -> String {
     RUN_DURATIONS.replace("{seconds}", seconds)
 }
 
-pub const LAST_SUCCESS: &str = "SELECT MAX(finished_at) FROM runs WHERE outcome <> 'error'";
+pub const LAST_SUCCESS: &str =
+    "SELECT MAX(finished_at) FROM runs WHERE outcome NOT IN ('error', 'running')";
 
 pub const DOCUMENT_TOTALS: &str = "SELECT kind, state,
          CASE WHEN last_error IS NULL THEN 0 ELSE 1 END, COUNT(*)

@@ -54,13 +54,13 @@ pub fn render(data: &MetricsData) -> String {
         &mut out,
         "alfa_calltouch_cycles_total",
         "counter",
-        "Cycles recorded in the register, by outcome (ok, deferred, error).",
+        "Cycles recorded in the register, by outcome (ok, deferred, failed documents, error).",
     );
     let mut cycles: BTreeMap<&str, u64> = BTreeMap::new();
     for run in &data.runs {
         *cycles.entry(&run.outcome).or_default() += run.count;
     }
-    for outcome in ["ok", "deferred", "error"] {
+    for outcome in ["ok", "deferred", "failed documents", "error"] {
         cycles.entry(outcome).or_default();
     }
     for (outcome, count) in &cycles {

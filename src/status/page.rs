@@ -48,6 +48,7 @@ fn outcome_label(outcome: &str) -> (&'static str, Option<u8>) {
     match outcome {
         "ok" => ("успешно", Some(exit::OK)),
         "deferred" => ("часть документов отложена", Some(exit::DEFERRED)),
+        "failed documents" => ("есть документы с ошибками", Some(exit::FAILED_DOCUMENTS)),
         "error" => ("ошибка", Some(exit::FAILURE)),
         _ => ("?", None),
     }
