@@ -506,7 +506,7 @@ fn default_every_minutes() -> Interval {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        warn_if_others_can_read(path);
+        crate::privacy::warn_if_others_can_read(path);
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -710,26 +710,6 @@ impl Config {
     }
 }
 
-/// Warns when users other than the owner may read a file that holds or points to secrets.
-#[cfg(unix)]
-fn warn_if_others_can_read(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return;
-    };
-    if metadata.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(
-            "{} can be read by other users; restrict it with `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-}
-
-/// Windows files inherit the folder's ACL; there is no mode to check.
-#[cfg(not(unix))]
-fn warn_if_others_can_read(_path: &Path) {}
-
 fn read_secret(
     env_key: &str,
     env_name: &str,
@@ -747,7 +727,7 @@ fn read_secret(
             format!("set the environment variable {env_name}, or `{file_key}`"),
         ));
     };
-    warn_if_others_can_read(&path);
+    crate::privacy::warn_if_others_can_read(&path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ConfigError::invalid(file_key, format!("cannot read {}: {e}", path.display()))
     })?;

@@ -96,12 +96,23 @@ impl SqliteRegister {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(parent);
         }
+        // Created owner-only before SQLite opens it: SQLite gives its -wal, -shm and -journal
+        // files the mode of the database file.
+        let created = crate::privacy::open_owner_only(path).map_err(|e| RegisterError::Open {
+            place: path.display().to_string(),
+            message: format!("cannot create the register file: {e}"),
+        })?;
+        drop(created);
+        crate::privacy::warn_if_others_can_read(path);
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        // Pruned send-log rows are overwritten, not left readable in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(open_error)?;
         let mut register = SqliteRegister {
             conn,
