@@ -288,6 +288,10 @@ pub struct RegisterConfig {
     /// SQLite: the register file.
     #[serde(default = "default_register_path")]
     pub path: PathBuf,
+    /// Days the send log keeps each request body (which holds customers' phones and e-mails)
+    /// before the cycle deletes it; every backend.
+    #[serde(default = "default_send_log_days")]
+    pub send_log_days: u32,
     /// Server backends: where the register's schema lives.
     #[serde(default)]
     pub host: String,
@@ -313,6 +317,7 @@ impl Default for RegisterConfig {
         RegisterConfig {
             kind: RegisterKind::Sqlite,
             path: default_register_path(),
+            send_log_days: default_send_log_days(),
             host: String::new(),
             port: None,
             database: String::new(),
@@ -351,6 +356,13 @@ impl RegisterConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=3650).contains(&self.send_log_days) {
+            return Err(ConfigError::invalid(
+                "register.send_log_days",
+                "must be between 1 and 3650 days (the send log keeps customers' phones and \
+                 e-mails that long)",
+            ));
+        }
         if self.kind == RegisterKind::Sqlite {
             return Ok(());
         }
@@ -483,6 +495,9 @@ fn default_tls() -> String {
 }
 fn default_register_password_env() -> String {
     "ALFA_REGISTER_PASSWORD".into()
+}
+fn default_send_log_days() -> u32 {
+    30
 }
 fn default_register_schema() -> String {
     "alfa_calltouch".into()

@@ -262,6 +262,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     let mut changes = source.changes(&from, cutoff).await?;
     let now = changes.read_at;
     let mut summary = CycleSummary::default();
+    prune_send_log(config, register, now).await?;
     reread_pending(source, register, &mut changes, &mut summary).await?;
     summary.read = changes.documents.len() + changes.rejected.len();
     progress.read(summary.read);
@@ -339,6 +340,21 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     }
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// Deletes the send-log rows older than `[register] send_log_days`: the request bodies hold
+/// customers' phones and e-mails, which the register keeps nowhere else.
+async fn prune_send_log<R: Register>(
+    config: &Config,
+    register: &mut R,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    let before = now - chrono::Duration::days(i64::from(config.register.send_log_days));
+    let pruned = register.prune_send_log(before).await?;
+    if pruned > 0 {
+        tracing::info!("send log: deleted {pruned} requests older than {before}");
+    }
+    Ok(())
 }
 
 /// Adds the pending documents this read did not return (re-queued by `register retry`, whose

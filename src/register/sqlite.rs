@@ -336,7 +336,7 @@ impl Register for SqliteRegister {
             params![
                 snapshot.reference.to_uuid_string(),
                 state.code(),
-                reason,
+                super::kept_text(reason),
                 fmt_time(now)
             ],
         )?;
@@ -382,6 +382,13 @@ impl Register for SqliteRegister {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
+        let deleted = self
+            .conn
+            .execute(&dialect(statements::PRUNE_SEND_LOG), [fmt_time(before)])?;
+        Ok(deleted as u64)
+    }
+
     async fn record_run(
         &self,
         started_at: NaiveDateTime,
@@ -395,7 +402,7 @@ impl Register for SqliteRegister {
                 fmt_time(started_at),
                 fmt_time(finished_at),
                 outcome,
-                summary
+                super::kept_text(Some(summary))
             ],
         )?;
         Ok(())
@@ -441,7 +448,7 @@ fn mark_pending(
     tx.prepare_cached(&dialect(statements::MARK_PENDING))?
         .execute(params![
             snapshot.reference.to_uuid_string(),
-            document.error,
+            super::kept_text(document.error),
             i64::from(document.count_attempt),
             fmt_time(now)
         ])?;
@@ -494,7 +501,7 @@ fn record_failed(
             failed.number,
             fmt_time(failed.date.unwrap_or_default()),
             failed.order_number,
-            failed.reason,
+            super::kept_text(Some(failed.reason)),
             fmt_time(now)
         ])?;
     match send {
