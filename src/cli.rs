@@ -27,7 +27,8 @@ pub mod exit {
     pub const CONFIG: u8 = 2;
     /// Another run holds the lock; this one did nothing.
     pub const BUSY: u8 = 3;
-    /// The cycle completed but Calltouch deferred some documents; they are retried next run.
+    /// Calltouch deferred some documents, or was unreachable and the cycle stopped sending
+    /// (counting no attempt); they are retried next run.
     pub const DEFERRED: u8 = 4;
 }
 

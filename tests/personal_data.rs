@@ -234,3 +234,46 @@ async fn the_register_its_wal_and_the_lock_are_readable_by_the_owner_only() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_register_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("warn");
+    let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
+    let config = config(&dir, &emulator, 30).await;
+    let config_path = dir.join("c.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[calltouch]\nsite_id = \"{SITE_ID}\"\n[source]\nkind = \"postgres\"\n\
+             preset = \"alfa6\"\nname_map = \"map.toml\"\nstart_date = \"2026-01-01\"\n\
+             host = \"127.0.0.1\"\ndatabase = \"alfa\"\nuser = \"reader\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = config.register_path();
+    drop(SqliteRegister::open(&path).unwrap());
+    let register = |mode: u32| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_alfa-calltouch"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("register")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let open = register(0o644);
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        open.contains("can be read by other users") && open.contains(&file),
+        "{open}"
+    );
+    let private = register(0o600);
+    assert!(!private.contains("can be read by other users"), "{private}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -633,3 +633,69 @@ async fn an_outage_stops_the_cycle_at_the_first_batch_and_the_next_cycle_goes_on
         assert_eq!((record.state, record.attempts), (SyncState::Sent, 0));
     }
 }
+
+/// A 1C database whose connection is gone: the read fails, or (`read_works`) the read returns
+/// nothing and the re-read of the waiting document by its number fails.
+struct LostDatabase {
+    read_works: bool,
+}
+
+impl alfa_calltouch::source::Source for LostDatabase {
+    async fn changes(
+        &mut self,
+        _from: &alfa_calltouch::source::ReadFrom,
+        _cutoff: NaiveDate,
+    ) -> Result<alfa_calltouch::source::ChangeSet, alfa_calltouch::source::SourceError> {
+        if !self.read_works {
+            return Err(alfa_calltouch::source::SourceError::Connect(
+                "connection reset by peer".into(),
+            ));
+        }
+        Ok(alfa_calltouch::source::ChangeSet {
+            documents: Vec::new(),
+            rejected: Vec::new(),
+            checkpoint: "0".into(),
+            read_at: at(20, 13),
+        })
+    }
+
+    async fn find_by_number(
+        &mut self,
+        _number: &str,
+    ) -> Result<Vec<DocumentSnapshot>, alfa_calltouch::source::SourceError> {
+        Err(alfa_calltouch::source::SourceError::Query {
+            query: "with_number".into(),
+            message: "connection closed".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_lost_database_connection_counts_no_attempt_and_fails_nothing() {
+    let mut h = Harness::new("lost-db").await;
+    let waiting = booking(90, "ЗР-090", "Подтверждено");
+    h.source.put(waiting.clone());
+    // Calltouch answers the probe, so the 500s count one attempt against the booking.
+    h.emulator.push_fault(Fault::ServerError(500));
+    h.emulator.push_fault(Fault::ServerError(500));
+    let first = h.cycle().await.unwrap();
+    assert_eq!((first.deferred, first.failed), (1, 0), "{first}");
+    let before = h.register.list(&Default::default()).await.unwrap();
+
+    for read_works in [false, true] {
+        let mut lost = LostDatabase { read_works };
+        let error = run_cycle(&h.config, &mut lost, &mut h.register, &h.client)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, CycleError::Source(_)), "{error}");
+        let after = h.register.list(&Default::default()).await.unwrap();
+        assert_eq!(after, before, "read works: {read_works}");
+    }
+    assert_eq!(
+        (before[0].state, before[0].attempts),
+        (SyncState::Pending, 1)
+    );
+    // The connection is back: the booking goes out as if nothing had happened.
+    let back = h.cycle().await.unwrap();
+    assert_eq!((back.created, back.failed), (1, 0), "{back}");
+}
