@@ -49,7 +49,8 @@ pub mod exit {
     pub const CONFIG: u8 = 2;
     /// Another run holds the lock; this one did nothing.
     pub const BUSY: u8 = 3;
-    /// The cycle completed but Calltouch deferred some documents; they are retried next run.
+    /// Calltouch deferred some documents, or was unreachable and the cycle stopped sending
+    /// (counting no attempt); they are retried next run.
     pub const DEFERRED: u8 = 4;
     /// The cycle completed but some documents failed (bad data, rejected, collided, or given
     /// up): `register --state failed` lists them with the fix, `register retry` re-sends.

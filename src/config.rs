@@ -345,6 +345,10 @@ pub struct RegisterConfig {
     /// SQLite: the register file.
     #[serde(default = "default_register_path")]
     pub path: PathBuf,
+    /// Days the send log keeps each request body (which holds customers' phones and e-mails)
+    /// before the cycle deletes it; every backend.
+    #[serde(default = "default_send_log_days")]
+    pub send_log_days: u32,
     /// Server backends: where the register's schema lives.
     #[serde(default)]
     pub host: String,
@@ -385,6 +389,7 @@ impl Default for RegisterConfig {
         RegisterConfig {
             kind: RegisterKind::Sqlite,
             path: default_register_path(),
+            send_log_days: default_send_log_days(),
             host: String::new(),
             port: None,
             instance: None,
@@ -429,6 +434,13 @@ impl RegisterConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=3650).contains(&self.send_log_days) {
+            return Err(ConfigError::invalid(
+                "register.send_log_days",
+                "must be between 1 and 3650 days (the send log keeps customers' phones and \
+                 e-mails that long)",
+            ));
+        }
         if self.kind == RegisterKind::Sqlite {
             return Ok(());
         }
@@ -648,6 +660,9 @@ fn default_backoff_max_ms() -> u64 {
 fn default_register_password_env() -> String {
     "ALFA_REGISTER_PASSWORD".into()
 }
+fn default_send_log_days() -> u32 {
+    30
+}
 fn default_register_schema() -> String {
     "alfa_calltouch".into()
 }
@@ -670,7 +685,7 @@ fn default_every_minutes() -> Interval {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        warn_if_others_can_read(path);
+        crate::privacy::warn_if_others_can_read(path);
         let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
             cause,
@@ -885,26 +900,6 @@ impl Config {
     }
 }
 
-/// Warns when users other than the owner may read a file that holds or points to secrets.
-#[cfg(unix)]
-fn warn_if_others_can_read(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return;
-    };
-    if metadata.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(
-            "{} can be read by other users; restrict it with `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-}
-
-/// Windows files inherit the folder's ACL; there is no mode to check.
-#[cfg(not(unix))]
-fn warn_if_others_can_read(_path: &Path) {}
-
 fn read_secret(
     env_key: &str,
     env_name: &str,
@@ -922,7 +917,7 @@ fn read_secret(
             format!("set the environment variable {env_name}, or `{file_key}`"),
         ));
     };
-    warn_if_others_can_read(&path);
+    crate::privacy::warn_if_others_can_read(&path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ConfigError::invalid(file_key, format!("cannot read {}: {e}", path.display()))
     })?;

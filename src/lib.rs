@@ -15,6 +15,7 @@ pub mod fixture;
 pub mod format;
 pub mod lock;
 pub mod pgcluster;
+pub mod privacy;
 pub mod progress;
 pub mod register;
 pub mod report;

@@ -5,7 +5,7 @@
 //! releases it when the process ends in any way, so a run killed mid-cycle never blocks the next
 //! one. A register on a server uses a lock the server holds instead (`register::postgres`).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,13 +39,7 @@ impl RunLock {
             path: path.display().to_string(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_error)?;
+        let mut file = crate::privacy::open_owner_only(&path).map_err(io_error)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

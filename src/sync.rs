@@ -8,6 +8,9 @@
 //!
 //! A document Calltouch keeps deferring waits longer before each attempt and becomes `failed`
 //! after `sync.max_document_attempts`, so one poison document cannot hold the checkpoint forever.
+//! An outage is not the document's fault: when a batch outlives the client's retries and
+//! Calltouch does not answer a probe either, the cycle stops sending, counts no attempt against
+//! anything, and the next cycle starts again from the same checkpoint.
 //! A pending document the read did not return (re-queued by `register retry`) is re-read by its
 //! number.
 //!
@@ -60,6 +63,8 @@ pub struct CycleSummary {
     pub failed: usize,
     /// Left pending for the next cycle (Calltouch unavailable).
     pub deferred: usize,
+    /// Why the cycle stopped sending: Calltouch could not be reached. No attempt was counted.
+    pub outage: Option<String>,
     pub checkpoint_moved: bool,
     pub duration: Duration,
 }
@@ -77,7 +82,11 @@ impl std::fmt::Display for CycleSummary {
             self.failed,
             self.deferred,
             self.duration.as_secs_f64()
-        )
+        )?;
+        if let Some(reason) = &self.outage {
+            write!(f, "; stopped sending, Calltouch unavailable: {reason}")?;
+        }
+        Ok(())
     }
 }
 
@@ -189,7 +198,9 @@ impl Outgoing {
                 },
                 send: Some(self.send_record("send", outcome, Some(detail))),
             },
-            Answer::Deferred { reason } => Outcome::Deferred(self.pending(Some(reason), true)),
+            Answer::Deferred { reason, counted } => {
+                Outcome::Deferred(self.pending(Some(reason), *counted))
+            }
         }
     }
 
@@ -221,8 +232,9 @@ enum Answer {
         detail: String,
         message: String,
     },
-    /// Left pending for the next cycle.
-    Deferred { reason: String },
+    /// Left pending for the next cycle; `counted` when the attempt counts towards giving up
+    /// (never during an outage).
+    Deferred { reason: String, counted: bool },
 }
 
 /// Runs one cycle.
@@ -248,6 +260,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     let mut changes = next_read(config, source, register).await?;
     let now = changes.read_at;
     let mut summary = CycleSummary::default();
+    prune_send_log(config, register, now).await?;
     reread_pending(source, register, &mut changes, &mut summary).await?;
     summary.read = changes.documents.len() + changes.rejected.len();
     progress.read(summary.read);
@@ -278,11 +291,19 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     let retry = DocumentRetry::new(&config.sync);
     let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary).await?;
     let mut blocked: HashSet<String> = HashSet::new();
-    for round in rounds {
+    let mut rounds = rounds.into_iter();
+    while let Some(round) = rounds.next() {
         // A batch at a time, so progress moves as Calltouch accepts batches; the client would
         // split a round into the same batches.
         let mut round = round.into_iter().peekable();
         while round.peek().is_some() {
+            if let Some(reason) = &summary.outage {
+                // Calltouch is down: what is left waits for the next cycle, untouched.
+                let left = round.len() + rounds.by_ref().map(|r| r.len()).sum::<usize>();
+                tracing::warn!("Calltouch unavailable ({reason}); {left} more documents wait for the next cycle");
+                summary.deferred += left;
+                break;
+            }
             let batch: Vec<_> = round.by_ref().take(config.calltouch.batch_size).collect();
             let size = batch.len();
             let outgoing = decide_round(
@@ -333,6 +354,21 @@ pub async fn next_read<S: Source, R: Register>(
         .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
     let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
     Ok(source.changes(&from, cutoff).await?)
+}
+
+/// Deletes the send-log rows older than `[register] send_log_days`: the request bodies hold
+/// customers' phones and e-mails, which the register keeps nowhere else.
+async fn prune_send_log<R: Register>(
+    config: &Config,
+    register: &mut R,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    let before = now - chrono::Duration::days(i64::from(config.register.send_log_days));
+    let pruned = register.prune_send_log(before).await?;
+    if pruned > 0 {
+        tracing::info!("send log: deleted {pruned} requests older than {before}");
+    }
+    Ok(())
 }
 
 /// Adds the pending documents this read did not return (re-queued by `register retry`, whose
@@ -747,10 +783,29 @@ async fn send_round<R: Register>(
     }
     let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
     let outcomes = client.send(operations).await?;
+    let deferred = outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, OrderOutcome::Deferred { .. }));
+    if deferred {
+        // Calltouch up while this batch was not accepted: the batch is the trouble, and counts.
+        if let Err(reason) = client.probe().await {
+            summary.outage = Some(reason);
+        }
+    }
+    let outage = summary.outage.clone();
     let answers: Vec<Answer> = documents
         .iter()
         .zip(outcomes)
-        .map(|(document, outcome)| answer(retry, document, outcome, blocked, summary))
+        .map(|(document, outcome)| {
+            answer(
+                retry,
+                document,
+                outcome,
+                outage.as_deref(),
+                blocked,
+                summary,
+            )
+        })
         .collect();
     let outcomes: Vec<Outcome<'_>> = documents
         .iter()
@@ -763,11 +818,12 @@ async fn send_round<R: Register>(
 
 /// Reads Calltouch's answer for one document and counts it. A document deferred
 /// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
-/// `register retry` sends it again.
+/// `register retry` sends it again. During an `outage` a deferral counts no attempt.
 fn answer(
     retry: &DocumentRetry,
     document: &Outgoing,
     outcome: OrderOutcome,
+    outage: Option<&str>,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Answer {
@@ -796,6 +852,14 @@ fn answer(
             }
         }
         OrderOutcome::Deferred { reason } => {
+            if let Some(outage) = outage {
+                tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
+                summary.deferred += 1;
+                return Answer::Deferred {
+                    reason: format!("Calltouch unavailable, no attempt counted: {outage}"),
+                    counted: false,
+                };
+            }
             let attempts = document.attempts + 1;
             if attempts >= retry.max_attempts {
                 let message = format!(
@@ -814,7 +878,10 @@ fn answer(
             tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
             blocked.insert(document.order_number.clone());
             summary.deferred += 1;
-            Answer::Deferred { reason }
+            Answer::Deferred {
+                reason,
+                counted: true,
+            }
         }
     }
 }

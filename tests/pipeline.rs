@@ -524,3 +524,181 @@ async fn a_requeued_document_that_cannot_be_read_again_is_failed_with_a_reason()
         "{record:?}"
     );
 }
+
+#[tokio::test]
+async fn a_long_outage_counts_no_attempt_and_one_cycle_sends_everything_when_it_ends() {
+    let mut h = Harness::new("long-outage").await;
+    let mut outcome = Outcome::start("long outage counts no attempt");
+    h.config.sync.max_document_attempts = 3;
+    let documents: Vec<DocumentSnapshot> = (0..5)
+        .map(|i| booking(70 + i, &format!("ЗР-07{i}"), "Подтверждено"))
+        .collect();
+    for document in &documents {
+        h.source.put(document.clone());
+    }
+    h.emulator.set_outage(Some(Fault::ServerError(503)));
+    // Twice as many cycles as the attempts that would fail a document.
+    for cycle in 0..6 {
+        let before = h.emulator.requests().len();
+        let summary = h.cycle().await.unwrap();
+        assert_eq!(
+            (summary.deferred, summary.failed, summary.created),
+            (5, 0, 0),
+            "cycle {cycle}"
+        );
+        assert!(!summary.checkpoint_moved);
+        let reason = summary.outage.as_deref().unwrap_or_default();
+        assert!(reason.contains("503"), "cycle {cycle}: {summary}");
+        // One batch: the client's two attempts and the probe; nothing more is tried.
+        assert_eq!(h.emulator.requests().len() - before, 3, "cycle {cycle}");
+        outcome.faults += 3;
+    }
+    for document in &documents {
+        let record = h
+            .register
+            .document(document.reference)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (record.state, record.attempts),
+            (SyncState::Pending, 0),
+            "{record:?}"
+        );
+        assert!(record
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("Calltouch unavailable, no attempt counted")));
+    }
+    assert!(h.emulator.deals().is_empty());
+
+    h.emulator.set_outage(None);
+    let back = h.cycle().await.unwrap();
+    assert_eq!((back.created, back.deferred, back.failed), (5, 0, 0));
+    assert!(back.outage.is_none() && back.checkpoint_moved);
+    let creates = h.emulator.creates_per_order();
+    assert_eq!(creates.len(), 5);
+    assert!(creates.values().all(|&n| n == 1), "{creates:?}");
+    for document in &documents {
+        assert_eq!(h.state_of(document.reference).await, SyncState::Sent);
+    }
+    assert_eq!(h.cycle().await.unwrap().created, 0, "nothing sent twice");
+    outcome.documents = documents.len();
+    outcome.deals = h.emulator.deals().len();
+    outcome.duplicates = creates.values().map(|n| n - 1).sum();
+    outcome.print();
+}
+
+#[tokio::test]
+async fn an_outage_stops_the_cycle_at_the_first_batch_and_the_next_cycle_goes_on_from_there() {
+    let mut h = Harness::new("outage-stop").await;
+    h.config.calltouch.batch_size = 2;
+    let documents: Vec<DocumentSnapshot> = (0..5)
+        .map(|i| booking(80 + i, &format!("ЗР-08{i}"), "Подтверждено"))
+        .collect();
+    for document in &documents {
+        h.source.put(document.clone());
+    }
+    // The first batch goes through; the second meets a dropped connection, twice, and the probe
+    // finds Calltouch still gone.
+    h.emulator.set_outage_after(1, Fault::DropConnection);
+    let first = h.cycle().await.unwrap();
+    h.emulator.set_outage(None);
+    assert_eq!((first.created, first.deferred), (2, 3), "{first}");
+    assert!(first.outage.is_some());
+    let batches: Vec<String> = h.endpoints();
+    assert_eq!(batches.len(), 1 + 2 + 1, "{batches:?}");
+    for document in &documents[4..] {
+        assert!(
+            h.register
+                .document(document.reference)
+                .await
+                .unwrap()
+                .is_none(),
+            "the cycle stopped before the third batch"
+        );
+    }
+
+    let second = h.cycle().await.unwrap();
+    assert_eq!(
+        (second.created, second.unchanged, second.deferred),
+        (3, 2, 0)
+    );
+    assert!(second.checkpoint_moved);
+    assert!(h.emulator.creates_per_order().values().all(|&n| n == 1));
+    for document in &documents {
+        let record = h
+            .register
+            .document(document.reference)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((record.state, record.attempts), (SyncState::Sent, 0));
+    }
+}
+
+/// A 1C database whose connection is gone: the read fails, or (`read_works`) the read returns
+/// nothing and the re-read of the waiting document by its number fails.
+struct LostDatabase {
+    read_works: bool,
+}
+
+impl alfa_calltouch::source::Source for LostDatabase {
+    async fn changes(
+        &mut self,
+        _from: &alfa_calltouch::source::ReadFrom,
+        _cutoff: NaiveDate,
+    ) -> Result<alfa_calltouch::source::ChangeSet, alfa_calltouch::source::SourceError> {
+        if !self.read_works {
+            return Err(alfa_calltouch::source::SourceError::Connect(
+                "connection reset by peer".into(),
+            ));
+        }
+        Ok(alfa_calltouch::source::ChangeSet {
+            documents: Vec::new(),
+            rejected: Vec::new(),
+            checkpoint: "0".into(),
+            read_at: at(20, 13),
+        })
+    }
+
+    async fn find_by_number(
+        &mut self,
+        _number: &str,
+    ) -> Result<Vec<DocumentSnapshot>, alfa_calltouch::source::SourceError> {
+        Err(alfa_calltouch::source::SourceError::Query {
+            query: "with_number".into(),
+            message: "connection closed".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_lost_database_connection_counts_no_attempt_and_fails_nothing() {
+    let mut h = Harness::new("lost-db").await;
+    let waiting = booking(90, "ЗР-090", "Подтверждено");
+    h.source.put(waiting.clone());
+    // Calltouch answers the probe, so the 500s count one attempt against the booking.
+    h.emulator.push_fault(Fault::ServerError(500));
+    h.emulator.push_fault(Fault::ServerError(500));
+    let first = h.cycle().await.unwrap();
+    assert_eq!((first.deferred, first.failed), (1, 0), "{first}");
+    let before = h.register.list(&Default::default()).await.unwrap();
+
+    for read_works in [false, true] {
+        let mut lost = LostDatabase { read_works };
+        let error = run_cycle(&h.config, &mut lost, &mut h.register, &h.client)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, CycleError::Source(_)), "{error}");
+        let after = h.register.list(&Default::default()).await.unwrap();
+        assert_eq!(after, before, "read works: {read_works}");
+    }
+    assert_eq!(
+        (before[0].state, before[0].attempts),
+        (SyncState::Pending, 1)
+    );
+    // The connection is back: the booking goes out as if nothing had happened.
+    let back = h.cycle().await.unwrap();
+    assert_eq!((back.created, back.failed), (1, 0), "{back}");
+}

@@ -223,6 +223,10 @@ async fn a_real_server_runs_the_register() {
     let deal = register.deal("ЗР-000001").await.unwrap().unwrap();
     assert_eq!(deal.driver_date, Some(now));
     assert_eq!(register.send_log().await.unwrap().len(), 1);
+    assert_eq!(register.prune_send_log(now).await.unwrap(), 0, "kept");
+    let later = now + chrono::Duration::seconds(1);
+    assert_eq!(register.prune_send_log(later).await.unwrap(), 1);
+    assert!(register.send_log().await.unwrap().is_empty());
     assert_eq!(register.counts().await.unwrap(), vec![(SyncState::Sent, 1)]);
     let sent = ListFilter {
         state: Some(SyncState::Sent),

@@ -840,6 +840,117 @@ async fn the_register_view_shows_readable_columns(backend: Backend) {
         .await;
 }
 
+/// What the send log keeps past `[register] send_log_days` is deleted, and the texts kept
+/// elsewhere never held a phone or an e-mail in the first place.
+async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend: Backend) {
+    const BODY: &str = r#"{"crm":"1С","orders":[{"orderNumber":"000130","requestContactParams":{"phones":["79157771122"],"emails":["ivan.petrov@mail.ru"]}}]}"#;
+    const ECHO: &str = r#"HTTP 400: {"phones":["79157771122"],"emails":["ivan.petrov@mail.ru"]}"#;
+    let subject = Subject::new(backend, "prune");
+    let mut register = subject.open().await.unwrap();
+    let documents = bookings(130, 3);
+    let old_send = SendRecord {
+        request_json: BODY,
+        ..send("000130")
+    };
+    let old = Outcome::Accepted {
+        snapshot: &documents[0],
+        deal: AcceptedDeal {
+            order_number: "000130",
+            root: documents[0].reference,
+            status: Some("Новая"),
+            revenue: None,
+            manager: Some("Иванов И.И."),
+            calltouch_id: Some(7),
+        },
+        send: old_send.clone(),
+        state_seen_at: at(2, 9),
+    };
+    register.record_outcomes(&[old], at(2, 9)).await.unwrap();
+    let reason = format!("Calltouch rejected the deal: {ECHO}");
+    let rejected = SendRecord {
+        request_json: BODY,
+        outcome: "rejected",
+        detail: Some(ECHO),
+        ..send("000131")
+    };
+    register
+        .record_failed(&failure(&documents[1], &reason), Some(&rejected), at(3, 9))
+        .await
+        .unwrap();
+    let waiting = format!("left for the next cycle: {ECHO}; call +7 (915) 777-11-22");
+    register
+        .mark_pending_batch(&[pending(&documents[2], Some(&waiting), true)], at(3, 9))
+        .await
+        .unwrap();
+    register
+        .record_run(
+            at(3, 9),
+            at(3, 10),
+            "error",
+            &format!("Calltouch answered {ECHO}"),
+        )
+        .await
+        .unwrap();
+    let recent = Outcome::Accepted {
+        snapshot: &documents[0],
+        deal: AcceptedDeal {
+            order_number: "000130",
+            root: documents[0].reference,
+            status: Some("Закрыт"),
+            revenue: None,
+            manager: Some("Иванов И.И."),
+            calltouch_id: Some(7),
+        },
+        send: old_send.clone(),
+        state_seen_at: at(10, 9),
+    };
+    register
+        .record_outcomes(&[recent], at(10, 9))
+        .await
+        .unwrap();
+    assert_eq!(register.send_log().await.unwrap().len(), 3);
+
+    // A cycle on day 12 keeping 7 days deletes what was sent before day 5.
+    assert_eq!(register.prune_send_log(at(5, 9)).await.unwrap(), 2);
+    let log = register.send_log().await.unwrap();
+    assert_eq!(log.len(), 1, "the kept window stays");
+    assert_eq!(log[0].3, "accepted");
+    assert_eq!(register.prune_send_log(at(5, 9)).await.unwrap(), 0);
+
+    let mut kept: Vec<String> = Vec::new();
+    for record in register.list(&ListFilter::default()).await.unwrap() {
+        kept.extend(
+            [
+                Some(record.number),
+                record.order_number,
+                record.onec_state,
+                record.last_status,
+                record.last_revenue,
+                record.last_manager,
+                record.last_error,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    let deal = register.deal("000130").await.unwrap().unwrap();
+    kept.extend([deal.status, deal.manager].into_iter().flatten());
+    let (_, _, outcome, summary) = register.last_run().await.unwrap().unwrap();
+    kept.extend([outcome, summary]);
+    let text = kept.join("\n");
+    assert!(
+        text.contains("Calltouch rejected the deal: HTTP 400"),
+        "{text}"
+    );
+    for personal in ["79157771122", "915", "ivan.petrov", "mail.ru"] {
+        assert!(!text.contains(personal), "{personal} kept in:\n{text}");
+    }
+    assert!(
+        text.contains("[phone]") && text.contains("[e-mail]"),
+        "{text}"
+    );
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -874,6 +985,7 @@ on_every_backend!(
     a_batch_that_fails_midway_leaves_nothing_of_it,
     the_write_probe_changes_nothing,
     the_register_view_shows_readable_columns,
+    the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails,
 );
 
 /// The grants docs/register.md gives are enough: a login that owns only the register's

@@ -386,6 +386,34 @@ impl CalltouchClient {
         Ok(vec![OrderOutcome::Deferred { reason }; batch.len()])
     }
 
+    /// Whether Calltouch answers at all, asked after a batch outlived its retries: one update of
+    /// no orders, which changes nothing. Any answer but 5xx or 429 means the service is up, so
+    /// the batch itself is the trouble; a transport failure, 5xx or 429 means an outage, whose
+    /// description is returned.
+    pub async fn probe(&self) -> Result<(), String> {
+        self.pacer.wait().await;
+        let url = format!("{}{}", self.base_url, Endpoint::Update.path());
+        let sent = self
+            .http
+            .post(url)
+            .headers(self.headers.clone())
+            .body(r#"{"orders":[]}"#)
+            .send()
+            .await;
+        let response = sent.map_err(|error| describe_transport_error(&error))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|error| describe_transport_error(&error))?;
+        tracing::debug!(status = status.as_u16(), "probe answered");
+        match status.as_u16() {
+            429 => Err("HTTP 429 too many requests".into()),
+            500..=599 => Err(format!("HTTP {status}: {}", trimmed(&text))),
+            _ => Ok(()),
+        }
+    }
+
     fn encode(&self, endpoint: Endpoint, batch: &[&Job]) -> Result<Vec<u8>, ClientError> {
         let encoded = match endpoint {
             Endpoint::Create => serde_json::to_vec(&CreateRequest {
@@ -511,6 +539,21 @@ fn interpret(
             endpoint: endpoint.path(),
             body: trimmed(text),
         }),
+    }
+}
+
+/// What an answer with this status and body settles, or `None` when the batch is to be retried
+/// or the cycle stopped: the client's reading of an answer, open to the fuzz targets in `fuzz/`.
+pub fn settled_outcomes(
+    endpoint: Endpoint,
+    status: u16,
+    text: &str,
+    order_numbers: &[&str],
+) -> Option<Vec<OrderOutcome>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    match interpret(endpoint, status, None, text, order_numbers) {
+        Attempt::Settled(outcomes) => Some(outcomes),
+        Attempt::Transient { .. } | Attempt::Fatal(_) => None,
     }
 }
 

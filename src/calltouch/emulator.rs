@@ -135,6 +135,9 @@ struct Inner {
     creates_per_order: BTreeMap<String, usize>,
     /// Request-level faults, consumed one per request.
     faults: VecDeque<Fault>,
+    /// An outage: from the request with this arrival index on, every request meets the fault
+    /// (queued faults first).
+    outage: Option<(usize, Fault)>,
     /// Per-order rejections, consumed on the order number's next appearance.
     order_rejections: HashMap<String, VecDeque<String>>,
     next_calltouch_order_id: i64,
@@ -227,6 +230,21 @@ impl Emulator {
         }
     }
 
+    /// Starts an outage from the next request on (every request meets `fault`, queued faults
+    /// first) or, with `None`, ends it.
+    pub fn set_outage(&self, fault: Option<Fault>) {
+        let mut inner = self.state.lock();
+        let next = inner.requests.len();
+        inner.outage = fault.map(|fault| (next, fault));
+    }
+
+    /// Starts an outage once `answered` more requests have been served normally.
+    pub fn set_outage_after(&self, answered: usize, fault: Fault) {
+        let mut inner = self.state.lock();
+        let from = inner.requests.len() + answered;
+        inner.outage = Some((from, fault));
+    }
+
     /// Stops accepting and closes every open connection.
     pub async fn shutdown(self) {
         self.server.abort();
@@ -289,7 +307,7 @@ async fn handle(
         (inner.requests.len() - 1, inner.latency / 2)
     };
     tokio::time::sleep(half_latency).await;
-    let reply = respond(&state, &parts.method, &record, &body).await;
+    let reply = respond(&state, slot, &parts.method, &record, &body).await;
     tokio::time::sleep(half_latency).await;
     if let Some(recorded) = state.lock().requests.get_mut(slot) {
         recorded.status = reply.status;
@@ -326,8 +344,22 @@ fn endpoint_of(path: &str) -> String {
 }
 
 /// Scripted faults first (they stand for the network and the gateway), then the API itself.
-async fn respond(state: &State, method: &Method, record: &RecordedRequest, body: &[u8]) -> Reply {
-    let fault = state.lock().faults.pop_front();
+async fn respond(
+    state: &State,
+    slot: usize,
+    method: &Method,
+    record: &RecordedRequest,
+    body: &[u8],
+) -> Reply {
+    let fault = {
+        let mut inner = state.lock();
+        let outage = inner
+            .outage
+            .clone()
+            .filter(|(from, _)| slot >= *from)
+            .map(|(_, fault)| fault);
+        inner.faults.pop_front().or(outage)
+    };
     match fault {
         Some(Fault::ServerError(status)) => {
             Reply::validation_error(status, "internal server error")

@@ -102,7 +102,7 @@ impl Parser<'_> {
             Some(b'{') => self.list(depth + 1),
             Some(b'"') => self.string(),
             None => Err(self.error("the text ends inside a list (truncated?)")),
-            Some(_) => Ok(self.atom()),
+            Some(_) => self.atom(),
         }
     }
 
@@ -132,12 +132,21 @@ impl Parser<'_> {
         }
     }
 
-    fn atom(&mut self) -> Value {
+    /// A bare value up to the next `,` or `}`. A `{` or `"` inside one means the text is
+    /// corrupt (1C never writes them there), and accepting it would read `{1,␌{"x"}` as an atom
+    /// that cannot be written back.
+    fn atom(&mut self) -> Result<Value, BraceError> {
         let start = self.at;
-        while !matches!(self.peek(), None | Some(b',' | b'}')) {
-            self.at += 1;
+        loop {
+            match self.peek() {
+                None | Some(b',' | b'}') => break,
+                Some(b'{' | b'"') => {
+                    return Err(self.error("`{` or `\"` inside a bare value (corrupt text?)"))
+                }
+                Some(_) => self.at += 1,
+            }
         }
-        Value::Atom(self.text[start..self.at].trim().to_string())
+        Ok(Value::Atom(self.text[start..self.at].trim().to_string()))
     }
 }
 
@@ -276,6 +285,13 @@ mod tests {
     fn writes_what_it_reads() {
         let value = parse("{1,{\"x\"\"y\",{},,\"\"},abc}").unwrap();
         assert_eq!(parse(&value.to_text()).unwrap(), value);
+        // Whitespace Rust trims but the tokenizer does not skip stays out of atoms.
+        let value = parse("{\u{c}1\u{c},\u{b}x y}").unwrap();
+        assert_eq!(
+            value.items(),
+            [Value::Atom("1".into()), Value::Atom("x y".into())]
+        );
+        assert_eq!(parse(&value.to_text()).unwrap(), value);
     }
 
     #[test]
@@ -287,6 +303,11 @@ mod tests {
             ("x{}", "expected `{`"),
             ("{1}{2}", "continues after"),
             ("{1,{2}x}", "expected `,` or `}`"),
+            // Found by the fuzz target `brace`: a value that began with a form feed read as
+            // the atom `{"Patrn"`, whose written form is a list.
+            ("{1,\u{c}{\"Patrn\",){\"#}", "inside a bare value"),
+            ("{1,a{b}}", "inside a bare value"),
+            ("{1,a\"b\"}", "inside a bare value"),
         ] {
             let error = parse(text).unwrap_err();
             assert!(error.to_string().contains(message), "{text:?}: {error}");

@@ -365,6 +365,10 @@ pub trait Register {
     /// The send log, oldest first.
     async fn send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError>;
 
+    /// Deletes the send log's rows written before `before`: their request bodies hold
+    /// customers' phones and e-mails (`[register] send_log_days`). Returns how many.
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError>;
+
     /// Records how a run ended.
     async fn record_run(
         &self,
@@ -524,6 +528,9 @@ impl Register for AnyRegister {
     async fn send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
         dispatch!(self, r => r.send_log().await)
     }
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
+        dispatch!(self, r => r.prune_send_log(before).await)
+    }
     async fn record_run(
         &self,
         started_at: NaiveDateTime,
@@ -557,6 +564,13 @@ impl Register for AnyRegister {
     async fn last_answer(&self, reference: DocRef) -> Result<Option<SendAnswer>, RegisterError> {
         dispatch!(self, r => r.last_answer(reference).await)
     }
+}
+
+/// A text the register keeps outside its send log (an error, Calltouch's reason, a run's
+/// summary), without the phones and e-mails it may quote: only the send log, pruned after
+/// `[register] send_log_days`, keeps them.
+pub(crate) fn kept_text(text: Option<&str>) -> Option<String> {
+    text.map(crate::privacy::redact_contacts)
 }
 
 /// A documents row as both backends read it, before its codes are parsed.

@@ -244,6 +244,10 @@ ORDER BY [updated_at] DESC, [number]",
         "SELECT [endpoint], [order_number], [request], [outcome] FROM [{schema}].[send_log] ORDER BY [id]",
     ),
     (
+        "prune send log",
+        "DELETE FROM [{schema}].send_log WHERE at < @P1",
+    ),
+    (
         "record run",
         "INSERT INTO [{schema}].[runs] ([started_at], [finished_at], [outcome], [summary])
 VALUES (@P1, @P2, @P3, @P4)",

@@ -364,6 +364,7 @@ impl Register for MssqlRegister {
         in_transaction(self.client.get_mut(), async |client| {
             upsert_document(client, sql, snapshot, order_number, state_seen_at, now).await?;
             let reference = snapshot.reference.to_uuid_string();
+            let reason = super::kept_text(reason);
             let params: [&dyn ToSql; 4] = [&reference, &state.code(), &reason, &seconds(now)];
             client.execute(sql.get("mark settled"), &params).await?;
             Ok(())
@@ -426,6 +427,15 @@ impl Register for MssqlRegister {
             .collect()
     }
 
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
+        let mut client = self.client.lock().await;
+        let params: [&dyn ToSql; 1] = [&seconds(before)];
+        let result = client
+            .execute(self.sql.get("prune send log"), &params)
+            .await?;
+        Ok(result.total())
+    }
+
     async fn record_run(
         &self,
         started_at: NaiveDateTime,
@@ -438,7 +448,7 @@ impl Register for MssqlRegister {
             &seconds(started_at),
             &seconds(finished_at),
             &outcome,
-            &summary,
+            &super::kept_text(Some(summary)),
         ];
         client.execute(self.sql.get("record run"), &params).await?;
         Ok(())
@@ -627,7 +637,7 @@ async fn mark_pending(
     .await?;
     let params: [&dyn ToSql; 4] = [
         &snapshot.reference.to_uuid_string(),
-        &document.error,
+        &super::kept_text(document.error),
         &i32::from(document.count_attempt),
         &seconds(now),
     ];
@@ -684,7 +694,7 @@ async fn record_failed(
         &failed.number,
         &seconds(failed.date.unwrap_or_default()),
         &failed.order_number,
-        &failed.reason,
+        &super::kept_text(Some(failed.reason)),
         &seconds(now),
     ];
     client.execute(sql.get("record failed"), &params).await?;
@@ -971,6 +981,7 @@ mod tests {
             "list",
             "counts",
             "send log",
+            "prune send log",
             "record run",
             "last run",
         ] {

@@ -401,7 +401,7 @@ impl Register for PostgresRegister {
             &[
                 &snapshot.reference.to_uuid_string(),
                 &state.code(),
-                &reason,
+                &super::kept_text(reason),
                 &seconds(now),
             ],
         )
@@ -454,6 +454,13 @@ impl Register for PostgresRegister {
             .collect())
     }
 
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
+        Ok(self
+            .client
+            .execute(statements::PRUNE_SEND_LOG, &[&seconds(before)])
+            .await?)
+    }
+
     async fn record_run(
         &self,
         started_at: NaiveDateTime,
@@ -468,7 +475,7 @@ impl Register for PostgresRegister {
                     &seconds(started_at),
                     &seconds(finished_at),
                     &outcome,
-                    &summary,
+                    &super::kept_text(Some(summary)),
                 ],
             )
             .await?;
@@ -585,7 +592,7 @@ async fn mark_pending(
         statements::MARK_PENDING,
         &[
             &snapshot.reference.to_uuid_string(),
-            &document.error,
+            &super::kept_text(document.error),
             &i32::from(document.count_attempt),
             &seconds(now),
         ],
@@ -648,7 +655,7 @@ async fn record_failed(
             &failed.number,
             &seconds(failed.date.unwrap_or_default()),
             &failed.order_number,
-            &failed.reason,
+            &super::kept_text(Some(failed.reason)),
             &seconds(now),
         ],
     )

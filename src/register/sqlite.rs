@@ -115,11 +115,22 @@ impl SqliteRegister {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(parent);
         }
+        // Created owner-only before SQLite opens it: SQLite gives its -wal, -shm and -journal
+        // files the mode of the database file.
+        let created = crate::privacy::open_owner_only(path).map_err(|e| RegisterError::Open {
+            place: path.display().to_string(),
+            message: format!("cannot create the register file: {e}"),
+        })?;
+        drop(created);
+        crate::privacy::warn_if_others_can_read(path);
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_error)?;
         set_wal(&conn).map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        // Pruned send-log rows are overwritten, not left readable in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(open_error)?;
         let mut register = SqliteRegister {
             conn,
@@ -357,7 +368,7 @@ impl Register for SqliteRegister {
             params![
                 snapshot.reference.to_uuid_string(),
                 state.code(),
-                reason,
+                super::kept_text(reason),
                 fmt_time(now)
             ],
         )?;
@@ -403,6 +414,13 @@ impl Register for SqliteRegister {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
+        let deleted = self
+            .conn
+            .execute(&dialect(statements::PRUNE_SEND_LOG), [fmt_time(before)])?;
+        Ok(deleted as u64)
+    }
+
     async fn record_run(
         &self,
         started_at: NaiveDateTime,
@@ -416,7 +434,7 @@ impl Register for SqliteRegister {
                 fmt_time(started_at),
                 fmt_time(finished_at),
                 outcome,
-                summary
+                super::kept_text(Some(summary))
             ],
         )?;
         Ok(())
@@ -590,7 +608,7 @@ fn mark_pending(
     tx.prepare_cached(&dialect(statements::MARK_PENDING))?
         .execute(params![
             snapshot.reference.to_uuid_string(),
-            document.error,
+            super::kept_text(document.error),
             i64::from(document.count_attempt),
             fmt_time(now)
         ])?;
@@ -643,7 +661,7 @@ fn record_failed(
             failed.number,
             fmt_time(failed.date.unwrap_or_default()),
             failed.order_number,
-            failed.reason,
+            super::kept_text(Some(failed.reason)),
             fmt_time(now)
         ])?;
     match send {

@@ -78,6 +78,8 @@ pub const INSERT_SEND_LOG: &str = "INSERT INTO send_log (at, endpoint, order_num
          request, outcome, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+pub const PRUNE_SEND_LOG: &str = "DELETE FROM send_log WHERE at < $1";
+
 pub const REQUEUE: &str = "UPDATE documents SET state = 'pending', attempts = 0,
          last_error = 're-queued by register retry', updated_at = $2
      WHERE number = $1 AND state IN ('failed', 'pending')";
