@@ -61,6 +61,8 @@ async fn config(dir: &Path, emulator: &Emulator, days: u32) -> Config {
         max_attempts = 2
         backoff_initial_ms = 5
         backoff_max_ms = 20
+        [deal]
+        order_number = "{{number}}"
         [source]
         kind = "postgres"
         preset = "alfa6"

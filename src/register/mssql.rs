@@ -245,7 +245,7 @@ ORDER BY [updated_at] DESC, [number]",
     ),
     (
         "prune send log",
-        "DELETE FROM [{schema}].send_log WHERE at < @P1",
+        "DELETE FROM [{schema}].[send_log] WHERE [at] < @P1",
     ),
     (
         "record run",
