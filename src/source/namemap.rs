@@ -291,7 +291,7 @@ impl NameMap {
 
     /// The map as TOML in the documented layout: one line per entry, sorted, diff-friendly.
     pub fn to_toml(&self) -> String {
-        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let quote = toml_string;
         let mut out = String::from("[tables]\n");
         for (name, table) in &self.tables {
             out += &format!("{} = {}\n", quote(name), quote(table));
@@ -327,9 +327,45 @@ impl NameMap {
     }
 }
 
+/// A TOML basic string (`"…"` with escapes), valid as a key and as a value. The toml crate's own
+/// writer picks a multi-line literal (`'''…'''`) for text with quotes and backslashes, which is
+/// no valid key: a name map with such a name could not be read back (found by fuzzing).
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_quotes_backslashes_and_control_characters_are_written_readably() {
+        let odd = "Доку'мент\\\\'\\\"x\"\u{1}\n.ЗаказНаряд";
+        let map = NameMap::default()
+            .with_table(odd, "_document245")
+            .with_enum("Перечисление.'Q'", &["a\\b", "'''"]);
+        let text = map.to_toml();
+        let again = NameMap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(again.table(odd), Some("_document245"));
+        assert_eq!(
+            again.enum_values("Перечисление.'Q'").unwrap(),
+            ["a\\b".to_string(), "'''".to_string()]
+        );
+    }
 
     const SAMPLE: &str = r#"
 [tables]
