@@ -111,3 +111,20 @@ fn check_refuses_a_department_named_by_two_accounts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Until the cycle reads departments and keeps each deal's account, `run` refuses a config
+/// that splits documents between accounts rather than send them all to the first one.
+#[test]
+fn run_refuses_to_send_a_split_config_before_touching_anything() {
+    let dir = folder("run");
+    let config = write_config(&dir, r#"["Сервис Юг"]"#);
+    let output = run(&config, &["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("config key `groups`"), "{stderr}");
+    assert!(
+        !dir.join("register.sqlite").exists(),
+        "no register was opened"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
