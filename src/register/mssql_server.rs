@@ -666,7 +666,7 @@ async fn record_accepted(
         &seconds(now),
     ];
     client.execute(sql.get("mark sent"), &sent).await?;
-    let upsert: [&dyn ToSql; 9] = [
+    let upsert: [&dyn ToSql; 10] = [
         &deal.order_number,
         &deal.root.to_uuid_string(),
         &reference,
@@ -676,6 +676,7 @@ async fn record_accepted(
         &deal.manager,
         &deal.calltouch_id,
         &seconds(now),
+        &deal.account,
     ];
     client.execute(sql.get("upsert deal"), &upsert).await?;
     insert_send_log(client, sql, snapshot.reference, send, now).await
@@ -791,6 +792,7 @@ fn read_deal(row: &MssqlRow) -> Result<StoredDeal, RegisterError> {
         revenue: text(row, "revenue")?,
         manager: text(row, "manager")?,
         driver_date: time(row, "doc_date")?,
+        account: text(row, "account")?,
     })
 }
 
