@@ -917,8 +917,10 @@ mod tests {
             ("revenue", text_cell("15300.50")),
             ("manager", ColumnData::String(None)),
             ("doc_date", time_cell(at(5, 9))),
+            ("account", text_cell("south")),
         ]);
         let deal = read_deal(&row).unwrap().into_record().unwrap();
+        assert_eq!(deal.account.as_deref(), Some("south"));
         assert_eq!(deal.driver_kind, DocKind::WorkOrder);
         assert_eq!(deal.driver_date, Some(at(5, 9)));
         assert_eq!(deal.status.as_deref(), Some("Выполнен"));
