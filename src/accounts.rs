@@ -1,11 +1,13 @@
 //! Dealer groups: which Calltouch account a document's deal belongs to. One 1C base may hold
 //! several dealerships, each with its own Calltouch account; `[groups]` rules pick the account
 //! by the document's department (`ПодразделениеКомпании`) or organisation (`Организация`),
-//! named by description or code. Pure: the config and the snapshot in, a choice out.
+//! named by description or code; an existing deal stays in its account. Pure: the config, the
+//! snapshot and the deal as the register knows it in, a choice out.
 
 use std::collections::BTreeMap;
 
 use crate::config::Config;
+use crate::register::DealRecord;
 use crate::rules::DocumentError;
 use crate::snapshot::{CatalogItem, DocumentSnapshot};
 
@@ -170,6 +172,51 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// The account a document's requests go to, given the deal it belongs to if one exists.
+    /// An existing deal stays in the account it was created in: a work order made in another
+    /// department updates its booking's deal there (item 11), and a document moved to another
+    /// department after its deal exists creates no second deal; the note says so for the
+    /// register. A deal with no recorded account is in the `[calltouch]` account.
+    pub fn place(
+        &self,
+        snapshot: &DocumentSnapshot,
+        deal: Option<&DealRecord>,
+    ) -> Result<(Choice<'_>, Option<String>), DocumentError> {
+        let Some(deal) = deal else {
+            return Ok((self.choose(snapshot)?, None));
+        };
+        let held = deal.account.as_deref().unwrap_or(&self.list[0].name);
+        let Some(account) = self.by_name(held) else {
+            return Err(DocumentError {
+                field: "ПодразделениеКомпании",
+                message: format!(
+                    "its deal {} is in account `{held}`, which the config no longer names; \
+                     put the account back in [groups] so the deal's updates reach it",
+                    deal.order_number
+                ),
+            });
+        };
+        let now = match self.choose(snapshot) {
+            Ok(Choice::Account { account: now, .. }) if now.name == account.name => None,
+            Ok(Choice::Account {
+                account: now,
+                basis,
+            }) => Some(format!(
+                "by {basis} it belongs to account `{}` now; its deal {} stays in `{held}`, \
+                 where it was created",
+                now.name, deal.order_number
+            )),
+            Ok(Choice::NotSent { .. }) | Err(_) => Some(format!(
+                "no account takes it now; its deal {} stays in `{held}`, where it was created",
+                deal.order_number
+            )),
+        };
+        let basis = format!("its deal {} is in this account", deal.order_number);
+        Ok((Choice::Account { account, basis }, now))
+    }
+}
+
 /// A rule names an item by its description or its code, ignoring case and outer spaces.
 fn names(rule: &str, item: &CatalogItem) -> bool {
     let rule = rule_key(rule);
@@ -321,6 +368,72 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.field, "ПодразделениеКомпании");
         assert!(error.message.contains("`north` and `south`"), "{error}");
+    }
+
+    fn deal_in(account: Option<&str>) -> DealRecord {
+        DealRecord {
+            order_number: "ЗР-2026-000001".into(),
+            root: DocRef([7; 16]),
+            driver: DocRef([7; 16]),
+            driver_kind: DocKind::Booking,
+            driver_date: None,
+            driver_number: None,
+            status: None,
+            revenue: None,
+            manager: None,
+            account: account.map(str::to_string),
+        }
+    }
+
+    fn placed(
+        accounts: &Accounts,
+        snapshot: &DocumentSnapshot,
+        deal: &DealRecord,
+    ) -> (String, Option<String>) {
+        let (choice, note) = accounts.place(snapshot, Some(deal)).unwrap();
+        let Choice::Account { account, .. } = choice else {
+            panic!("an existing deal is always sent to: {choice:?}")
+        };
+        (account.name.clone(), note)
+    }
+
+    #[test]
+    fn a_moved_document_keeps_its_deal_where_it_is_and_says_so() {
+        let accounts = Accounts::of(&config(TWO).unwrap());
+        let moved_south = doc(item("Сервис Юг", "000000002"), None);
+        let (account, note) = placed(&accounts, &moved_south, &deal_in(Some("north")));
+        assert_eq!(account, "north");
+        let note = note.expect("the move is noted");
+        assert!(
+            note.contains("account `south` now") && note.contains("stays in `north`"),
+            "{note}"
+        );
+        // Still in its own department: nothing to note.
+        let home = doc(item("Сервис Север", "1"), None);
+        assert_eq!(
+            placed(&accounts, &home, &deal_in(Some("north"))),
+            ("north".into(), None)
+        );
+        // A deal from before dealer groups is in the [calltouch] account.
+        assert_eq!(placed(&accounts, &home, &deal_in(None)).0, "north");
+    }
+
+    #[test]
+    fn a_work_order_of_another_department_updates_its_bookings_deal() {
+        let accounts = Accounts::of(&config(TWO).unwrap());
+        let unmatched_work_order = doc(item("Кузовной", "5"), None);
+        let (account, note) = placed(&accounts, &unmatched_work_order, &deal_in(Some("south")));
+        assert_eq!(account, "south");
+        assert!(note.unwrap().contains("no account takes it now"));
+    }
+
+    #[test]
+    fn a_deal_in_an_account_the_config_dropped_is_a_document_error() {
+        let accounts = Accounts::of(&config(TWO).unwrap());
+        let error = accounts
+            .place(&doc(None, None), Some(&deal_in(Some("west"))))
+            .unwrap_err();
+        assert!(error.message.contains("`west`"), "{error}");
     }
 
     #[test]
