@@ -367,6 +367,7 @@ fn load(path: &Path) -> Result<Config> {
 
 /// One cycle under the run lock, with its outcome recorded in the register.
 pub async fn run(config: &Config) -> Result<u8> {
+    config.sends_to_one_account()?;
     let mut register = register::open(config).await?;
     let _lock = register.lock_run().await?;
     let client = CalltouchClient::new(
@@ -484,6 +485,7 @@ async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
 
 /// Cycles every interval until a stop request; a failed cycle is logged and retried.
 async fn watch(config: &Config, every: Option<Interval>, listen: Option<SocketAddr>) -> Result<u8> {
+    config.sends_to_one_account()?;
     let every = every.unwrap_or(config.schedule.every_minutes);
     let stop = CancellationToken::new();
     let server = match listen {

@@ -92,6 +92,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub status_page: StatusPageConfig,
+    #[serde(default)]
+    pub groups: GroupsConfig,
     /// Where the file was read from; relative paths inside it are resolved against its folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -129,6 +131,51 @@ pub struct CalltouchConfig {
     /// Upper bound of one backoff delay (also caps `Retry-After`).
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+}
+
+/// `[groups]`: a dealer group's further Calltouch accounts and the rules choosing each one's
+/// documents (docs/dealer-groups.md). Absent, `[calltouch]` is the only account and takes all.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupsConfig {
+    /// The name the register, `preview` and the status page give the `[calltouch]` account.
+    pub main: String,
+    /// Departments (description or code) whose documents go to the `[calltouch]` account.
+    pub departments: Vec<String>,
+    /// Organisations (description or code) whose documents go to the `[calltouch]` account.
+    pub organisations: Vec<String>,
+    /// The account taking documents no rule chooses: an account name, or "none" (not sent).
+    pub rest: String,
+    pub accounts: Vec<AccountConfig>,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GroupsConfig {
+            main: crate::accounts::MAIN_ACCOUNT.into(),
+            departments: Vec::new(),
+            organisations: Vec::new(),
+            rest: crate::accounts::MAIN_ACCOUNT.into(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+/// `[[groups.accounts]]`: one more Calltouch account; transport settings are `[calltouch]`'s.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub name: String,
+    pub site_id: String,
+    /// Environment variable holding this account's `Access-Token`.
+    pub token_env: String,
+    /// A file holding the token (first line), used when the variable is not set.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub departments: Vec<String>,
+    #[serde(default)]
+    pub organisations: Vec<String>,
 }
 
 /// `[deal]`: the constants of Table 1, all overridable.
@@ -838,6 +885,7 @@ impl Config {
             s.trust_server_certificate,
         )?;
         self.register.validate()?;
+        self.validate_groups()?;
         if self.sync.max_document_attempts == 0 {
             return Err(ConfigError::invalid(
                 "sync.max_document_attempts",
@@ -845,6 +893,105 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// `[groups]`: unique names, numeric site ids, a known default, every account reachable,
+    /// and no department or organisation named by two accounts.
+    fn validate_groups(&self) -> Result<(), ConfigError> {
+        let g = &self.groups;
+        let mut names = vec![g.main.trim()];
+        for (i, account) in g.accounts.iter().enumerate() {
+            let key = format!("groups.accounts[{i}]");
+            let name = account.name.trim();
+            if name.is_empty() || name == "none" {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.name"),
+                    "give the account a name (not \"none\"); the register shows it",
+                ));
+            }
+            if names.contains(&name) {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.name"),
+                    format!("`{name}` names two accounts; give each its own name"),
+                ));
+            }
+            names.push(name);
+            let site = account.site_id.trim();
+            if site.is_empty() || !site.chars().all(|ch| ch.is_ascii_digit()) {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.site_id"),
+                    "must be the numeric Calltouch account id (ЛК → Интеграции → API)",
+                ));
+            }
+            if account.departments.is_empty() && account.organisations.is_empty() && g.rest != name
+            {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.departments"),
+                    format!("account `{name}` takes no documents: list its departments or organisations, or make it [groups] rest"),
+                ));
+            }
+        }
+        if g.rest != "none" && !names.contains(&g.rest.as_str()) {
+            return Err(ConfigError::invalid(
+                "groups.rest",
+                format!(
+                    "`{}` is no account; name one of {} or write \"none\"",
+                    g.rest,
+                    names.join(", ")
+                ),
+            ));
+        }
+        let overlaps = crate::accounts::Accounts::of(self).overlaps();
+        if !overlaps.is_empty() {
+            return Err(ConfigError::invalid("groups", overlaps.join("; ")));
+        }
+        Ok(())
+    }
+
+    /// The cycle does not yet read departments and organisations from the 1C base nor keep a
+    /// deal's account in the register, so a config that splits documents between accounts is
+    /// refused before anything is sent: sending all to `[calltouch]` would put deals in the
+    /// wrong account. `check` still checks such a config in full.
+    pub fn sends_to_one_account(&self) -> Result<(), ConfigError> {
+        let g = &self.groups;
+        if g.accounts.is_empty()
+            && g.departments.is_empty()
+            && g.organisations.is_empty()
+            && g.rest == g.main
+        {
+            return Ok(());
+        }
+        Err(ConfigError::invalid(
+            "groups",
+            "this version checks dealer-group accounts (`check`) but does not send to them yet; \
+             remove the [groups] rules and accounts so the [calltouch] account takes every \
+             document (docs/dealer-groups.md)",
+        ))
+    }
+
+    /// The token of a named account: `[calltouch]`'s for the main one.
+    pub fn account_token(&self, name: &str) -> Result<Secret, ConfigError> {
+        if name == self.groups.main {
+            return self.calltouch_token();
+        }
+        let Some((i, account)) = self
+            .groups
+            .accounts
+            .iter()
+            .enumerate()
+            .find(|(_, account)| account.name == name)
+        else {
+            return Err(ConfigError::invalid(
+                "groups.accounts",
+                format!("no account is named `{name}`"),
+            ));
+        };
+        read_secret(
+            &format!("groups.accounts[{i}].token_env"),
+            &account.token_env,
+            &format!("groups.accounts[{i}].token_file"),
+            account.token_file.as_ref().map(|p| self.resolve(p)),
+        )
     }
 
     /// The Calltouch token: from the environment variable, else from `token_file`.

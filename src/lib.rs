@@ -4,6 +4,7 @@
 //! [`rules`] turn them into deal requests, the [`calltouch`] client sends them, and the
 //! [`register`] records what was accepted. [`sync`] runs that cycle.
 
+pub mod accounts;
 pub mod calltouch;
 pub mod cli;
 pub mod config;

@@ -578,6 +578,7 @@ mod tests {
             status: Some("Подтвержденная заявка".into()),
             revenue: Money::parse("15300.50"),
             manager: Some("Петров Пётр Петрович".into()),
+            account: None,
         }
     }
 

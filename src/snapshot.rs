@@ -222,6 +222,19 @@ pub struct DocumentSnapshot {
     pub car: Car,
     /// For a work order: the booking it was created from.
     pub booking: Option<BookingLink>,
+    /// `ПодразделениеКомпании`: the dealership department; chooses the Calltouch account.
+    pub department: Option<CatalogItem>,
+    /// `Организация`: the organisation; chooses the Calltouch account when no department rule does.
+    pub organisation: Option<CatalogItem>,
+}
+
+/// A catalogue item as account rules name it: by its description or its code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogItem {
+    /// `Наименование`, trimmed.
+    pub description: String,
+    /// `Код`, trimmed; `None` when the catalogue has no codes or the code is empty.
+    pub code: Option<String>,
 }
 
 impl DocumentSnapshot {
@@ -243,6 +256,8 @@ impl DocumentSnapshot {
             emails: Vec::new(),
             car: Car::default(),
             booking: None,
+            department: None,
+            organisation: None,
         }
     }
 

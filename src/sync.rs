@@ -178,6 +178,7 @@ impl Outgoing {
                         revenue: sent.revenue,
                         manager: sent.manager.as_deref(),
                         calltouch_id: *calltouch_id,
+                        account: None,
                     },
                     send: self.send_record(endpoint_name(*via), "accepted", None),
                     state_seen_at: self.state_seen_at,
@@ -1086,6 +1087,7 @@ async fn plan_documents<R: Register>(
             status: sent.status,
             revenue: sent.revenue,
             manager: sent.manager,
+            account: None,
         };
         let (action, body, mut notes, after) = match plan.decision {
             Decision::Create { order, sent } => (

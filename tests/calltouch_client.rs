@@ -509,3 +509,69 @@ async fn a_whole_request_validation_error_rejects_every_order_of_the_batch() {
     assert!(emulator.deals().is_empty());
     emulator.shutdown().await;
 }
+
+/// A dealer group: two accounts, one client each, one shared pacer. Each deal lands in its own
+/// account with that account's headers, and the two together keep to 5 requests per second,
+/// measured from the emulator's arrival times.
+#[tokio::test]
+async fn two_accounts_share_one_rate_limit_and_keep_their_deals_apart() {
+    const SOUTH_SITE: &str = "67890";
+    const SOUTH_TOKEN: &str = "south-token-value";
+    let emulator = Emulator::start_accounts(&[(SITE_ID, TOKEN), (SOUTH_SITE, SOUTH_TOKEN)])
+        .await
+        .unwrap();
+    let mut config = config(&emulator);
+    config.requests_per_second = 5;
+    config.batch_size = 1;
+    let north = client(&config);
+    let south = north
+        .for_account(SOUTH_SITE, &Secret::new(SOUTH_TOKEN))
+        .unwrap();
+    let (north_outcomes, south_outcomes) = tokio::join!(
+        north.send(creates((0..6).map(|i| format!("N-{i}")))),
+        south.send(creates((0..6).map(|i| format!("S-{i}")))),
+    );
+    for outcome in north_outcomes
+        .unwrap()
+        .iter()
+        .chain(&south_outcomes.unwrap())
+    {
+        assert!(is_accepted(outcome, Endpoint::Create), "{outcome:?}");
+    }
+    let names = |site: &str| emulator.deals_of(site).into_keys().collect::<Vec<_>>();
+    assert_eq!(names(SITE_ID), ["N-0", "N-1", "N-2", "N-3", "N-4", "N-5"]);
+    assert_eq!(
+        names(SOUTH_SITE),
+        ["S-0", "S-1", "S-2", "S-3", "S-4", "S-5"]
+    );
+
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 12);
+    for request in &requests {
+        let site = if request.body.contains("\"N-") {
+            SITE_ID
+        } else {
+            SOUTH_SITE
+        };
+        assert_eq!(request.site_id.as_deref(), Some(site));
+        assert_eq!(request.account.as_deref(), Some(site));
+        assert!(request.token_matched && request.status == Some(200));
+    }
+    // Any six consecutive requests of both accounts span at least a second (5 per second in
+    // total); 30 ms allow for one request's way from the pacer to the emulator.
+    for window in requests.windows(6) {
+        let span = window[5].received_at - window[0].received_at;
+        assert!(
+            span >= Duration::from_millis(970),
+            "six requests within {span:?}"
+        );
+    }
+
+    // One account's token with the other's SiteId is refused and lands nowhere.
+    let crossed = north.for_account(SOUTH_SITE, &Secret::new(TOKEN)).unwrap();
+    let _ = crossed.send(creates(["X-1".to_string()])).await;
+    let last = emulator.requests().pop().unwrap();
+    assert_eq!((last.account, last.status), (None, Some(403)));
+    assert!(!emulator.deals_of(SITE_ID).contains_key("X-1"));
+    assert!(!emulator.deals_of(SOUTH_SITE).contains_key("X-1"));
+}

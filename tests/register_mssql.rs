@@ -157,6 +157,7 @@ fn accepted<'a>(snapshot: &'a DocumentSnapshot, state_seen_at: NaiveDateTime) ->
             revenue: Money::parse("100.5"),
             manager: Some("Иванов И.И."),
             calltouch_id: Some(7),
+            account: None,
         },
         send: SendRecord {
             endpoint: "create",

@@ -183,6 +183,7 @@ fn accepted<'a>(
             revenue: Money::parse("100.5"),
             manager: Some("Иванов И.И."),
             calltouch_id: Some(7),
+            account: None,
         },
         send: send(&snapshot.number),
         state_seen_at,
@@ -861,6 +862,7 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
             revenue: None,
             manager: Some("Иванов И.И."),
             calltouch_id: Some(7),
+            account: None,
         },
         send: old_send.clone(),
         state_seen_at: at(2, 9),
@@ -900,6 +902,7 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
             revenue: None,
             manager: Some("Иванов И.И."),
             calltouch_id: Some(7),
+            account: None,
         },
         send: old_send.clone(),
         state_seen_at: at(10, 9),
@@ -951,6 +954,45 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
     );
 }
 
+/// `accepted`, in a named account.
+fn in_account<'a>(
+    snapshot: &'a DocumentSnapshot,
+    account: Option<&'a str>,
+    now: NaiveDateTime,
+) -> Outcome<'a> {
+    let mut outcome = accepted(snapshot, "Подтвержденная заявка", now);
+    if let Outcome::Accepted { deal, .. } = &mut outcome {
+        deal.account = account;
+    }
+    outcome
+}
+
+/// A deal keeps the Calltouch account it was created in: a later accepted update naming
+/// another account does not move it (docs/dealer-groups.md); a deal of the single-account
+/// setup has none.
+async fn a_deal_keeps_the_account_it_was_created_in(backend: Backend) {
+    let subject = Subject::new(backend, "account");
+    let mut register = subject.open().await.unwrap();
+    let south = booking("000140");
+    let plain = booking("000141");
+    register
+        .record_outcomes(&[in_account(&south, Some("south"), at(2, 10))], at(2, 10))
+        .await
+        .unwrap();
+    register
+        .record_outcomes(&[in_account(&plain, None, at(2, 10))], at(2, 10))
+        .await
+        .unwrap();
+    register
+        .record_outcomes(&[in_account(&south, Some("north"), at(3, 10))], at(3, 10))
+        .await
+        .unwrap();
+    let deal = register.deal("000140").await.unwrap().unwrap();
+    assert_eq!(deal.account.as_deref(), Some("south"));
+    let deal = register.deal("000141").await.unwrap().unwrap();
+    assert_eq!(deal.account, None);
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -986,6 +1028,7 @@ on_every_backend!(
     the_write_probe_changes_nothing,
     the_register_view_shows_readable_columns,
     the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails,
+    a_deal_keeps_the_account_it_was_created_in,
 );
 
 /// The grants docs/register.md gives are enough: a login that owns only the register's

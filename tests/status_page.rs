@@ -129,6 +129,7 @@ async fn fill(register: &mut impl Register) -> (DocumentSnapshot, DocumentSnapsh
             revenue: Money::parse("1500"),
             manager: Some("Иванов И.И."),
             calltouch_id: Some(11),
+            account: None,
         },
         send: SendRecord {
             endpoint: "create",

@@ -11,6 +11,7 @@
 //! update, and an update of an order Calltouch does not know is re-sent as its create body.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
@@ -137,9 +138,10 @@ impl RetryPolicy {
     }
 }
 
-/// Spaces request starts at least `interval` apart across the whole client.
+/// Spaces request starts at least `interval` apart across every client that shares it:
+/// Calltouch limits requests per IP, so a dealer group's accounts share one pacer.
 #[derive(Debug)]
-struct Pacer {
+pub struct Pacer {
     interval: Option<Duration>,
     next_start: Mutex<Instant>,
 }
@@ -271,7 +273,7 @@ pub struct CalltouchClient {
     crm: String,
     batch_size: usize,
     retry: RetryPolicy,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
 }
 
 impl fmt::Debug for CalltouchClient {
@@ -310,7 +312,21 @@ impl CalltouchClient {
                 backoff_initial: Duration::from_millis(config.backoff_initial_ms),
                 backoff_max: Duration::from_millis(config.backoff_max_ms),
             },
-            pacer: Pacer::new(config.requests_per_second),
+            pacer: Arc::new(Pacer::new(config.requests_per_second)),
+        })
+    }
+
+    /// A client for another account of the same group: its own `SiteId` and token, every
+    /// other setting and the pacer shared, so the rate limit holds for the sum of accounts.
+    pub fn for_account(&self, site_id: &str, token: &Secret) -> Result<Self, ClientError> {
+        Ok(CalltouchClient {
+            http: self.http.clone(),
+            base_url: self.base_url.clone(),
+            headers: request_headers(token, site_id)?,
+            crm: self.crm.clone(),
+            batch_size: self.batch_size,
+            retry: self.retry,
+            pacer: Arc::clone(&self.pacer),
         })
     }
 

@@ -95,6 +95,9 @@ pub struct RecordedRequest {
     /// Whether `Access-Token` was present and equal to the expected token.
     pub token_matched: bool,
     pub site_id: Option<String>,
+    /// The account (its site id) the request was accepted for: its token and `SiteId` both
+    /// belong to one account the emulator knows. `None` when either does not.
+    pub account: Option<String>,
     pub content_type: Option<String>,
     pub body: String,
     /// `None` when the connection was dropped instead of answered (or the answer is pending).
@@ -128,11 +131,18 @@ impl Reply {
     }
 }
 
+/// One account's deals: orderNumbers are unique per account, not across accounts.
+#[derive(Default)]
+struct Ledger {
+    deals: BTreeMap<String, Value>,
+    creates_per_order: BTreeMap<String, usize>,
+}
+
 #[derive(Default)]
 struct Inner {
     requests: Vec<RecordedRequest>,
-    deals: BTreeMap<String, Value>,
-    creates_per_order: BTreeMap<String, usize>,
+    /// Per account site id.
+    ledgers: BTreeMap<String, Ledger>,
     /// Request-level faults, consumed one per request.
     faults: VecDeque<Fault>,
     /// An outage: from the request with this arrival index on, every request meets the fault
@@ -148,8 +158,8 @@ struct Inner {
 /// The shared state: cheap to clone into every connection.
 #[derive(Clone)]
 struct State {
-    site_id: Arc<str>,
-    token: Arc<str>,
+    /// `(site id, token)` of every account; the first is the one `deals()` shows.
+    accounts: Arc<[(String, String)]>,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -172,11 +182,19 @@ pub struct Emulator {
 impl Emulator {
     /// Starts serving on `127.0.0.1` on a free port.
     pub async fn start(site_id: &str, token: &str) -> std::io::Result<Emulator> {
+        Emulator::start_accounts(&[(site_id, token)]).await
+    }
+
+    /// Starts serving several accounts, each `(site id, token)`: a request is accepted only
+    /// when its `Access-Token` and `SiteId` belong to the same account, and lands in it.
+    pub async fn start_accounts(accounts: &[(&str, &str)]) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let state = State {
-            site_id: site_id.into(),
-            token: token.into(),
+            accounts: accounts
+                .iter()
+                .map(|(site, token)| (site.to_string(), token.to_string()))
+                .collect(),
             inner: Arc::new(Mutex::new(Inner {
                 next_calltouch_order_id: FIRST_CALLTOUCH_ORDER_ID,
                 ..Inner::default()
@@ -200,12 +218,27 @@ impl Emulator {
 
     /// The current deal per `orderNumber`: the create body with later updates merged in.
     pub fn deals(&self) -> BTreeMap<String, Value> {
-        self.state.lock().deals.clone()
+        self.deals_of(&self.state.accounts[0].0)
     }
 
-    /// How many creates were accepted per `orderNumber`.
+    /// The deals of the account with this site id.
+    pub fn deals_of(&self, site_id: &str) -> BTreeMap<String, Value> {
+        let inner = self.state.lock();
+        inner
+            .ledgers
+            .get(site_id)
+            .map(|ledger| ledger.deals.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many creates were accepted per `orderNumber` (the first account).
     pub fn creates_per_order(&self) -> BTreeMap<String, usize> {
-        self.state.lock().creates_per_order.clone()
+        let inner = self.state.lock();
+        inner
+            .ledgers
+            .get(&self.state.accounts[0].0)
+            .map(|ledger| ledger.creates_per_order.clone())
+            .unwrap_or_default()
     }
 
     /// Makes every request take this long, half before the request is applied and half after,
@@ -292,8 +325,19 @@ async fn handle(
         received_at: Instant::now(),
         method: parts.method.to_string(),
         endpoint: endpoint_of(parts.uri.path()),
-        token_matched: header(&parts.headers, "access-token") == Some(&*state.token),
+        token_matched: state
+            .accounts
+            .iter()
+            .any(|(_, token)| header(&parts.headers, "access-token") == Some(token.as_str())),
         site_id: header(&parts.headers, "siteid").map(str::to_string),
+        account: state
+            .accounts
+            .iter()
+            .find(|(site, token)| {
+                header(&parts.headers, "access-token") == Some(token.as_str())
+                    && header(&parts.headers, "siteid").map(str::trim) == Some(site.as_str())
+            })
+            .map(|(site, _)| site.clone()),
         content_type: header(&parts.headers, CONTENT_TYPE.as_str()).map(str::to_string),
         body: String::from_utf8_lossy(&body).into_owned(),
         status: None,
@@ -405,9 +449,9 @@ fn serve_api(state: &State, method: &Method, record: &RecordedRequest, body: &[u
     if !record.token_matched {
         return Reply::validation_error(401, "missing or invalid Access-Token");
     }
-    if record.site_id.as_deref().map(str::trim) != Some(&*state.site_id) {
+    let Some(account) = record.account.as_deref() else {
         return Reply::validation_error(403, "missing SiteId or no access to this SiteId");
-    }
+    };
     if !is_json_content_type(record.content_type.as_deref()) {
         return Reply::validation_error(400, "Content-Type must be application/json");
     }
@@ -420,7 +464,7 @@ fn serve_api(state: &State, method: &Method, record: &RecordedRequest, body: &[u
     }
     let results = {
         let mut inner = state.lock();
-        apply(&mut inner, endpoint, &value)
+        apply(&mut inner, account, endpoint, &value)
     };
     Reply::json(200, json!({"data": {"orders": results}}))
 }
@@ -441,19 +485,19 @@ enum ApiEndpoint {
 // ---- Applying a valid request ------------------------------------------------------------
 
 /// Applies every order in turn and returns one result per order.
-fn apply(inner: &mut Inner, endpoint: ApiEndpoint, request: &Value) -> Vec<Value> {
+fn apply(inner: &mut Inner, account: &str, endpoint: ApiEndpoint, request: &Value) -> Vec<Value> {
     match endpoint {
         ApiEndpoint::Create => orders_of(request)
             .map(|order| {
                 let number = text_field(order, "orderNumber");
-                let outcome = inner.create(&number, order);
+                let outcome = inner.create(account, &number, order);
                 order_result(&number, outcome)
             })
             .collect(),
         ApiEndpoint::Update => orders_of(request)
             .map(|order| {
                 let number = text_field(order, "orderNumber");
-                let outcome = inner.update(&number, order);
+                let outcome = inner.update(account, &number, order);
                 order_result(&number, outcome)
             })
             .collect(),
@@ -463,7 +507,7 @@ fn apply(inner: &mut Inner, endpoint: ApiEndpoint, request: &Value) -> Vec<Value
             .flatten()
             .filter_map(Value::as_str)
             .map(|number| {
-                let outcome = inner.delete(number);
+                let outcome = inner.delete(account, number);
                 order_result(number, outcome)
             })
             .collect(),
@@ -488,26 +532,31 @@ fn order_result(order_number: &str, outcome: Result<i64, String>) -> Value {
 }
 
 impl Inner {
-    fn create(&mut self, number: &str, order: &Value) -> Result<i64, String> {
+    fn create(&mut self, account: &str, number: &str, order: &Value) -> Result<i64, String> {
         self.business_rules(number, order)?;
-        if self.deals.contains_key(number) {
+        if self.ledger(account).deals.contains_key(number) {
             return Err(format!("order with orderNumber {number} already exists"));
         }
         let id = self.next_calltouch_order_id;
         self.next_calltouch_order_id += 1;
         let mut deal = order.clone();
         deal["calltouchOrderId"] = json!(id);
-        self.deals.insert(number.to_string(), deal);
-        *self
+        let ledger = self.ledger(account);
+        ledger.deals.insert(number.to_string(), deal);
+        *ledger
             .creates_per_order
             .entry(number.to_string())
             .or_default() += 1;
         Ok(id)
     }
 
-    fn update(&mut self, number: &str, order: &Value) -> Result<i64, String> {
+    fn ledger(&mut self, account: &str) -> &mut Ledger {
+        self.ledgers.entry(account.to_string()).or_default()
+    }
+
+    fn update(&mut self, account: &str, number: &str, order: &Value) -> Result<i64, String> {
         self.business_rules(number, order)?;
-        let Some(deal) = self.deals.get_mut(number) else {
+        let Some(deal) = self.ledger(account).deals.get_mut(number) else {
             return Err(format!("order with orderNumber {number} not found"));
         };
         for (key, value) in order.as_object().into_iter().flatten() {
@@ -516,8 +565,9 @@ impl Inner {
         Ok(deal["calltouchOrderId"].as_i64().unwrap_or_default())
     }
 
-    fn delete(&mut self, number: &str) -> Result<i64, String> {
+    fn delete(&mut self, account: &str, number: &str) -> Result<i64, String> {
         let deal = self
+            .ledger(account)
             .deals
             .remove(number)
             .ok_or_else(|| format!("order with orderNumber {number} not found"))?;
@@ -1073,20 +1123,22 @@ mod tests {
     fn business_rules_are_per_order() {
         let mut inner = Inner::default();
         let order = json!({"orderNumber": "7"});
-        assert!(inner.create("7", &order).is_ok());
+        assert!(inner.create("1", "7", &order).is_ok());
         assert_eq!(
-            inner.create("7", &order),
+            inner.create("1", "7", &order),
             Err("order with orderNumber 7 already exists".into())
         );
         assert_eq!(
-            inner.update("8", &order),
+            inner.update("1", "8", &order),
             Err("order with orderNumber 8 not found".into())
         );
         let status_only = json!({"orderNumber": "7", "status": "Закрыт"});
         assert!(inner
-            .update("7", &status_only)
+            .update("1", "7", &status_only)
             .unwrap_err()
             .contains("statusDate"));
-        assert_eq!(inner.creates_per_order["7"], 1);
+        assert_eq!(inner.ledgers["1"].creates_per_order["7"], 1);
+        // Another account has its own order numbers.
+        assert!(inner.create("2", "7", &order).is_ok());
     }
 }

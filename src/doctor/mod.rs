@@ -56,10 +56,7 @@ pub async fn examine(config_path: &Path, config: &Config) -> Vec<Finding> {
         "config {} is valid",
         config_path.display()
     ))];
-    findings.push(match config.calltouch_token() {
-        Ok(_) => Finding::ok("Calltouch token is set"),
-        Err(error) => Finding::fail(format!("Calltouch token: {error}")),
-    });
+    findings.extend(tokens(config));
     let database = database(config).await;
     let readable = database.iter().all(|finding| finding.passed);
     findings.extend(database);
@@ -69,6 +66,24 @@ pub async fn examine(config_path: &Path, config: &Config) -> Vec<Finding> {
     }
     findings.push(calltouch_host(&config.calltouch.base_url).await);
     findings
+}
+
+/// Every account's token; a single-account config keeps its one line as before.
+fn tokens(config: &Config) -> Vec<Finding> {
+    if config.groups.accounts.is_empty() {
+        return vec![match config.calltouch_token() {
+            Ok(_) => Finding::ok("Calltouch token is set"),
+            Err(error) => Finding::fail(format!("Calltouch token: {error}")),
+        }];
+    }
+    let names = std::iter::once(&config.groups.main)
+        .chain(config.groups.accounts.iter().map(|account| &account.name));
+    names
+        .map(|name| match config.account_token(name) {
+            Ok(_) => Finding::ok(format!("Calltouch token of account `{name}` is set")),
+            Err(error) => Finding::fail(format!("Calltouch token of account `{name}`: {error}")),
+        })
+        .collect()
 }
 
 /// The name map, the live schema behind it, and one read through the real source.

@@ -41,6 +41,9 @@ pub struct DealRecord {
     pub status: Option<String>,
     pub revenue: Option<Money>,
     pub manager: Option<String>,
+    /// The Calltouch account the deal is in (docs/dealer-groups.md); `None` is the `[calltouch]`
+    /// account, as for every deal made before dealer groups.
+    pub account: Option<String>,
 }
 
 /// Sync state of one document.
@@ -129,6 +132,8 @@ pub struct AcceptedDeal<'a> {
     pub revenue: Option<Money>,
     pub manager: Option<&'a str>,
     pub calltouch_id: Option<i64>,
+    /// The account a new deal is created in; an existing deal keeps the one it has.
+    pub account: Option<&'a str>,
 }
 
 /// A document that failed (bad data, or rejected by Calltouch), as far as it is known.
@@ -620,6 +625,7 @@ pub(crate) struct StoredDeal {
     pub revenue: Option<String>,
     pub manager: Option<String>,
     pub driver_date: Option<NaiveDateTime>,
+    pub account: Option<String>,
 }
 
 impl StoredDeal {
@@ -634,6 +640,7 @@ impl StoredDeal {
             status: self.status,
             revenue: self.revenue.as_deref().map(parse_money).transpose()?,
             manager: self.manager,
+            account: self.account,
         })
     }
 }

@@ -12,7 +12,7 @@
 //! (`lock held` tells whether it was granted), released by the server when the session ends.
 
 /// The newest schema version on MS SQL.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One named statement, rendered for a schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +149,7 @@ WHEN NOT MATCHED THEN INSERT ([source], [checkpoint], [since], [updated_at])
     (
         "deal",
         "SELECT d.[order_number], d.[root_ref], d.[driver_ref], d.[driver_kind], d.[status], d.[revenue],
-    d.[manager], driver.[doc_date]
+    d.[manager], driver.[doc_date], d.[account]
 FROM [{schema}].[deals] d LEFT JOIN [{schema}].[documents] driver ON driver.[reference] = d.[driver_ref]
 WHERE d.[order_number] = @P1",
     ),
@@ -193,8 +193,8 @@ WHEN MATCHED THEN UPDATE SET [driver_ref] = @P3, [driver_kind] = @P4, [status] =
     [revenue] = @P6, [manager] = @P7, [calltouch_id] = COALESCE(@P8, t.[calltouch_id]),
     [updated_at] = @P9
 WHEN NOT MATCHED THEN INSERT ([order_number], [root_ref], [driver_ref], [driver_kind], [status],
-    [revenue], [manager], [calltouch_id], [created_at], [updated_at])
-    VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9, @P9);",
+    [revenue], [manager], [calltouch_id], [created_at], [updated_at], [account])
+    VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9, @P9, @P10);",
     ),
     (
         "mark settled",
@@ -327,6 +327,8 @@ pub fn bootstrap(schema: &str) -> Vec<Statement> {
 pub fn migration(version: i64, schema: &str) -> Vec<Statement> {
     let steps: &[&str] = match version {
         1 => TABLES,
+        // The Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
+        2 => &["ALTER TABLE [{schema}].[deals] ADD [account] nvarchar(128) NULL"],
         _ => &[],
     };
     steps

@@ -666,7 +666,7 @@ async fn record_accepted(
         &seconds(now),
     ];
     client.execute(sql.get("mark sent"), &sent).await?;
-    let upsert: [&dyn ToSql; 9] = [
+    let upsert: [&dyn ToSql; 10] = [
         &deal.order_number,
         &deal.root.to_uuid_string(),
         &reference,
@@ -676,6 +676,7 @@ async fn record_accepted(
         &deal.manager,
         &deal.calltouch_id,
         &seconds(now),
+        &deal.account,
     ];
     client.execute(sql.get("upsert deal"), &upsert).await?;
     insert_send_log(client, sql, snapshot.reference, send, now).await
@@ -791,6 +792,7 @@ fn read_deal(row: &MssqlRow) -> Result<StoredDeal, RegisterError> {
         revenue: text(row, "revenue")?,
         manager: text(row, "manager")?,
         driver_date: time(row, "doc_date")?,
+        account: text(row, "account")?,
     })
 }
 
@@ -915,8 +917,10 @@ mod tests {
             ("revenue", text_cell("15300.50")),
             ("manager", ColumnData::String(None)),
             ("doc_date", time_cell(at(5, 9))),
+            ("account", text_cell("south")),
         ]);
         let deal = read_deal(&row).unwrap().into_record().unwrap();
+        assert_eq!(deal.account.as_deref(), Some("south"));
         assert_eq!(deal.driver_kind, DocKind::WorkOrder);
         assert_eq!(deal.driver_date, Some(at(5, 9)));
         assert_eq!(deal.status.as_deref(), Some("Выполнен"));

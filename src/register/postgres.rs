@@ -32,6 +32,8 @@ const MIGRATIONS: &[&[&str]] = &[
         include_str!("../../sql/register/postgres/1_tables.sql"),
         statements::REGISTER_VIEW,
     ],
+    // Version 2: the Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
+    &["ALTER TABLE deals ADD COLUMN account text"],
 ];
 
 /// The newest schema version; the `schema_version` table holds the version of a schema.
@@ -319,6 +321,7 @@ impl Register for PostgresRegister {
                 revenue: row.get(5),
                 manager: row.get(6),
                 driver_date: row.get(7),
+                account: row.get(8),
             }
             .into_record()
         })
@@ -635,6 +638,7 @@ async fn record_accepted(
             &deal.manager,
             &deal.calltouch_id,
             &seconds(now),
+            &deal.account,
         ],
     )
     .await?;

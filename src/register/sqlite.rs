@@ -17,7 +17,7 @@ use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocRef, DocumentSnapshot};
 
 /// The newest schema version; `PRAGMA user_version` holds the version of a file.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // Version 1.
@@ -77,6 +77,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // Version 2: the readable view, as on the server backends.
     statements::REGISTER_VIEW,
+    // Version 3: the Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
+    "ALTER TABLE deals ADD COLUMN account TEXT;",
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -269,6 +271,7 @@ impl Register for SqliteRegister {
                         revenue: r.get(5)?,
                         manager: r.get(6)?,
                         driver_date: None,
+                        account: r.get(8)?,
                     },
                     r.get::<_, Option<String>>(7)?,
                 ))
@@ -643,7 +646,8 @@ fn record_accepted(
             revenue,
             deal.manager,
             deal.calltouch_id,
-            fmt_time(now)
+            fmt_time(now),
+            deal.account
         ])?;
     insert_send_log(tx, snapshot.reference, send, now)
 }

@@ -23,7 +23,7 @@ pub const RESET_CHECKPOINT: &str =
          updated_at = excluded.updated_at";
 
 pub const DEAL: &str = "SELECT d.order_number, d.root_ref, d.driver_ref, d.driver_kind, d.status,
-         d.revenue, d.manager, driver.doc_date
+         d.revenue, d.manager, driver.doc_date, d.account
      FROM deals d LEFT JOIN documents driver ON driver.reference = d.driver_ref
      WHERE d.order_number = $1";
 
@@ -53,9 +53,10 @@ pub const MARK_SENT: &str = "UPDATE documents SET state = 'sent', attempts = 0,
          updated_at = $5
      WHERE reference = $1";
 
+/// A deal keeps the account it was created in: `account` is written only by the insert.
 pub const UPSERT_DEAL: &str = "INSERT INTO deals (order_number, root_ref, driver_ref,
-         driver_kind, status, revenue, manager, calltouch_id, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         driver_kind, status, revenue, manager, calltouch_id, created_at, updated_at, account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
      ON CONFLICT (order_number) DO UPDATE SET driver_ref = excluded.driver_ref,
          driver_kind = excluded.driver_kind, status = excluded.status,
          revenue = excluded.revenue, manager = excluded.manager,
