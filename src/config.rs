@@ -555,6 +555,10 @@ pub struct SyncConfig {
     /// The longest pause between two attempts of one document.
     #[serde(default = "default_retry_backoff_max_secs")]
     pub retry_backoff_max_secs: u64,
+    /// Documents read, decided, sent and recorded at a time: memory is bounded by this, not by
+    /// the change set, and each chunk is its own short read of the 1C database.
+    #[serde(default = "default_chunk_documents")]
+    pub chunk_documents: usize,
 }
 
 impl Default for SyncConfig {
@@ -563,6 +567,7 @@ impl Default for SyncConfig {
             max_document_attempts: default_max_document_attempts(),
             retry_backoff_secs: default_retry_backoff_secs(),
             retry_backoff_max_secs: default_retry_backoff_max_secs(),
+            chunk_documents: default_chunk_documents(),
         }
     }
 }
@@ -677,6 +682,9 @@ fn default_retry_backoff_secs() -> u64 {
 }
 fn default_retry_backoff_max_secs() -> u64 {
     3600
+}
+fn default_chunk_documents() -> usize {
+    1000
 }
 fn default_every_minutes() -> Interval {
     Interval::FIVE_MINUTES
@@ -842,6 +850,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "sync.max_document_attempts",
                 "must be at least 1",
+            ));
+        }
+        if self.sync.chunk_documents == 0 {
+            return Err(ConfigError::invalid(
+                "sync.chunk_documents",
+                "must be at least 1 (1000 keeps memory small and each read short)",
             ));
         }
         Ok(())

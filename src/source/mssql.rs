@@ -111,6 +111,7 @@ fn templates(preset: Preset) -> QueryTemplates {
         booking_recent: Some(include_str!("../../sql/mssql/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._Date_Time, d._IDRRef",
+        chunk: None,
     }
 }
 

@@ -24,6 +24,9 @@ pub struct QueryTemplates {
     pub work_order_recent: Option<&'static str>,
     /// The stable order every document query ends with.
     pub order_by: &'static str,
+    /// Where the database reads in chunks: a filter and its number of parameters turned into
+    /// the filter, order and limit of one chunk (`source::postgres::chunk_filter`).
+    pub chunk: Option<fn(&str, usize) -> String>,
 }
 
 /// The rendered SQL for one document kind.
@@ -33,6 +36,10 @@ pub struct KindSql {
     pub recent: Option<String>,
     pub dated_since: String,
     pub with_number: String,
+    /// One chunk of `dated_since`, `changed` and `recent`, where the database reads in chunks.
+    pub dated_since_chunk: Option<String>,
+    pub changed_chunk: Option<String>,
+    pub recent_chunk: Option<String>,
 }
 
 /// Every document query of a preset, rendered for one database.
@@ -72,8 +79,11 @@ fn render_collecting_missing(
 ) -> Result<(RenderedSql, Vec<String>), SourceError> {
     let t = templates;
     let mut missing: Vec<String> = Vec::new();
-    let mut one = |body: &str, filter: &str| -> Result<String, SourceError> {
-        let template = format!("{body}\nWHERE {filter}\n{}", t.order_by);
+    let mut one = |body: &str, filter: &str, chunk: Option<usize>| -> Result<String, SourceError> {
+        let template = match (chunk, t.chunk) {
+            (Some(params), Some(chunk)) => format!("{body}\nWHERE {}", chunk(filter, params)),
+            _ => format!("{body}\nWHERE {filter}\n{}", t.order_by),
+        };
         match render_for(t.dialect, &template, map) {
             Ok(sql) => Ok(sql),
             Err(TemplateError::Missing(names)) => {
@@ -87,22 +97,28 @@ fn render_collecting_missing(
             Err(other) => Err(SourceError::NameMap(other.to_string())),
         }
     };
+    let chunked = t.chunk.is_some();
+    let mut kind =
+        |body: &str, changed: &str, recent: Option<&str>| -> Result<KindSql, SourceError> {
+            // Parameters: the cut-off; the previous snapshot; the window start.
+            Ok(KindSql {
+                changed: one(body, changed, None)?,
+                recent: recent.map(|f| one(body, f, None)).transpose()?,
+                dated_since: one(body, t.dated_since, None)?,
+                with_number: one(body, t.with_number, None)?,
+                dated_since_chunk: chunked
+                    .then(|| one(body, t.dated_since, Some(1)))
+                    .transpose()?,
+                changed_chunk: chunked.then(|| one(body, changed, Some(2))).transpose()?,
+                recent_chunk: match recent {
+                    Some(f) if chunked => Some(one(body, f, Some(3))?),
+                    _ => None,
+                },
+            })
+        };
     let rendered = RenderedSql {
-        booking: KindSql {
-            changed: one(t.booking, t.booking_changed)?,
-            recent: t.booking_recent.map(|f| one(t.booking, f)).transpose()?,
-            dated_since: one(t.booking, t.dated_since)?,
-            with_number: one(t.booking, t.with_number)?,
-        },
-        work_order: KindSql {
-            changed: one(t.work_order, t.work_order_changed)?,
-            recent: t
-                .work_order_recent
-                .map(|f| one(t.work_order, f))
-                .transpose()?,
-            dated_since: one(t.work_order, t.dated_since)?,
-            with_number: one(t.work_order, t.with_number)?,
-        },
+        booking: kind(t.booking, t.booking_changed, t.booking_recent)?,
+        work_order: kind(t.work_order, t.work_order_changed, t.work_order_recent)?,
     };
     for name in [booking_state_enum(preset), CONTACT_KIND_ENUM] {
         if map.enum_values(name).is_err() && !missing.iter().any(|m| m == name) {
