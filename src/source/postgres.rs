@@ -105,7 +105,7 @@ fn templates(preset: Preset) -> QueryTemplates {
         booking_recent: Some(include_str!("../../sql/postgres/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._date_time, d._idrref",
-        chunk: Some(chunk_filter),
+        chunk: Some(chunk_query),
     }
 }
 
@@ -115,10 +115,10 @@ fn templates(preset: Preset) -> QueryTemplates {
 /// parameters after it), in the read order, at most the last parameter of them. The key
 /// comparison is a row comparison, which the `(_date_time, _idrref)` index of every 1C
 /// document table serves.
-pub fn chunk_filter(filter: &str, params: usize) -> String {
+pub fn chunk_query(body: &str, filter: &str, params: usize) -> String {
     let (bound, date, reference, limit) = (params + 1, params + 2, params + 3, params + 4);
     format!(
-        "(\n{filter}\n)\nAND NOT {{{{changed_since(d, ${bound})}}}}\n\
+        "{body}\nWHERE (\n{filter}\n)\nAND NOT {{{{changed_since(d, ${bound})}}}}\n\
          AND (d._date_time, d._idrref) > (${date}::timestamp, ${reference}::bytea)\n\
          ORDER BY d._date_time, d._idrref\nLIMIT ${limit}::bigint"
     )

@@ -24,9 +24,9 @@ pub struct QueryTemplates {
     pub work_order_recent: Option<&'static str>,
     /// The stable order every document query ends with.
     pub order_by: &'static str,
-    /// Where the database reads in chunks: a filter and its number of parameters turned into
-    /// the filter, order and limit of one chunk (`source::postgres::chunk_filter`).
-    pub chunk: Option<fn(&str, usize) -> String>,
+    /// Where the database reads in chunks: a select body, a filter and the filter's number of
+    /// parameters turned into the query of one chunk (`source::postgres::chunk_query`).
+    pub chunk: Option<fn(&str, &str, usize) -> String>,
 }
 
 /// The rendered SQL for one document kind.
@@ -72,6 +72,18 @@ pub fn required_entries(templates: &QueryTemplates, preset: Preset) -> Vec<Strin
         .unwrap_or_default()
 }
 
+/// The highest parameter number a filter uses (`$N` or `@PN`): a chunk's own parameters follow.
+fn parameter_count(filter: &str) -> usize {
+    let mut highest = 0;
+    for (index, _) in filter.match_indices(['$', '@']) {
+        let rest = &filter[index + 1..];
+        let rest = rest.strip_prefix('P').unwrap_or(rest);
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        highest = highest.max(digits.parse().unwrap_or(0));
+    }
+    highest
+}
+
 fn render_collecting_missing(
     templates: &QueryTemplates,
     preset: Preset,
@@ -79,9 +91,9 @@ fn render_collecting_missing(
 ) -> Result<(RenderedSql, Vec<String>), SourceError> {
     let t = templates;
     let mut missing: Vec<String> = Vec::new();
-    let mut one = |body: &str, filter: &str, chunk: Option<usize>| -> Result<String, SourceError> {
-        let template = match (chunk, t.chunk) {
-            (Some(params), Some(chunk)) => format!("{body}\nWHERE {}", chunk(filter, params)),
+    let mut one = |body: &str, filter: &str, chunked: bool| -> Result<String, SourceError> {
+        let template = match (chunked, t.chunk) {
+            (true, Some(chunk)) => chunk(body, filter, parameter_count(filter)),
             _ => format!("{body}\nWHERE {filter}\n{}", t.order_by),
         };
         match render_for(t.dialect, &template, map) {
@@ -100,18 +112,17 @@ fn render_collecting_missing(
     let chunked = t.chunk.is_some();
     let mut kind =
         |body: &str, changed: &str, recent: Option<&str>| -> Result<KindSql, SourceError> {
-            // Parameters: the cut-off; the previous snapshot; the window start.
             Ok(KindSql {
-                changed: one(body, changed, None)?,
-                recent: recent.map(|f| one(body, f, None)).transpose()?,
-                dated_since: one(body, t.dated_since, None)?,
-                with_number: one(body, t.with_number, None)?,
+                changed: one(body, changed, false)?,
+                recent: recent.map(|f| one(body, f, false)).transpose()?,
+                dated_since: one(body, t.dated_since, false)?,
+                with_number: one(body, t.with_number, false)?,
                 dated_since_chunk: chunked
-                    .then(|| one(body, t.dated_since, Some(1)))
+                    .then(|| one(body, t.dated_since, true))
                     .transpose()?,
-                changed_chunk: chunked.then(|| one(body, changed, Some(2))).transpose()?,
+                changed_chunk: chunked.then(|| one(body, changed, true)).transpose()?,
                 recent_chunk: match recent {
-                    Some(f) if chunked => Some(one(body, f, Some(3))?),
+                    Some(f) if chunked => Some(one(body, f, true)?),
                     _ => None,
                 },
             })
@@ -126,4 +137,17 @@ fn render_collecting_missing(
         }
     }
     Ok((rendered, missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_count;
+
+    #[test]
+    fn a_chunk_numbers_its_parameters_after_the_filters() {
+        assert_eq!(parameter_count("d._date_time >= $1"), 1);
+        assert_eq!(parameter_count("a >= $1 AND b > $3 AND c = $2"), 3);
+        assert_eq!(parameter_count("d._Version > @P2 AND d._Version < @P3"), 3);
+        assert_eq!(parameter_count("-- no parameters"), 0);
+    }
 }
