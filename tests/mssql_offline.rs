@@ -344,6 +344,7 @@ async fn a_real_server_reads_through_the_window_and_reconciles() {
         let detection = ChangeDetection {
             window_days: 30,
             reconcile_hours,
+            reconcile_at: None,
         };
         let mut source = MssqlSource::from_ado_string(&url, preset, map.clone())
             .await

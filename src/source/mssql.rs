@@ -350,10 +350,7 @@ impl MssqlSource {
             target,
             query_timeout: Duration::from_secs(config.query_timeout_secs),
         };
-        let detection = ChangeDetection {
-            window_days: config.change_window_days,
-            reconcile_hours: config.reconcile_hours,
-        };
+        let detection = config.change_detection();
         let source = MssqlSource::open(connector, config.preset, name_map).await?;
         Ok(source.with_change_detection(detection))
     }
@@ -845,6 +842,7 @@ mod tests {
         let detection = ChangeDetection {
             window_days: 30,
             reconcile_hours: 24,
+            reconcile_at: None,
         };
         let at = NaiveDate::from_ymd_opt(2026, 3, 1)
             .unwrap()

@@ -199,10 +199,7 @@ impl PostgresSource {
             ));
         }
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
-        let detection = ChangeDetection {
-            window_days: config.change_window_days,
-            reconcile_hours: config.reconcile_hours,
-        };
+        let detection = config.change_detection();
         let source = PostgresSource::open(target, config.preset, name_map, query_timeout).await?;
         Ok(source.with_change_detection(detection))
     }
