@@ -677,26 +677,37 @@ async fn group_into_rounds<R: Register>(
     summary: &mut CycleSummary,
 ) -> Result<Vec<Vec<(String, DocumentSnapshot)>>, CycleError> {
     let mut depth: HashMap<String, usize> = HashMap::new();
-    let mut rounds: Vec<Vec<(String, DocumentSnapshot)>> = Vec::new();
+    let mut rounds: Vec<Vec<(bool, String, DocumentSnapshot)>> = Vec::new();
     for snapshot in documents {
         let previous = register.document(snapshot.reference).await?;
-        let order_number = match resolve_deal(rules, register, &snapshot, previous.as_ref()).await?
-        {
-            Ok((order_number, _)) => order_number,
-            Err(error) => {
-                fail_document(register, &snapshot, None, &error.to_string(), now).await?;
-                summary.failed += 1;
-                continue;
-            }
-        };
+        let (order_number, exists) =
+            match resolve_deal(rules, register, &snapshot, previous.as_ref()).await? {
+                Ok((order_number, deal)) => (order_number, deal.is_some()),
+                Err(error) => {
+                    fail_document(register, &snapshot, None, &error.to_string(), now).await?;
+                    summary.failed += 1;
+                    continue;
+                }
+            };
         let round = depth.entry(order_number.clone()).or_insert(0);
         if rounds.len() <= *round {
             rounds.push(Vec::new());
         }
-        rounds[*round].push((order_number, snapshot));
+        rounds[*round].push((exists, order_number, snapshot));
         *round += 1;
     }
-    Ok(rounds)
+    // New deals first, then deals that exist: a batch then mostly holds one kind of request,
+    // and the client sends one request per kind in a batch.
+    Ok(rounds
+        .into_iter()
+        .map(|mut round| {
+            round.sort_by_key(|(exists, _, _)| *exists);
+            round
+                .into_iter()
+                .map(|(_, order_number, snapshot)| (order_number, snapshot))
+                .collect()
+        })
+        .collect())
 }
 
 /// Why a document waits: an earlier change of its deal is not settled yet.
