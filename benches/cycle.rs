@@ -265,6 +265,7 @@ fn modes(window_days: u32) -> [(&'static str, ChangeDetection); 2] {
             ChangeDetection {
                 window_days,
                 reconcile_hours: 24,
+                reconcile_at: None,
             },
         ),
     ]

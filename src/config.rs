@@ -361,13 +361,43 @@ pub struct SourceConfig {
     #[serde(default = "default_query_timeout")]
     pub query_timeout_secs: u64,
     /// Change detection (`source::window`): 0 finds every change exactly each cycle, scanning
-    /// the document tables; N > 0 reads only documents dated, and state records written, within
-    /// N days before the previous read, through 1C's own indexes.
-    #[serde(default)]
+    /// the document tables; N > 0 (the default, 31) reads only documents dated, and state
+    /// records written, within N days before the previous read, through 1C's own indexes, and
+    /// a periodic exact reconcile finds the rest.
+    #[serde(default = "default_change_window_days")]
     pub change_window_days: u32,
-    /// With a window: hours between exact reconciles, which find changes outside the window.
-    #[serde(default = "default_reconcile_hours")]
-    pub reconcile_hours: u32,
+    /// With a window: hours between exact reconciles. Set this or `reconcile_at`, not both.
+    #[serde(default)]
+    pub reconcile_hours: Option<u32>,
+    /// With a window: the time of day (`"HH:MM"`, the 1C database server's local time) after
+    /// which the next cycle runs the day's exact reconcile. The default when neither this nor
+    /// `reconcile_hours` is set: `"03:00"`, off business hours.
+    #[serde(default)]
+    pub reconcile_at: Option<String>,
+}
+
+impl SourceConfig {
+    /// How the source finds changes. `validate` has checked `reconcile_at`.
+    pub fn change_detection(&self) -> crate::source::window::ChangeDetection {
+        let reconcile_at = match (&self.reconcile_at, self.reconcile_hours) {
+            (Some(text), _) => parse_time_of_day(text),
+            (None, Some(_)) => None,
+            (None, None) => parse_time_of_day(DEFAULT_RECONCILE_AT),
+        };
+        crate::source::window::ChangeDetection {
+            window_days: self.change_window_days,
+            reconcile_hours: self.reconcile_hours.unwrap_or(24),
+            reconcile_at,
+        }
+    }
+}
+
+/// When the daily reconcile runs if the configuration names no time and no interval.
+pub const DEFAULT_RECONCILE_AT: &str = "03:00";
+
+/// `"HH:MM"` as a time of day.
+fn parse_time_of_day(text: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -602,6 +632,10 @@ pub struct SyncConfig {
     /// The longest pause between two attempts of one document.
     #[serde(default = "default_retry_backoff_max_secs")]
     pub retry_backoff_max_secs: u64,
+    /// Documents read, decided, sent and recorded at a time: memory is bounded by this, not by
+    /// the change set, and each chunk is its own short read of the 1C database.
+    #[serde(default = "default_chunk_documents")]
+    pub chunk_documents: usize,
 }
 
 impl Default for SyncConfig {
@@ -610,6 +644,7 @@ impl Default for SyncConfig {
             max_document_attempts: default_max_document_attempts(),
             retry_backoff_secs: default_retry_backoff_secs(),
             retry_backoff_max_secs: default_retry_backoff_max_secs(),
+            chunk_documents: default_chunk_documents(),
         }
     }
 }
@@ -692,8 +727,8 @@ fn default_request_timeout() -> u64 {
 fn default_query_timeout() -> u64 {
     120
 }
-fn default_reconcile_hours() -> u32 {
-    24
+fn default_change_window_days() -> u32 {
+    31
 }
 fn default_max_attempts() -> u32 {
     4
@@ -724,6 +759,9 @@ fn default_retry_backoff_secs() -> u64 {
 }
 fn default_retry_backoff_max_secs() -> u64 {
     3600
+}
+fn default_chunk_documents() -> usize {
+    1000
 }
 fn default_every_minutes() -> Interval {
     Interval::FIVE_MINUTES
@@ -890,6 +928,26 @@ impl Config {
             return Err(ConfigError::invalid(
                 "sync.max_document_attempts",
                 "must be at least 1",
+            ));
+        }
+        if let Some(text) = &s.reconcile_at {
+            if s.reconcile_hours.is_some() {
+                return Err(ConfigError::invalid(
+                    "source.reconcile_at",
+                    "set either reconcile_at (a time of day) or reconcile_hours (an interval), not both",
+                ));
+            }
+            if parse_time_of_day(text).is_none() {
+                return Err(ConfigError::invalid(
+                    "source.reconcile_at",
+                    format!("{text:?} is not a time of day; write it as \"HH:MM\", e.g. \"03:00\""),
+                ));
+            }
+        }
+        if self.sync.chunk_documents == 0 {
+            return Err(ConfigError::invalid(
+                "sync.chunk_documents",
+                "must be at least 1 (1000 keeps memory small and each read short)",
             ));
         }
         Ok(())
@@ -1105,6 +1163,50 @@ mod tests {
         let config = parse(text).unwrap();
         assert_eq!(config.deal, DealConfig::default());
         assert_eq!(config.statuses, StatusConfig::default());
+    }
+
+    #[test]
+    fn a_fresh_install_reads_a_window_and_reconciles_nightly() {
+        let detection = parse(MINIMAL).unwrap().source.change_detection();
+        assert_eq!(detection.window_days, 31);
+        assert_eq!(
+            detection.reconcile_at,
+            chrono::NaiveTime::from_hms_opt(3, 0, 0)
+        );
+        assert_eq!(parse(MINIMAL).unwrap().sync.chunk_documents, 1000);
+
+        let with = |lines: &str| {
+            parse(&MINIMAL.replace("user = \"reader\"", &format!("user = \"reader\"\n{lines}")))
+        };
+        let hourly = with("reconcile_hours = 6")
+            .unwrap()
+            .source
+            .change_detection();
+        assert_eq!((hourly.reconcile_at, hourly.reconcile_hours), (None, 6));
+        let at = with("reconcile_at = \"22:30\"")
+            .unwrap()
+            .source
+            .change_detection();
+        assert_eq!(at.reconcile_at, chrono::NaiveTime::from_hms_opt(22, 30, 0));
+        let exact = with("change_window_days = 0")
+            .unwrap()
+            .source
+            .change_detection();
+        assert_eq!(exact.window_days, 0);
+        for (lines, says) in [
+            ("reconcile_at = \"3am\"", "HH:MM"),
+            ("reconcile_at = \"03:00\"\nreconcile_hours = 24", "not both"),
+        ] {
+            let error = with(lines).unwrap_err().to_string();
+            assert!(
+                error.contains("reconcile_at") && error.contains(says),
+                "{error}"
+            );
+        }
+        let error = parse(&format!("{MINIMAL}\n[sync]\nchunk_documents = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sync.chunk_documents"), "{error}");
     }
 
     #[test]

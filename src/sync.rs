@@ -39,7 +39,7 @@ use crate::register::{
 };
 use crate::rules::{DealRules, Decision, DocumentError, SentValues};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
-use crate::source::{ChangeSet, ReadFrom, Source, SourceError};
+use crate::source::{read_all, ChangeSet, Chunk, ReadFrom, Source, SourceError};
 
 /// A failure that stops the cycle; documents already recorded stay recorded.
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +249,11 @@ pub async fn run_cycle<S: Source, R: Register>(
 }
 
 /// Runs one cycle, reporting to `progress` how many documents were read and settled.
+///
+/// The change set is read in chunks of `sync.chunk_documents`; each chunk is decided, sent and
+/// recorded before the next is read, so memory is bounded by the chunk. The checkpoint moves
+/// only after the last chunk: a crash between chunks re-reads the whole cycle, and the
+/// register's rows keep what was already accepted from being sent twice.
 pub async fn run_cycle_with_progress<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
@@ -258,15 +263,90 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
     let key = checkpoint_key(config);
-    let mut changes = next_read(config, source, register).await?;
-    let now = changes.read_at;
+    let (from, cutoff) = read_start(config, register).await?;
+    let mut read = source.open_read(&from, cutoff).await?;
+    let now = read.read_at;
     let mut summary = CycleSummary::default();
     prune_send_log(config, register, now).await?;
-    reread_pending(source, register, &mut changes, &mut summary).await?;
-    summary.read = changes.documents.len() + changes.rejected.len();
-    progress.read(summary.read);
+    // Pending documents of earlier cycles; the ones no chunk returns are re-read by number.
+    let mut pending = pending_documents(register).await?;
+    let rules = DealRules::new(&config.deal, &config.statuses);
+    let retry = DocumentRetry::new(&config.sync);
+    let mut blocked: HashSet<String> = HashSet::new();
+    while summary.outage.is_none() {
+        let Some(chunk) = source
+            .next_chunk(&mut read, config.sync.chunk_documents)
+            .await?
+        else {
+            break;
+        };
+        for reference in chunk.documents.iter().map(|d| d.reference) {
+            pending.remove(&reference);
+        }
+        for reference in chunk.rejected.iter().map(|r| r.reference) {
+            pending.remove(&reference);
+        }
+        let step = Step {
+            rules: &rules,
+            retry: &retry,
+            client,
+            progress,
+            batch_size: config.calltouch.batch_size,
+            now,
+        };
+        settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
+    }
+    if summary.outage.is_none() && !pending.is_empty() {
+        let mut records: Vec<DocumentRecord> = pending.into_values().collect();
+        records.sort_by(|a, b| (a.kind, a.date, &a.number).cmp(&(b.kind, b.date, &b.number)));
+        let mut chunk = Chunk::default();
+        let missing = find_again(source, records, &mut chunk.documents).await?;
+        record_lost(register, &missing, now, &mut summary).await?;
+        let step = Step {
+            rules: &rules,
+            retry: &retry,
+            client,
+            progress,
+            batch_size: config.calltouch.batch_size,
+            now,
+        };
+        settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
+    }
 
-    for rejected in &changes.rejected {
+    if summary.deferred == 0 && summary.outage.is_none() {
+        register
+            .save_checkpoint(&key, &read.checkpoint, now)
+            .await?;
+        summary.checkpoint_moved = true;
+    }
+    summary.duration = started.elapsed();
+    Ok(summary)
+}
+
+/// What every chunk of a cycle is settled with.
+struct Step<'a> {
+    rules: &'a DealRules<'a>,
+    retry: &'a DocumentRetry,
+    client: &'a CalltouchClient,
+    progress: &'a dyn Progress,
+    batch_size: usize,
+    now: NaiveDateTime,
+}
+
+/// Decides, sends and records one chunk: its rejected documents as failed, the rest in rounds
+/// of one document per deal, a batch at a time. After an outage what is left is counted
+/// deferred and left untouched.
+async fn settle_chunk<R: Register>(
+    step: &Step<'_>,
+    register: &mut R,
+    chunk: Chunk,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    let now = step.now;
+    summary.read += chunk.documents.len() + chunk.rejected.len();
+    step.progress.read(summary.read);
+    for rejected in &chunk.rejected {
         let reason = format!("{}: {}", rejected.field, rejected.reason);
         tracing::warn!(kind = %rejected.kind, reference = %rejected.reference,
             number = rejected.number.as_deref().unwrap_or(""), "{reason}");
@@ -286,12 +366,9 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
             .await?;
         summary.failed += 1;
     }
-    progress.settled(changes.rejected.len());
+    step.progress.settled(chunk.rejected.len());
 
-    let rules = DealRules::new(&config.deal, &config.statuses);
-    let retry = DocumentRetry::new(&config.sync);
-    let rounds = group_into_rounds(&rules, changes.documents, register, now, &mut summary).await?;
-    let mut blocked: HashSet<String> = HashSet::new();
+    let rounds = group_into_rounds(step.rules, chunk.documents, register, now, summary).await?;
     let mut rounds = rounds.into_iter();
     while let Some(round) = rounds.next() {
         // A batch at a time, so progress moves as Calltouch accepts batches; the client would
@@ -305,56 +382,52 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
                 summary.deferred += left;
                 break;
             }
-            let batch: Vec<_> = round.by_ref().take(config.calltouch.batch_size).collect();
+            let batch: Vec<_> = round.by_ref().take(step.batch_size).collect();
             let size = batch.len();
             let outgoing = decide_round(
-                &rules,
-                &retry,
-                batch,
-                register,
-                now,
-                &mut blocked,
-                &mut summary,
+                step.rules, step.retry, batch, register, now, blocked, summary,
             )
             .await?;
             send_round(
-                client,
-                &retry,
+                step.client,
+                step.retry,
                 register,
                 outgoing,
                 now,
-                &mut blocked,
-                &mut summary,
+                blocked,
+                summary,
             )
             .await?;
-            progress.settled(size);
+            step.progress.settled(size);
         }
     }
-
-    if summary.deferred == 0 {
-        register
-            .save_checkpoint(&key, &changes.checkpoint, now)
-            .await?;
-        summary.checkpoint_moved = true;
-    }
-    summary.duration = started.elapsed();
-    Ok(summary)
+    Ok(())
 }
 
-/// What a cycle starting now reads: the changes since the stored checkpoint, dated on or after
-/// the cut-off (`reset-checkpoint --since`, else `source.start_date`).
-pub async fn next_read<S: Source, R: Register>(
+/// Where a cycle starting now reads from: the stored checkpoint and the cut-off
+/// (`reset-checkpoint --since`, else `source.start_date`).
+async fn read_start<R: Register>(
     config: &Config,
-    source: &mut S,
     register: &R,
-) -> Result<ChangeSet, CycleError> {
+) -> Result<(ReadFrom, NaiveDate), CycleError> {
     let stored = register.checkpoint(&checkpoint_key(config)).await?;
     let from = stored
         .checkpoint
         .clone()
         .map_or(ReadFrom::Start, ReadFrom::Checkpoint);
     let cutoff: NaiveDate = stored.since.unwrap_or(config.source.start_date);
-    Ok(source.changes(&from, cutoff).await?)
+    Ok((from, cutoff))
+}
+
+/// What a cycle starting now reads, every chunk of it at once: the changes since the stored
+/// checkpoint, dated on or after the cut-off.
+pub async fn next_read<S: Source, R: Register>(
+    config: &Config,
+    source: &mut S,
+    register: &R,
+) -> Result<ChangeSet, CycleError> {
+    let (from, cutoff) = read_start(config, register).await?;
+    Ok(read_all(source, &from, cutoff, config.sync.chunk_documents).await?)
 }
 
 /// Deletes the send-log rows older than `[register] send_log_days`: the request bodies hold
@@ -372,17 +445,30 @@ async fn prune_send_log<R: Register>(
     Ok(())
 }
 
-/// Adds the pending documents this read did not return (re-queued by `register retry`, whose
-/// change lies behind the checkpoint), read again by their numbers. One that is no longer found
-/// is recorded as failed, so it never waits unseen.
-async fn reread_pending<S: Source, R: Register>(
-    source: &mut S,
+/// The register's pending documents by reference.
+async fn pending_documents<R: Register>(
+    register: &R,
+) -> Result<HashMap<DocRef, DocumentRecord>, CycleError> {
+    Ok(register
+        .list(&ListFilter {
+            state: Some(SyncState::Pending),
+            ..ListFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(|record| (record.reference, record))
+        .collect())
+}
+
+/// Records the re-queued documents no longer found by their numbers as failed, so none waits
+/// unseen.
+async fn record_lost<R: Register>(
     register: &mut R,
-    changes: &mut ChangeSet,
+    missing: &[DocumentRecord],
+    now: NaiveDateTime,
     summary: &mut CycleSummary,
 ) -> Result<(), CycleError> {
-    let missing = pending_outside(source, register, changes).await?;
-    for lost in &missing {
+    for lost in missing {
         let reason = lost_reason(lost);
         tracing::warn!("{reason}");
         register
@@ -396,7 +482,7 @@ async fn reread_pending<S: Source, R: Register>(
                     reason: &reason,
                 },
                 None,
-                changes.read_at,
+                now,
             )
             .await?;
         summary.failed += 1;
@@ -435,13 +521,23 @@ async fn pending_outside<S: Source, R: Register>(
         .into_iter()
         .filter(|record| !read.contains(&record.reference))
         .collect();
+    find_again(source, missing, &mut changes.documents).await
+}
+
+/// Finds documents again by their numbers, adding them to `found_into`; returns the ones no
+/// longer found.
+async fn find_again<S: Source>(
+    source: &mut S,
+    missing: Vec<DocumentRecord>,
+    found_into: &mut Vec<DocumentSnapshot>,
+) -> Result<Vec<DocumentRecord>, CycleError> {
     let numbers: BTreeSet<&str> = missing.iter().map(|d| d.number.as_str()).collect();
     let mut found: HashSet<DocRef> = HashSet::new();
     for number in numbers {
         for snapshot in source.find_by_number(number).await? {
             let wanted = missing.iter().any(|d| d.reference == snapshot.reference);
             if wanted && found.insert(snapshot.reference) {
-                changes.documents.push(snapshot);
+                found_into.push(snapshot);
             }
         }
     }
@@ -582,26 +678,37 @@ async fn group_into_rounds<R: Register>(
     summary: &mut CycleSummary,
 ) -> Result<Vec<Vec<(String, DocumentSnapshot)>>, CycleError> {
     let mut depth: HashMap<String, usize> = HashMap::new();
-    let mut rounds: Vec<Vec<(String, DocumentSnapshot)>> = Vec::new();
+    let mut rounds: Vec<Vec<(bool, String, DocumentSnapshot)>> = Vec::new();
     for snapshot in documents {
         let previous = register.document(snapshot.reference).await?;
-        let order_number = match resolve_deal(rules, register, &snapshot, previous.as_ref()).await?
-        {
-            Ok((order_number, _)) => order_number,
-            Err(error) => {
-                fail_document(register, &snapshot, None, &error.to_string(), now).await?;
-                summary.failed += 1;
-                continue;
-            }
-        };
+        let (order_number, exists) =
+            match resolve_deal(rules, register, &snapshot, previous.as_ref()).await? {
+                Ok((order_number, deal)) => (order_number, deal.is_some()),
+                Err(error) => {
+                    fail_document(register, &snapshot, None, &error.to_string(), now).await?;
+                    summary.failed += 1;
+                    continue;
+                }
+            };
         let round = depth.entry(order_number.clone()).or_insert(0);
         if rounds.len() <= *round {
             rounds.push(Vec::new());
         }
-        rounds[*round].push((order_number, snapshot));
+        rounds[*round].push((exists, order_number, snapshot));
         *round += 1;
     }
-    Ok(rounds)
+    // New deals first, then deals that exist: a batch then mostly holds one kind of request,
+    // and the client sends one request per kind in a batch.
+    Ok(rounds
+        .into_iter()
+        .map(|mut round| {
+            round.sort_by_key(|(exists, _, _)| *exists);
+            round
+                .into_iter()
+                .map(|(_, order_number, snapshot)| (order_number, snapshot))
+                .collect()
+        })
+        .collect())
 }
 
 /// Why a document waits: an earlier change of its deal is not settled yet.

@@ -114,6 +114,7 @@ async fn the_window_reads_recent_changes_and_the_reconcile_reads_the_rest() {
     let window = ChangeDetection {
         window_days: 31,
         reconcile_hours: 24,
+        reconcile_at: None,
     };
     let (fixture, client, mut source, connection) = setup("bulk_window", window).await;
     let first = source

@@ -714,3 +714,85 @@ async fn a_config_file_others_can_read_is_warned_about() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&private.stderr).contains("chmod 600"));
 }
+
+/// Reads in chunks of 40: a run killed after some chunks were sent and recorded keeps them
+/// recorded, leaves the checkpoint where it was, and the next runs send the rest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_chunks_loses_and_duplicates_nothing() {
+    let mut outcome = Outcome::start("SIGKILL between chunks of run");
+    let world = World::new("chunks", 400).await;
+    let text = std::fs::read_to_string(&world.config_path).unwrap();
+    write_private(&world.config_path, &format!("{text}chunk_documents = 40\n"));
+    world.emulator.set_latency(Duration::from_millis(20));
+    let config = world.config();
+    let key = alfa_calltouch::sync::checkpoint_key(&config);
+    let mut settled_before = 0;
+    let mut kills = 0;
+    for _ in 0..3 {
+        let answered = |world: &World| {
+            world
+                .emulator
+                .requests()
+                .iter()
+                .filter(|r| r.status.is_some())
+                .count()
+        };
+        // A chunk of 40 goes out in two batches of 25 or more: three answers are past one.
+        let target = answered(&world) + 3;
+        let mut child = world.spawn_run();
+        tokio::select! {
+            status = child.wait() => panic!("the run ended before the kill: {:?}", status.unwrap()),
+            () = async {
+                while answered(&world) < target {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            } => {
+                child.kill().await.unwrap();
+                kills += 1;
+            }
+        }
+        let register = SqliteRegister::open(&world.register_path()).unwrap();
+        let settled: u64 = register
+            .counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(state, _)| *state != SyncState::Pending)
+            .map(|(_, count)| count)
+            .sum();
+        assert!(
+            settled > settled_before,
+            "the killed run recorded its first chunks ({settled} settled, {settled_before} before)"
+        );
+        settled_before = settled;
+        let stored = register.checkpoint(&key).await.unwrap();
+        assert_eq!(
+            stored.checkpoint, None,
+            "the checkpoint moves only after the last chunk"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    world.emulator.set_latency(Duration::ZERO);
+    world.run_to_completion().await;
+    let register = SqliteRegister::open(&world.register_path()).unwrap();
+    let stored = register.checkpoint(&key).await.unwrap();
+    assert!(
+        stored.checkpoint.is_some(),
+        "a whole run moves the checkpoint"
+    );
+    let verdict = verify(&world).await;
+    outcome.documents = verdict.documents;
+    outcome.deals = verdict.deals;
+    outcome.duplicates = verdict.duplicates;
+    outcome.lost = verdict.lost;
+    outcome.extra = vec![("kills", kills)];
+    outcome.print();
+    assert!(verdict.documents >= 360, "the read covers the fixture");
+    assert_eq!(
+        verdict.duplicates,
+        0,
+        "{:?}",
+        world.emulator.creates_per_order()
+    );
+    assert_eq!(verdict.lost, 0);
+}

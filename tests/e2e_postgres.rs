@@ -85,6 +85,8 @@ user = "postgres"
 password_env = "ALFA_E2E_UNSET_PASSWORD"
 password_file = "password.txt"
 tls = "off"
+# Cycles here follow each other at once and edit documents months old: exact every cycle.
+change_window_days = 0
 {register_section}"#,
             base_url = emulator.base_url(),
             preset = preset.code(),

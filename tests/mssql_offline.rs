@@ -121,7 +121,7 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
     for preset in PRESETS {
         let (seed, map) = random_map(preset);
         let all = statements(preset, &map).expect("the map covers the preset");
-        assert_eq!(all.len(), 12, "{preset:?}");
+        assert_eq!(all.len(), 18, "{preset:?}");
         for (name, sql) in &all {
             let context = format!("{preset:?} seed {seed}, {name}:\n{sql}");
             Parser::parse_sql(&MsSqlDialect {}, sql)
@@ -130,7 +130,14 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
                 !sql.contains("::") && !sql.contains('$') && !sql.contains("LATERAL"),
                 "PostgreSQL syntax left in {context}"
             );
-            let expected_parameters: &[&str] = if name.ends_with("recent") {
+            // A chunk adds the cycle's bound, the keyset date and reference, and the limit.
+            let expected_parameters: &[&str] = if name.ends_with("recent, one chunk") {
+                &["@P1", "@P2", "@P3", "@P4", "@P5", "@P6", "@P7", "@P8"]
+            } else if name.ends_with("changed, one chunk") {
+                &["@P1", "@P2", "@P3", "@P4", "@P5", "@P6", "@P7"]
+            } else if name.ends_with("dated since, one chunk") {
+                &["@P1", "@P2", "@P3", "@P4", "@P5"]
+            } else if name.ends_with("recent") {
                 &["@P1", "@P2", "@P3", "@P4"]
             } else if name.ends_with("changed") {
                 &["@P1", "@P2", "@P3"]
@@ -168,7 +175,7 @@ fn every_statement_parses_as_t_sql_with_the_expected_names_and_parameters() {
             ] {
                 assert!(found.contains(standard), "{standard} in {context}");
             }
-            if name.ends_with("changed") || name.ends_with("recent") {
+            if name.ends_with("changed") || name.ends_with("recent") || name.ends_with("chunk") {
                 assert!(found.contains("_Version"), "{context}");
             }
         }
@@ -337,6 +344,7 @@ async fn a_real_server_reads_through_the_window_and_reconciles() {
         let detection = ChangeDetection {
             window_days: 30,
             reconcile_hours,
+            reconcile_at: None,
         };
         let mut source = MssqlSource::from_ado_string(&url, preset, map.clone())
             .await

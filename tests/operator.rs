@@ -110,6 +110,8 @@ user = "postgres"
 password_env = "ALFA_OP_UNSET"
 password_file = "password.txt"
 tls = "off"
+# Runs here follow each other at once and edit documents months old: exact every run.
+change_window_days = 0
 
 {register}"#,
             base_url = self.emulator.base_url(),

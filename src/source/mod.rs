@@ -55,6 +55,62 @@ pub struct ChangeSet {
     pub read_at: NaiveDateTime,
 }
 
+/// Where a cycle's read stands between chunks. The bounds are fixed when the read opens: the
+/// previous checkpoint below, this cycle's own snapshot (or row version) above. A row version
+/// written while the cycle runs lies above the upper bound, so no chunk reads it and the next
+/// cycle does: a change is read whole by one cycle, never half by two. Each chunk is its own
+/// short read; no transaction stays open between chunks.
+#[derive(Debug, Clone)]
+pub struct CycleRead {
+    /// The checkpoint to store once every chunk is recorded.
+    pub checkpoint: String,
+    /// The database server's local time when the read opened.
+    pub read_at: NaiveDateTime,
+    /// What this cycle reads (first read, exact scan or window), below `bound`.
+    pub plan: window::ReadPlan,
+    /// This cycle's upper bound, in the source's own checkpoint form.
+    pub bound: String,
+    /// The cut-off date of the read.
+    pub cutoff: NaiveDate,
+    /// The keyset position: the last document returned, in read order.
+    pub after: Option<ChunkKey>,
+    /// A source that reads everything at once keeps its read here until the first chunk.
+    pub whole: Option<(Vec<DocumentSnapshot>, Vec<RejectedDocument>)>,
+    /// No more chunks.
+    pub done: bool,
+}
+
+/// A document's place in the read order: kind (bookings first), stored date, reference bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChunkKey {
+    pub kind: DocKind,
+    pub date: NaiveDateTime,
+    pub reference: Vec<u8>,
+}
+
+/// One chunk of a cycle's read.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    pub documents: Vec<DocumentSnapshot>,
+    pub rejected: Vec<RejectedDocument>,
+}
+
+impl CycleRead {
+    /// A read whose change set was taken at once (sources without chunked queries).
+    pub fn whole(changes: ChangeSet, cutoff: NaiveDate) -> CycleRead {
+        CycleRead {
+            checkpoint: changes.checkpoint,
+            read_at: changes.read_at,
+            plan: window::ReadPlan::Start,
+            bound: String::new(),
+            cutoff,
+            after: None,
+            whole: Some((changes.documents, changes.rejected)),
+            done: false,
+        }
+    }
+}
+
 /// A source failure that stops the cycle (connection, mapping, SQL); bad data of one document
 /// is a `RejectedDocument` instead.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +140,58 @@ pub trait Source {
 
     /// Documents with this number (any date, both kinds), for `preview`.
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError>;
+
+    /// Opens a chunked read of the documents changed since `from`: fixes the cycle's bounds and
+    /// the checkpoint to store after its last chunk. By default the whole change set is read now
+    /// and handed out as one chunk.
+    async fn open_read(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<CycleRead, SourceError> {
+        Ok(CycleRead::whole(self.changes(from, cutoff).await?, cutoff))
+    }
+
+    /// The next at most `limit` documents of `read` in read order (rejected ones besides), or
+    /// `None` when the read is done.
+    async fn next_chunk(
+        &mut self,
+        read: &mut CycleRead,
+        limit: usize,
+    ) -> Result<Option<Chunk>, SourceError> {
+        let _ = limit;
+        read.done = true;
+        Ok(read.whole.take().map(|(documents, rejected)| Chunk {
+            documents,
+            rejected,
+        }))
+    }
+}
+
+/// Reads every chunk of a cycle into one change set (dry runs, `doctor`, tests).
+pub async fn read_all<S: Source>(
+    source: &mut S,
+    from: &ReadFrom,
+    cutoff: NaiveDate,
+    limit: usize,
+) -> Result<ChangeSet, SourceError> {
+    let mut read = source.open_read(from, cutoff).await?;
+    let mut changes = ChangeSet {
+        documents: Vec::new(),
+        rejected: Vec::new(),
+        checkpoint: read.checkpoint.clone(),
+        read_at: read.read_at,
+    };
+    while let Some(chunk) = source.next_chunk(&mut read, limit).await? {
+        changes.documents.extend(chunk.documents);
+        changes.rejected.extend(chunk.rejected);
+    }
+    Ok(changes)
 }
 
 /// The source the configuration names.
+// One per process, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum AnySource {
     Postgres(postgres::PostgresSource),
     Mssql(mssql::MssqlSource),
@@ -108,6 +213,28 @@ impl Source for AnySource {
         match self {
             AnySource::Postgres(source) => source.find_by_number(number).await,
             AnySource::Mssql(source) => source.find_by_number(number).await,
+        }
+    }
+
+    async fn open_read(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<CycleRead, SourceError> {
+        match self {
+            AnySource::Postgres(source) => source.open_read(from, cutoff).await,
+            AnySource::Mssql(source) => source.open_read(from, cutoff).await,
+        }
+    }
+
+    async fn next_chunk(
+        &mut self,
+        read: &mut CycleRead,
+        limit: usize,
+    ) -> Result<Option<Chunk>, SourceError> {
+        match self {
+            AnySource::Postgres(source) => source.next_chunk(read, limit).await,
+            AnySource::Mssql(source) => source.next_chunk(read, limit).await,
         }
     }
 }

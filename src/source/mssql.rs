@@ -19,6 +19,11 @@
 //! never reads uncommitted data (`NOLOCK`), which could skip or repeat rows. The login needs
 //! only `SELECT` (`sql/mssql/grants.sql`).
 //!
+//! A cycle reads in keyset chunks (`(_Date_Time, _IDRRef)`, bookings first, `TOP` rows of
+//! `sync.chunk_documents`), one statement each; the bound read when the cycle opens stays the
+//! upper bound of every chunk (`_Version` below it), so a row written while the cycle runs is
+//! left whole to the next cycle. No transaction stays open between chunks.
+//!
 //! # Exact change detection with `_Version`
 //! 1C tables on MS SQL have a `_Version rowversion` column: a database-wide counter stamped on
 //! every insert and update. Each cycle first reads `MIN_ACTIVE_ROWVERSION()` — every version
@@ -68,7 +73,7 @@ use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
-use super::{ChangeSet, ReadFrom, Source, SourceError};
+use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
 use crate::config::{Preset, SourceConfig, SourceKind};
 pub use crate::db::mssql::MssqlRow;
 use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
@@ -111,6 +116,7 @@ fn templates(preset: Preset) -> QueryTemplates {
         booking_recent: Some(include_str!("../../sql/mssql/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._Date_Time, d._IDRRef",
+        chunk: Some(chunk_query),
     }
 }
 
@@ -149,9 +155,47 @@ pub fn statements(preset: Preset, map: &NameMap) -> Result<Vec<(String, String)>
         out.push((format!("{kind} recent"), windowed(set.recent)?));
         out.push((format!("{kind} dated since"), set.dated_since));
         out.push((format!("{kind} with number"), set.with_number));
+        for (what, chunk) in [
+            ("changed", set.changed_chunk),
+            ("recent", set.recent_chunk),
+            ("dated since", set.dated_since_chunk),
+        ] {
+            let chunk = chunk.ok_or_else(|| SourceError::NameMap("no chunked query".into()))?;
+            out.push((format!("{kind} {what}, one chunk"), chunk));
+        }
     }
     Ok(out)
 }
+
+/// One chunk of a document query whose filter takes `params` parameters: row versions below the
+/// cycle's bound (the next parameter), after the keyset key (the stored date and reference, the
+/// two after it), in the read order, at most the last parameter of them (`TOP`, as the T-SQL
+/// parsers of the tests accept no parameter in `FETCH`). T-SQL has no row comparison, so the
+/// key is spelled out; the `(_Date_Time, _IDRRef)` index serves it.
+pub fn chunk_query(body: &str, filter: &str, params: usize) -> String {
+    let (bound, date, reference, limit) = (params + 1, params + 2, params + 3, params + 4);
+    format!(
+        "SELECT TOP (@P{limit}) chunk.* FROM (\n{body}\nWHERE (\n{filter}\n)\n\
+         AND d._Version < @P{bound}\n\
+         AND (d._Date_Time > @P{date} OR (d._Date_Time = @P{date} AND d._IDRRef > @P{reference}))\n\
+         ) chunk\nORDER BY chunk.[date], chunk.reference"
+    )
+}
+
+/// The key before every document of a kind in the read order.
+fn first_key(kind: DocKind) -> ChunkKey {
+    ChunkKey {
+        kind,
+        // 1C's empty date; the cut-off excludes it anyway.
+        date: NaiveDate::from_ymd_opt(1, 1, 1)
+            .unwrap_or_default()
+            .and_time(NaiveTime::MIN),
+        reference: Vec::new(),
+    }
+}
+
+/// A chunk size no change set reaches: `changes` reads everything in one go.
+const WHOLE_READ: usize = 1 << 40;
 
 /// `templates` gives every kind a windowed filter on MS SQL.
 fn windowed(recent: Option<String>) -> Result<String, SourceError> {
@@ -306,10 +350,7 @@ impl MssqlSource {
             target,
             query_timeout: Duration::from_secs(config.query_timeout_secs),
         };
-        let detection = ChangeDetection {
-            window_days: config.change_window_days,
-            reconcile_hours: config.reconcile_hours,
-        };
+        let detection = config.change_detection();
         let source = MssqlSource::open(connector, config.preset, name_map).await?;
         Ok(source.with_change_detection(detection))
     }
@@ -427,18 +468,19 @@ impl Source for MssqlSource {
         from: &ReadFrom,
         cutoff: NaiveDate,
     ) -> Result<ChangeSet, SourceError> {
+        super::read_all(self, from, cutoff, WHOLE_READ).await
+    }
+
+    /// Reads the cycle's bound (`MIN_ACTIVE_ROWVERSION()`) and time, and plans the read.
+    async fn open_read(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<CycleRead, SourceError> {
         let previous = match from {
             ReadFrom::Start => None,
             ReadFrom::Checkpoint(text) => Some(parsed_checkpoint(text)?),
         };
-        let out_of_range = |what: &str| {
-            let query = what.to_string();
-            move |message| SourceError::Query { query, message }
-        };
-        let cutoff_at = self
-            .decoder
-            .storage_date(cutoff.and_time(NaiveTime::MIN))
-            .map_err(out_of_range("cut-off"))?;
         // The position comes first: every version below its bound is committed.
         let position = self
             .with_client(async |connector, client, _| {
@@ -458,7 +500,39 @@ impl Source for MssqlSource {
         let previous_text = previous.as_ref().map(|p| &p.text);
         let plan = self.detection.plan(previous_text, position.read_at);
         tracing::debug!(%plan, "reading changes");
-        let read = match &plan {
+        Ok(CycleRead {
+            checkpoint: self.detection.next(
+                previous_text,
+                &plan,
+                &checkpoint.to_checkpoint(),
+                position.read_at,
+            ),
+            read_at: position.read_at,
+            plan,
+            bound: position.upper_bound.to_checkpoint(),
+            cutoff,
+            after: None,
+            whole: None,
+            done: false,
+        })
+    }
+
+    /// One keyset chunk, one statement: bookings first, then work orders; only row versions
+    /// below the cycle's bound.
+    async fn next_chunk(
+        &mut self,
+        read: &mut CycleRead,
+        limit: usize,
+    ) -> Result<Option<Chunk>, SourceError> {
+        let out_of_range = |what: &str| {
+            let query = what.to_string();
+            move |message| SourceError::Query { query, message }
+        };
+        let cutoff_at = self
+            .decoder
+            .storage_date(read.cutoff.and_time(NaiveTime::MIN))
+            .map_err(out_of_range("cut-off"))?;
+        let query = match &read.plan {
             ReadPlan::Start => Read::DatedSince,
             ReadPlan::Exact { since } => Read::Changed(RowVersion::parse(since)?),
             ReadPlan::Window { since, from } => {
@@ -469,52 +543,106 @@ impl Source for MssqlSource {
                 )
             }
         };
-        let below = position.upper_bound.to_bytes();
-        let (bookings, work_orders) = self
-            .with_client(async |connector, client, sql| {
-                let mut both = Vec::with_capacity(2);
-                for (name, set) in [("bookings", &sql.booking), ("work orders", &sql.work_order)] {
-                    let rows = match &read {
+        let below = RowVersion::parse(&read.bound)?.to_bytes();
+        let limit_rows = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        while !read.done {
+            let key = read
+                .after
+                .clone()
+                .unwrap_or_else(|| first_key(DocKind::Booking));
+            let name = match key.kind {
+                DocKind::Booking => "bookings",
+                DocKind::WorkOrder => "work orders",
+            };
+            let rows = self
+                .with_client(async |connector, client, sql| {
+                    let set = match key.kind {
+                        DocKind::Booking => &sql.booking,
+                        DocKind::WorkOrder => &sql.work_order,
+                    };
+                    let chunk = |text: &Option<String>| {
+                        text.clone().ok_or_else(|| {
+                            SourceError::NameMap("no chunked change query".to_string())
+                        })
+                    };
+                    let (date, reference) = (&key.date, &key.reference);
+                    match &query {
                         Read::DatedSince => {
-                            connector
-                                .query(client, name, &set.dated_since, &[&cutoff_at])
-                                .await?
+                            let params: [&dyn ToSql; 5] =
+                                [&cutoff_at, &below, date, reference, &limit_rows];
+                            let text = chunk(&set.dated_since_chunk)?;
+                            connector.query(client, name, &text, &params).await
                         }
                         Read::Changed(since) => {
-                            let params: [&dyn ToSql; 3] = [&cutoff_at, &since.to_bytes(), &below];
-                            connector.query(client, name, &set.changed, &params).await?
+                            let since = since.to_bytes();
+                            let params: [&dyn ToSql; 7] = [
+                                &cutoff_at,
+                                &since,
+                                &below,
+                                &below,
+                                date,
+                                reference,
+                                &limit_rows,
+                            ];
+                            let text = chunk(&set.changed_chunk)?;
+                            connector.query(client, name, &text, &params).await
                         }
                         Read::Recent(since, window_start) => {
-                            let recent = windowed(set.recent.clone())?;
                             let since = since.to_bytes();
-                            let params: [&dyn ToSql; 4] =
-                                [&cutoff_at, &since, &below, window_start];
-                            connector.query(client, name, &recent, &params).await?
+                            let params: [&dyn ToSql; 8] = [
+                                &cutoff_at,
+                                &since,
+                                &below,
+                                window_start,
+                                &below,
+                                date,
+                                reference,
+                                &limit_rows,
+                            ];
+                            let text = chunk(&set.recent_chunk)?;
+                            connector.query(client, name, &text, &params).await
                         }
-                    };
-                    both.push(rows);
+                    }
+                })
+                .await?;
+            if rows.len() < limit {
+                match key.kind {
+                    DocKind::Booking => read.after = Some(first_key(DocKind::WorkOrder)),
+                    DocKind::WorkOrder => read.done = true,
                 }
-                let work_orders = both.pop().unwrap_or_default();
-                let bookings = both.pop().unwrap_or_default();
-                Ok((bookings, work_orders))
-            })
-            .await?;
-        let mut changes = ChangeSet {
-            documents: Vec::with_capacity(bookings.len() + work_orders.len()),
-            rejected: Vec::new(),
-            checkpoint: self.detection.next(
-                previous_text,
-                &plan,
-                &checkpoint.to_checkpoint(),
-                position.read_at,
-            ),
-            read_at: position.read_at,
-        };
-        self.decoder
-            .decode_into(DocKind::Booking, &bookings, &mut changes);
-        self.decoder
-            .decode_into(DocKind::WorkOrder, &work_orders, &mut changes);
-        Ok(changes)
+            } else if let Some(last) = rows.last() {
+                let bad = |message: String| SourceError::Query {
+                    query: name.to_string(),
+                    message,
+                };
+                read.after = Some(ChunkKey {
+                    kind: key.kind,
+                    date: last
+                        .timestamp("date")
+                        .map_err(bad)?
+                        .ok_or_else(|| bad("a document without a date".to_string()))?,
+                    reference: last
+                        .bytes("reference")
+                        .map_err(bad)?
+                        .ok_or_else(|| bad("a document without a reference".to_string()))?,
+                });
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            let mut changes = ChangeSet {
+                documents: Vec::with_capacity(rows.len()),
+                rejected: Vec::new(),
+                checkpoint: String::new(),
+                read_at: read.read_at,
+            };
+            self.decoder.decode_into(key.kind, &rows, &mut changes);
+            return Ok(Some(Chunk {
+                documents: changes.documents,
+                rejected: changes.rejected,
+            }));
+        }
+        Ok(None)
     }
 
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError> {
@@ -714,6 +842,7 @@ mod tests {
         let detection = ChangeDetection {
             window_days: 30,
             reconcile_hours: 24,
+            reconcile_at: None,
         };
         let at = NaiveDate::from_ymd_opt(2026, 3, 1)
             .unwrap()

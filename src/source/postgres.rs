@@ -3,8 +3,13 @@
 //! since the previous read.
 //!
 //! # Reading
-//! Every cycle runs in one `REPEATABLE READ READ ONLY` transaction, so all queries of a cycle see
-//! one consistent state and never block 1C (PostgreSQL readers take no row locks).
+//! A cycle opens with a short transaction that takes its snapshot (`pg_current_snapshot()`) and
+//! the server's time, then reads in keyset chunks (`(_date_time, _idrref)`, bookings first),
+//! each in a `READ ONLY` transaction of its own that lasts one statement: no transaction stays
+//! open across the cycle, so a long first sync never holds back VACUUM on a busy 1C server. A
+//! chunk reads only row versions visible in the cycle's snapshot (`NOT changed_since(d, bound)`),
+//! so a row written while the cycle runs is left whole to the next cycle, which reads it as
+//! changed since this cycle's checkpoint. Readers take no row locks and never block 1C.
 //!
 //! # Exact change detection with a snapshot checkpoint
 //! The checkpoint is the text of `pg_current_snapshot()` taken inside the reading transaction
@@ -50,11 +55,26 @@ use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
-use super::{ChangeSet, ReadFrom, Source, SourceError};
+use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
 use crate::config::{Preset, SourceConfig, SourceKind};
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
 use crate::snapshot::{DocKind, DocumentSnapshot};
+
+/// A chunk size no change set reaches: `changes` reads everything in one go.
+const WHOLE_READ: usize = 1 << 40;
+
+/// The key before every document of a kind in the read order.
+fn first_key(kind: DocKind) -> ChunkKey {
+    ChunkKey {
+        kind,
+        // 1C's empty date; the cut-off excludes it anyway.
+        date: NaiveDate::from_ymd_opt(1, 1, 1)
+            .unwrap_or_default()
+            .and_time(NaiveTime::MIN),
+        reference: Vec::new(),
+    }
+}
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.sql");
 
@@ -85,7 +105,23 @@ fn templates(preset: Preset) -> QueryTemplates {
         booking_recent: Some(include_str!("../../sql/postgres/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._date_time, d._idrref",
+        chunk: Some(chunk_query),
     }
+}
+
+/// One chunk of a document query whose filter takes `params` parameters: the rows whose version
+/// is visible in the cycle's snapshot (the next parameter, so a row written while the cycle runs
+/// is left to the next one), after the keyset key (the stored date and reference, the two
+/// parameters after it), in the read order, at most the last parameter of them. The key
+/// comparison is a row comparison, which the `(_date_time, _idrref)` index of every 1C
+/// document table serves.
+pub fn chunk_query(body: &str, filter: &str, params: usize) -> String {
+    let (bound, date, reference, limit) = (params + 1, params + 2, params + 3, params + 4);
+    format!(
+        "{body}\nWHERE (\n{filter}\n)\nAND NOT {{{{changed_since(d, ${bound})}}}}\n\
+         AND (d._date_time, d._idrref) > (${date}::timestamp, ${reference}::bytea)\n\
+         ORDER BY d._date_time, d._idrref\nLIMIT ${limit}::bigint"
+    )
 }
 
 fn render_all(preset: Preset, map: &NameMap) -> Result<RenderedSql, SourceError> {
@@ -110,6 +146,11 @@ fn windowed(recent: Option<String>) -> String {
     recent.expect("the PostgreSQL templates have a windowed change filter for each kind")
 }
 
+/// `templates` reads in chunks on PostgreSQL.
+fn chunked(chunk: Option<String>) -> String {
+    chunk.expect("the PostgreSQL templates read in chunks")
+}
+
 /// The change queries a cycle after the first one sends, by name, rendered for one database
 /// (`$1` the cut-off, `$2` the previous snapshot, `$3` the window start of the `recent`
 /// queries): what benchmarks `EXPLAIN`.
@@ -128,10 +169,10 @@ pub fn change_queries(
 
 /// Prepared statements of one document kind.
 struct KindStatements {
-    changed: Statement,
-    recent: Statement,
-    dated_since: Statement,
     with_number: Statement,
+    changed_chunk: Statement,
+    recent_chunk: Statement,
+    dated_since_chunk: Statement,
 }
 
 /// A 1C «Альфа-Авто» database on PostgreSQL.
@@ -158,10 +199,7 @@ impl PostgresSource {
             ));
         }
         let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
-        let detection = ChangeDetection {
-            window_days: config.change_window_days,
-            reconcile_hours: config.reconcile_hours,
-        };
+        let detection = config.change_detection();
         let source = PostgresSource::open(target, config.preset, name_map, query_timeout).await?;
         Ok(source.with_change_detection(detection))
     }
@@ -206,16 +244,26 @@ impl PostgresSource {
             }
         };
         let booking = KindStatements {
-            changed: prepare("booking changed", sql.booking.changed).await?,
-            recent: prepare("booking recent", windowed(sql.booking.recent)).await?,
-            dated_since: prepare("booking dated since", sql.booking.dated_since).await?,
             with_number: prepare("booking with number", sql.booking.with_number).await?,
+            changed_chunk: prepare("booking changed", chunked(sql.booking.changed_chunk)).await?,
+            recent_chunk: prepare("booking recent", chunked(sql.booking.recent_chunk)).await?,
+            dated_since_chunk: prepare(
+                "booking dated since",
+                chunked(sql.booking.dated_since_chunk),
+            )
+            .await?,
         };
         let work_order = KindStatements {
-            changed: prepare("work order changed", sql.work_order.changed).await?,
-            recent: prepare("work order recent", windowed(sql.work_order.recent)).await?,
-            dated_since: prepare("work order dated since", sql.work_order.dated_since).await?,
             with_number: prepare("work order with number", sql.work_order.with_number).await?,
+            changed_chunk: prepare("work order changed", chunked(sql.work_order.changed_chunk))
+                .await?,
+            recent_chunk: prepare("work order recent", chunked(sql.work_order.recent_chunk))
+                .await?,
+            dated_since_chunk: prepare(
+                "work order dated since",
+                chunked(sql.work_order.dated_since_chunk),
+            )
+            .await?,
         };
         let read_position = prepare("read position", READ_POSITION_SQL.to_string()).await?;
         Ok(PostgresSource {
@@ -333,61 +381,138 @@ impl Source for PostgresSource {
         from: &ReadFrom,
         cutoff: NaiveDate,
     ) -> Result<ChangeSet, SourceError> {
+        super::read_all(self, from, cutoff, WHOLE_READ).await
+    }
+
+    /// Takes the cycle's snapshot and time in a transaction of its own and plans the read; no
+    /// transaction stays open after it.
+    async fn open_read(
+        &mut self,
+        from: &ReadFrom,
+        cutoff: NaiveDate,
+    ) -> Result<CycleRead, SourceError> {
         let previous = match from {
             ReadFrom::Start => None,
             ReadFrom::Checkpoint(text) => Some(parsed_checkpoint(text)?),
         };
-        let cutoff_at = storage_time(&self.decoder, cutoff.and_time(NaiveTime::MIN), "cut-off")?;
         let tx = begin(&mut self.client, self.query_timeout).await?;
         let last_read = previous.as_ref().map(|p| p.read.clone());
         let position = tx
             .query_one(&self.read_position, &[&last_read])
             .await
             .map_err(|e| query_error("read position", &e))?;
+        tx.commit().await.map_err(|e| query_error("commit", &e))?;
         let fits: bool = position.get("checkpoint_fits");
         if !fits {
             return Err(SourceError::BadCheckpoint(last_read.unwrap_or_default()));
         }
         let read_at: NaiveDateTime = position.get("read_at");
+        let snapshot: String = position.get("snapshot");
         let plan = self.detection.plan(previous.as_ref(), read_at);
         tracing::debug!(%plan, "reading changes");
-        let (bookings, work_orders) = match &plan {
-            ReadPlan::Start => (
-                tx.query(&self.booking.dated_since, &[&cutoff_at]).await,
-                tx.query(&self.work_order.dated_since, &[&cutoff_at]).await,
-            ),
-            ReadPlan::Exact { since } => (
-                tx.query(&self.booking.changed, &[&cutoff_at, since]).await,
-                tx.query(&self.work_order.changed, &[&cutoff_at, since])
-                    .await,
-            ),
-            ReadPlan::Window { since, from } => {
-                let from = storage_time(&self.decoder, *from, "window start")?;
-                (
-                    tx.query(&self.booking.recent, &[&cutoff_at, since, &from])
-                        .await,
-                    tx.query(&self.work_order.recent, &[&cutoff_at, since, &from])
-                        .await,
-                )
-            }
-        };
-        let bookings = bookings.map_err(|e| query_error("bookings", &e))?;
-        let work_orders = work_orders.map_err(|e| query_error("work orders", &e))?;
-        tx.commit().await.map_err(|e| query_error("commit", &e))?;
-        let snapshot: String = position.get("snapshot");
-        let mut changes = ChangeSet {
-            documents: Vec::with_capacity(bookings.len() + work_orders.len()),
-            rejected: Vec::new(),
+        Ok(CycleRead {
             checkpoint: self
                 .detection
                 .next(previous.as_ref(), &plan, &snapshot, read_at),
             read_at,
+            plan,
+            bound: snapshot,
+            cutoff,
+            after: None,
+            whole: None,
+            done: false,
+        })
+    }
+
+    /// One keyset chunk in a short transaction of its own: bookings first, then work orders.
+    async fn next_chunk(
+        &mut self,
+        read: &mut CycleRead,
+        limit: usize,
+    ) -> Result<Option<Chunk>, SourceError> {
+        let cutoff_at = storage_time(
+            &self.decoder,
+            read.cutoff.and_time(NaiveTime::MIN),
+            "cut-off",
+        )?;
+        let window_start = match &read.plan {
+            ReadPlan::Window { from, .. } => {
+                Some(storage_time(&self.decoder, *from, "window start")?)
+            }
+            _ => None,
         };
-        self.decoder
-            .decode_into(DocKind::Booking, &bookings, &mut changes);
-        self.decoder
-            .decode_into(DocKind::WorkOrder, &work_orders, &mut changes);
-        Ok(changes)
+        let limit_rows = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        while !read.done {
+            let key = read
+                .after
+                .clone()
+                .unwrap_or_else(|| first_key(DocKind::Booking));
+            let statements = match key.kind {
+                DocKind::Booking => &self.booking,
+                DocKind::WorkOrder => &self.work_order,
+            };
+            let (date, reference) = (&key.date, &key.reference);
+            let bound = &read.bound;
+            let tx = begin(&mut self.client, self.query_timeout).await?;
+            let rows = match (&read.plan, &window_start) {
+                (ReadPlan::Start, _) => {
+                    tx.query(
+                        &statements.dated_since_chunk,
+                        &[&cutoff_at, bound, date, reference, &limit_rows],
+                    )
+                    .await
+                }
+                (ReadPlan::Exact { since }, _) | (ReadPlan::Window { since, .. }, None) => {
+                    tx.query(
+                        &statements.changed_chunk,
+                        &[&cutoff_at, since, bound, date, reference, &limit_rows],
+                    )
+                    .await
+                }
+                (ReadPlan::Window { since, .. }, Some(from)) => {
+                    tx.query(
+                        &statements.recent_chunk,
+                        &[&cutoff_at, since, from, bound, date, reference, &limit_rows],
+                    )
+                    .await
+                }
+            };
+            let what = match key.kind {
+                DocKind::Booking => "bookings",
+                DocKind::WorkOrder => "work orders",
+            };
+            let rows = rows.map_err(|e| query_error(what, &e))?;
+            tx.commit().await.map_err(|e| query_error("commit", &e))?;
+            if rows.len() < limit {
+                match key.kind {
+                    DocKind::Booking => read.after = Some(first_key(DocKind::WorkOrder)),
+                    DocKind::WorkOrder => read.done = true,
+                }
+            } else if let Some(last) = rows.last() {
+                read.after = Some(ChunkKey {
+                    kind: key.kind,
+                    date: last.try_get("date").map_err(|e| query_error(what, &e))?,
+                    reference: last
+                        .try_get("reference")
+                        .map_err(|e| query_error(what, &e))?,
+                });
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            let mut changes = ChangeSet {
+                documents: Vec::with_capacity(rows.len()),
+                rejected: Vec::new(),
+                checkpoint: String::new(),
+                read_at: read.read_at,
+            };
+            self.decoder.decode_into(key.kind, &rows, &mut changes);
+            return Ok(Some(Chunk {
+                documents: changes.documents,
+                rejected: changes.rejected,
+            }));
+        }
+        Ok(None)
     }
 
     async fn find_by_number(&mut self, number: &str) -> Result<Vec<DocumentSnapshot>, SourceError> {

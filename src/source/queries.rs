@@ -24,6 +24,9 @@ pub struct QueryTemplates {
     pub work_order_recent: Option<&'static str>,
     /// The stable order every document query ends with.
     pub order_by: &'static str,
+    /// Where the database reads in chunks: a select body, a filter and the filter's number of
+    /// parameters turned into the query of one chunk (`source::postgres::chunk_query`).
+    pub chunk: Option<fn(&str, &str, usize) -> String>,
 }
 
 /// The rendered SQL for one document kind.
@@ -33,6 +36,10 @@ pub struct KindSql {
     pub recent: Option<String>,
     pub dated_since: String,
     pub with_number: String,
+    /// One chunk of `dated_since`, `changed` and `recent`, where the database reads in chunks.
+    pub dated_since_chunk: Option<String>,
+    pub changed_chunk: Option<String>,
+    pub recent_chunk: Option<String>,
 }
 
 /// Every document query of a preset, rendered for one database.
@@ -65,6 +72,18 @@ pub fn required_entries(templates: &QueryTemplates, preset: Preset) -> Vec<Strin
         .unwrap_or_default()
 }
 
+/// The highest parameter number a filter uses (`$N` or `@PN`): a chunk's own parameters follow.
+fn parameter_count(filter: &str) -> usize {
+    let mut highest = 0;
+    for (index, _) in filter.match_indices(['$', '@']) {
+        let rest = &filter[index + 1..];
+        let rest = rest.strip_prefix('P').unwrap_or(rest);
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        highest = highest.max(digits.parse().unwrap_or(0));
+    }
+    highest
+}
+
 fn render_collecting_missing(
     templates: &QueryTemplates,
     preset: Preset,
@@ -72,8 +91,11 @@ fn render_collecting_missing(
 ) -> Result<(RenderedSql, Vec<String>), SourceError> {
     let t = templates;
     let mut missing: Vec<String> = Vec::new();
-    let mut one = |body: &str, filter: &str| -> Result<String, SourceError> {
-        let template = format!("{body}\nWHERE {filter}\n{}", t.order_by);
+    let mut one = |body: &str, filter: &str, chunked: bool| -> Result<String, SourceError> {
+        let template = match (chunked, t.chunk) {
+            (true, Some(chunk)) => chunk(body, filter, parameter_count(filter)),
+            _ => format!("{body}\nWHERE {filter}\n{}", t.order_by),
+        };
         match render_for(t.dialect, &template, map) {
             Ok(sql) => Ok(sql),
             Err(TemplateError::Missing(names)) => {
@@ -87,22 +109,27 @@ fn render_collecting_missing(
             Err(other) => Err(SourceError::NameMap(other.to_string())),
         }
     };
+    let chunked = t.chunk.is_some();
+    let mut kind =
+        |body: &str, changed: &str, recent: Option<&str>| -> Result<KindSql, SourceError> {
+            Ok(KindSql {
+                changed: one(body, changed, false)?,
+                recent: recent.map(|f| one(body, f, false)).transpose()?,
+                dated_since: one(body, t.dated_since, false)?,
+                with_number: one(body, t.with_number, false)?,
+                dated_since_chunk: chunked
+                    .then(|| one(body, t.dated_since, true))
+                    .transpose()?,
+                changed_chunk: chunked.then(|| one(body, changed, true)).transpose()?,
+                recent_chunk: match recent {
+                    Some(f) if chunked => Some(one(body, f, true)?),
+                    _ => None,
+                },
+            })
+        };
     let rendered = RenderedSql {
-        booking: KindSql {
-            changed: one(t.booking, t.booking_changed)?,
-            recent: t.booking_recent.map(|f| one(t.booking, f)).transpose()?,
-            dated_since: one(t.booking, t.dated_since)?,
-            with_number: one(t.booking, t.with_number)?,
-        },
-        work_order: KindSql {
-            changed: one(t.work_order, t.work_order_changed)?,
-            recent: t
-                .work_order_recent
-                .map(|f| one(t.work_order, f))
-                .transpose()?,
-            dated_since: one(t.work_order, t.dated_since)?,
-            with_number: one(t.work_order, t.with_number)?,
-        },
+        booking: kind(t.booking, t.booking_changed, t.booking_recent)?,
+        work_order: kind(t.work_order, t.work_order_changed, t.work_order_recent)?,
     };
     for name in [booking_state_enum(preset), CONTACT_KIND_ENUM] {
         if map.enum_values(name).is_err() && !missing.iter().any(|m| m == name) {
@@ -110,4 +137,17 @@ fn render_collecting_missing(
         }
     }
     Ok((rendered, missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_count;
+
+    #[test]
+    fn a_chunk_numbers_its_parameters_after_the_filters() {
+        assert_eq!(parameter_count("d._date_time >= $1"), 1);
+        assert_eq!(parameter_count("a >= $1 AND b > $3 AND c = $2"), 3);
+        assert_eq!(parameter_count("d._Version > @P2 AND d._Version < @P3"), 3);
+        assert_eq!(parameter_count("-- no parameters"), 0);
+    }
 }

@@ -31,7 +31,7 @@
 //! a reconcile that is due; a window checkpoint read in exact mode is read from its reconcile
 //! snapshot, the older one, so switching modes never skips a change.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime, NaiveTime};
 
 const PREFIX: &str = "window";
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
@@ -41,8 +41,11 @@ const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
 pub struct ChangeDetection {
     /// 0: exact every cycle. Otherwise the window, in days before the previous read.
     pub window_days: u32,
-    /// Window mode: hours between exact reconciles (0: every cycle).
+    /// Window mode: hours between exact reconciles (0: every cycle), unless `reconcile_at`.
     pub reconcile_hours: u32,
+    /// Window mode: the reconcile runs at the first cycle at or after this time of day (the
+    /// database server's local time), once a day; `reconcile_hours` is then not used.
+    pub reconcile_at: Option<NaiveTime>,
 }
 
 /// A parsed checkpoint. Snapshot texts are checked by the caller.
@@ -110,12 +113,29 @@ impl ChangeDetection {
         else {
             return exact;
         };
-        if now - reconciled_at >= Duration::hours(i64::from(self.reconcile_hours)) {
+        if self.reconcile_due(reconciled_at, now) {
             return exact;
         }
         ReadPlan::Window {
             since: previous.read.clone(),
             from: read_at - Duration::days(i64::from(self.window_days)),
+        }
+    }
+
+    /// Whether a reconcile is due now, the last one having run at `reconciled_at`: at a set time
+    /// of day, when the last one ran before that time's latest passing; else after
+    /// `reconcile_hours`.
+    pub fn reconcile_due(&self, reconciled_at: NaiveDateTime, now: NaiveDateTime) -> bool {
+        match self.reconcile_at {
+            Some(at) => {
+                let today = now.date().and_time(at);
+                let latest = match now >= today {
+                    true => today,
+                    false => today - Duration::days(1),
+                };
+                reconciled_at < latest
+            }
+            None => now - reconciled_at >= Duration::hours(i64::from(self.reconcile_hours)),
         }
     }
 
@@ -171,7 +191,38 @@ mod tests {
     const WINDOW: ChangeDetection = ChangeDetection {
         window_days: 30,
         reconcile_hours: 24,
+        reconcile_at: None,
     };
+
+    #[test]
+    fn a_reconcile_at_a_time_of_day_runs_once_at_the_first_cycle_after_it() {
+        let nightly = ChangeDetection {
+            reconcile_at: NaiveTime::from_hms_opt(3, 0, 0),
+            ..WINDOW
+        };
+        let plan_at = |reconciled_at: NaiveDateTime, now: NaiveDateTime| {
+            let previous = Checkpoint {
+                read: "9:9:".into(),
+                reconcile: "5:5:".into(),
+                reconciled_at: Some(reconciled_at),
+                read_at: Some(now - Duration::minutes(5)),
+            };
+            matches!(nightly.plan(Some(&previous), now), ReadPlan::Exact { .. })
+        };
+        // Reconciled at 03:05 on the 1st: window all day, also at 02:55 on the 2nd.
+        assert!(!plan_at(at(1, 3) + Duration::minutes(5), at(1, 23)));
+        assert!(!plan_at(
+            at(1, 3) + Duration::minutes(5),
+            at(2, 2) + Duration::minutes(55)
+        ));
+        // The first cycle at or after 03:00 on the 2nd reconciles, however long ago the last.
+        assert!(plan_at(at(1, 3) + Duration::minutes(5), at(2, 3)));
+        assert!(plan_at(at(1, 10), at(2, 3) + Duration::minutes(5)));
+        // A reconcile missed overnight (the server was off) runs at the next cycle.
+        assert!(plan_at(at(1, 3) + Duration::minutes(5), at(3, 11)));
+        // The hours are not used when a time is set.
+        assert!(!plan_at(at(1, 4), at(2, 2)));
+    }
 
     #[test]
     fn exact_mode_keeps_the_plain_snapshot_and_reads_from_the_oldest_one() {
