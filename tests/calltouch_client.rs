@@ -557,12 +557,14 @@ async fn two_accounts_share_one_rate_limit_and_keep_their_deals_apart() {
         assert_eq!(request.account.as_deref(), Some(site));
         assert!(request.token_matched && request.status == Some(200));
     }
-    // Any six consecutive requests of both accounts span at least a second (5 per second in
-    // total); 30 ms allow for one request's way from the pacer to the emulator.
+    // Any six consecutive requests of both accounts span about a second (5 per second in
+    // total). Arrival times carry each request's way from the pacer to the emulator, which on a
+    // loaded machine varies by tens of milliseconds, so 100 ms are allowed; two pacers of 5 per
+    // second each would put six requests within about 500 ms.
     for window in requests.windows(6) {
         let span = window[5].received_at - window[0].received_at;
         assert!(
-            span >= Duration::from_millis(970),
+            span >= Duration::from_millis(900),
             "six requests within {span:?}"
         );
     }
