@@ -6,7 +6,7 @@
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::namemap::{NameMap, NameMapError};
-use super::{ChangeSet, RejectedDocument, SourceError};
+use super::{Chunk, RejectedDocument, SourceError};
 use crate::config::{Preset, EMPTY_STATE};
 use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
 
@@ -139,14 +139,19 @@ impl Decoder {
         })
     }
 
-    /// Adds each row's snapshot, or its rejection, to a change set.
-    pub fn decode_into<C: Cells>(&self, kind: DocKind, rows: &[C], into: &mut ChangeSet) {
+    /// One chunk of a read: each row's snapshot, or its rejection.
+    pub fn chunk<C: Cells>(&self, kind: DocKind, rows: &[C]) -> Chunk {
+        let mut chunk = Chunk {
+            documents: Vec::with_capacity(rows.len()),
+            rejected: Vec::new(),
+        };
         for row in rows {
             match self.snapshot(kind, row) {
-                Ok(snapshot) => into.documents.push(snapshot),
-                Err(rejected) => into.rejected.push(rejected),
+                Ok(snapshot) => chunk.documents.push(snapshot),
+                Err(rejected) => chunk.rejected.push(rejected),
             }
         }
+        chunk
     }
 
     /// The snapshots of the rows that decode. `preview` shows what can be read; an undecodable

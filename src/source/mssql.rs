@@ -630,17 +630,7 @@ impl Source for MssqlSource {
             if rows.is_empty() {
                 continue;
             }
-            let mut changes = ChangeSet {
-                documents: Vec::with_capacity(rows.len()),
-                rejected: Vec::new(),
-                checkpoint: String::new(),
-                read_at: read.read_at,
-            };
-            self.decoder.decode_into(key.kind, &rows, &mut changes);
-            return Ok(Some(Chunk {
-                documents: changes.documents,
-                rejected: changes.rejected,
-            }));
+            return Ok(Some(self.decoder.chunk(key.kind, &rows)));
         }
         Ok(None)
     }
