@@ -1,10 +1,10 @@
 //! alfa-calltouch: registers Альфа-Авто repair bookings and work orders as Calltouch deals.
 //!
-//! Data flows one way: a 1C [`source`] yields [`snapshot`]s of changed documents, the pure
+//! Data flows one way: a 1C [`source`] yields [`domain`] snapshots of changed documents, the pure
 //! [`rules`] turn them into deal requests, the [`calltouch`] client sends them, and the
-//! [`register`] records what was accepted. [`sync`] runs that cycle.
+//! [`register`] records what was accepted. [`pipeline`] runs that cycle; [`ops`] holds what runs
+//! around it (schedule, watch, lock, progress, report). docs/architecture.md maps the folders.
 
-pub mod accounts;
 pub mod calltouch;
 pub mod cli;
 pub mod config;
@@ -12,18 +12,18 @@ pub mod db;
 pub mod demo;
 pub mod discover;
 pub mod doctor;
+pub mod domain;
 pub mod fixture;
-pub mod format;
-pub mod lock;
+pub mod ops;
 pub mod pgcluster;
-pub mod privacy;
-pub mod progress;
+pub mod pipeline;
 pub mod register;
-pub mod report;
 pub mod rules;
-pub mod schedule;
-pub mod snapshot;
 pub mod source;
 pub mod status;
-pub mod sync;
-pub mod watch;
+
+// The modules' former top-level paths, so code written against them keeps compiling.
+pub use domain::snapshot;
+pub use ops::{lock, privacy, progress, report, schedule, watch};
+pub use pipeline as sync;
+pub use rules::{accounts, format};

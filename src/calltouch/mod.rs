@@ -3,4 +3,4 @@
 
 pub mod client;
 pub mod emulator;
-pub mod payload;
+pub use crate::domain::payload;

@@ -3,6 +3,9 @@
 //! a deliberate skip. Statuses come only from the configured Table 2. Pure: no I/O, and the
 //! current time is passed in.
 
+pub mod accounts;
+pub mod format;
+
 use chrono::{Datelike, NaiveDateTime};
 
 use crate::calltouch::payload::{

@@ -1159,7 +1159,7 @@ mod tests {
 
     #[test]
     fn the_example_config_is_valid() {
-        let text = include_str!("../config/alfa-calltouch.example.toml");
+        let text = include_str!("../../config/alfa-calltouch.example.toml");
         let config = parse(text).unwrap();
         assert_eq!(config.deal, DealConfig::default());
         assert_eq!(config.statuses, StatusConfig::default());
