@@ -8,6 +8,7 @@
 pub mod health;
 pub mod metrics;
 pub mod page;
+pub mod report;
 pub mod server;
 pub mod text;
 
