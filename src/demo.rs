@@ -9,10 +9,10 @@ use chrono::NaiveDateTime;
 use std::path::Path;
 
 use crate::calltouch::emulator::Emulator;
-use crate::cli;
 use crate::config::{Config, Preset};
 use crate::fixture::{Fixture, FixtureSpec};
 use crate::pgcluster::PgCluster;
+use crate::pipeline;
 use crate::register::{self, ListFilter, Register};
 use crate::report;
 use crate::snapshot::DocKind;
@@ -42,7 +42,7 @@ pub async fn run(keep: bool) -> Result<u8> {
     )?;
 
     outln!("\n== Cycle 1: first sync")?;
-    let first = cli::run(&config).await?;
+    let first = pipeline::run::run(&config).await?;
     print_deals(&emulator)?;
 
     outln!("\n== Changing documents in 1C: states, a sum, a manager")?;
@@ -56,7 +56,7 @@ pub async fn run(keep: bool) -> Result<u8> {
 
     let requests_before = emulator.requests().len();
     outln!("\n== Cycle 2: only the changes are sent")?;
-    let second = cli::run(&config).await?;
+    let second = pipeline::run::run(&config).await?;
     let sent = emulator.requests().len() - requests_before;
     for request in &emulator.requests()[requests_before..] {
         outln!(

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
 use crate::lock::LockError;
 use crate::register::{self, ListFilter, Register, SyncState};
@@ -40,22 +39,11 @@ macro_rules! out {
 }
 
 /// Exit codes, so a scheduler can tell outcomes apart.
-pub mod exit {
-    /// The cycle completed; every change was settled.
-    pub const OK: u8 = 0;
-    /// A failure stopped the command (database, Calltouch authentication, register).
-    pub const FAILURE: u8 = 1;
-    /// The configuration or the name map is wrong.
-    pub const CONFIG: u8 = 2;
-    /// Another run holds the lock; this one did nothing.
-    pub const BUSY: u8 = 3;
-    /// Calltouch deferred some documents, or was unreachable and the cycle stopped sending
-    /// (counting no attempt); they are retried next run.
-    pub const DEFERRED: u8 = 4;
-    /// The cycle completed but some documents failed (bad data, rejected, collided, or given
-    /// up): `register --state failed` lists them with the fix, `register retry` re-sends.
-    pub const FAILED_DOCUMENTS: u8 = 5;
-}
+pub use crate::ops::exit;
+/// The outcome a run records when it starts.
+pub use crate::ops::exit::RUN_IN_PROGRESS;
+/// One cycle under the run lock, with its outcome recorded in the register.
+pub use crate::pipeline::run::run;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -292,11 +280,8 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Set once logging starts: a JSON log gets no progress bar, so each of its lines stays JSON.
-static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
 fn init_logging(format: LogFormat, verbose: u8) {
-    let _ = JSON_LOG.set(format == LogFormat::Json);
+    progress::set_json_log(format == LogFormat::Json);
     let default_level = match verbose {
         0 => "info",
         1 => "debug",
@@ -364,87 +349,6 @@ async fn execute(cli: Cli) -> Result<u8> {
 fn load(path: &Path) -> Result<Config> {
     Ok(Config::load(path)?)
 }
-
-/// One cycle under the run lock, with its outcome recorded in the register.
-pub async fn run(config: &Config) -> Result<u8> {
-    config.sends_to_one_account()?;
-    let mut register = register::open(config).await?;
-    let _lock = register.lock_run().await?;
-    let client = CalltouchClient::new(
-        &config.calltouch,
-        config.calltouch_token()?,
-        config.deal.crm.clone(),
-    )?;
-    let started = chrono::Local::now().naive_local();
-    // Replaced by the outcome when the cycle ends; a run that dies leaves it, for
-    // `schedule --show` to tell.
-    register
-        .record_run(started, started, RUN_IN_PROGRESS, "")
-        .await?;
-    let outcome = async {
-        let mut source = source::open(config).await?;
-        let progress: Box<dyn progress::Progress> = match JSON_LOG.get() {
-            Some(true) => Box::new(progress::Silent),
-            _ => progress::for_stderr(),
-        };
-        let summary = sync::run_cycle_with_progress(
-            config,
-            &mut source,
-            &mut register,
-            &client,
-            progress.as_ref(),
-        )
-        .await?;
-        Ok::<_, anyhow::Error>(summary)
-    }
-    .await;
-    let finished = chrono::Local::now().naive_local();
-    match outcome {
-        Ok(summary) => {
-            tracing::info!(
-                read = summary.read,
-                created = summary.created,
-                updated = summary.updated,
-                unchanged = summary.unchanged,
-                skipped = summary.skipped,
-                failed = summary.failed,
-                deferred = summary.deferred,
-                checkpoint_moved = summary.checkpoint_moved,
-                duration_secs = summary.duration.as_secs_f64(),
-                "cycle finished"
-            );
-            // Failed documents need a person; deferred ones settle by themselves next run.
-            let (code, result) = if summary.failed > 0 {
-                (exit::FAILED_DOCUMENTS, "failed documents")
-            } else if summary.deferred > 0 {
-                (exit::DEFERRED, "deferred")
-            } else {
-                (exit::OK, "ok")
-            };
-            if summary.failed > 0 {
-                tracing::warn!(
-                    failed = summary.failed,
-                    "{} document(s) failed: `register --state failed` shows why and what to do; \
-                     `register retry --all-failed` sends them again once fixed",
-                    summary.failed
-                );
-            }
-            register
-                .record_run(started, finished, result, &summary.to_string())
-                .await?;
-            Ok(code)
-        }
-        Err(error) => {
-            register
-                .record_run(started, finished, "error", &format!("{error:#}"))
-                .await?;
-            Err(error)
-        }
-    }
-}
-
-/// The outcome a run records when it starts.
-pub const RUN_IN_PROGRESS: &str = "running";
 
 /// `run --dry-run`: the cycle read and decided, the bodies printed or written, nothing sent.
 async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {

@@ -11,10 +11,10 @@ use super::mssql::MssqlMetadata;
 use super::postgres::PgMetadata;
 use super::storage::{Storage, Unresolved};
 use super::{live, read_metadata, structure, MetadataStore};
-use crate::cli::exit;
 use crate::config::{Config, Preset, SourceKind};
 use crate::db::postgres::PgTarget;
 use crate::db::Endpoint;
+use crate::ops::exit;
 use crate::source::namemap::NameMap;
 use crate::source::{mssql, postgres};
 

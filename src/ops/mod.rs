@@ -1,6 +1,7 @@
-//! What runs around the cycle: the schedule, `watch`, the run lock, progress, and the
+//! What runs around the cycle: exit codes, the schedule, `watch`, the run lock, progress, and the
 //! owner-only handling of files that hold secrets and personal data.
 
+pub mod exit;
 pub mod lock;
 pub mod privacy;
 pub mod progress;

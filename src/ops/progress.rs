@@ -61,6 +61,22 @@ impl Drop for TerminalBar {
     }
 }
 
+/// Set once logging starts: a JSON log gets no progress bar, so each of its lines stays JSON.
+static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Tells [`for_log`] whether the log on stderr is JSON; the first call counts.
+pub fn set_json_log(json: bool) {
+    let _ = JSON_LOG.set(json);
+}
+
+/// What a cycle shows on stderr: nothing into a JSON log, else [`for_stderr`].
+pub fn for_log() -> Box<dyn Progress> {
+    match JSON_LOG.get() {
+        Some(true) => Box::new(Silent),
+        _ => for_stderr(),
+    }
+}
+
 /// A bar when stderr is a terminal someone watches, silence otherwise.
 pub fn for_stderr() -> Box<dyn Progress> {
     if std::io::stderr().is_terminal() {

@@ -23,6 +23,8 @@
 //! leaves, and all of the batch's outcomes in one transaction after Calltouch answered. A
 //! transaction per document would cost one fsync each and hold the next request back.
 
+pub mod run;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};

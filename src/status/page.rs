@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use super::health::{health, Health};
 use super::text::{escape, shown};
 use super::{DocumentRow, PageData, CHART_DAYS, LIST_LIMIT};
-use crate::cli::exit;
+use crate::ops::exit;
 use crate::register::{SendTotal, SyncState};
 use crate::schedule;
 use crate::snapshot::DocKind;

@@ -100,7 +100,7 @@ pub fn register_summary(
     .collect();
     let run = match last_run {
         // Recorded when a run starts; `schedule --show` tells one at work from one that died.
-        Some((started, _, outcome, _)) if outcome == crate::cli::RUN_IN_PROGRESS => format!(
+        Some((started, _, outcome, _)) if outcome == crate::ops::exit::RUN_IN_PROGRESS => format!(
             "last run started {} without an outcome yet (`schedule --show` tells whether it is \
              at work or died)",
             started.format("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,87 @@
+//! A scheduled run: one cycle under the run lock, its outcome recorded in the register's run
+//! log, and the exit code that tells a scheduler how it went. `run` and `watch` run it.
+
+use anyhow::Result;
+
+use super::run_cycle_with_progress;
+use crate::calltouch::client::CalltouchClient;
+use crate::config::Config;
+use crate::ops::exit::{self, RUN_IN_PROGRESS};
+use crate::ops::progress;
+use crate::register::{self, Register};
+use crate::source;
+
+/// One cycle under the run lock, with its outcome recorded in the register.
+pub async fn run(config: &Config) -> Result<u8> {
+    config.sends_to_one_account()?;
+    let mut register = register::open(config).await?;
+    let _lock = register.lock_run().await?;
+    let client = CalltouchClient::new(
+        &config.calltouch,
+        config.calltouch_token()?,
+        config.deal.crm.clone(),
+    )?;
+    let started = chrono::Local::now().naive_local();
+    // Replaced by the outcome when the cycle ends; a run that dies leaves it, for
+    // `schedule --show` to tell.
+    register
+        .record_run(started, started, RUN_IN_PROGRESS, "")
+        .await?;
+    let outcome = async {
+        let mut source = source::open(config).await?;
+        let progress = progress::for_log();
+        let summary = run_cycle_with_progress(
+            config,
+            &mut source,
+            &mut register,
+            &client,
+            progress.as_ref(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(summary)
+    }
+    .await;
+    let finished = chrono::Local::now().naive_local();
+    match outcome {
+        Ok(summary) => {
+            tracing::info!(
+                read = summary.read,
+                created = summary.created,
+                updated = summary.updated,
+                unchanged = summary.unchanged,
+                skipped = summary.skipped,
+                failed = summary.failed,
+                deferred = summary.deferred,
+                checkpoint_moved = summary.checkpoint_moved,
+                duration_secs = summary.duration.as_secs_f64(),
+                "cycle finished"
+            );
+            // Failed documents need a person; deferred ones settle by themselves next run.
+            let (code, result) = if summary.failed > 0 {
+                (exit::FAILED_DOCUMENTS, "failed documents")
+            } else if summary.deferred > 0 {
+                (exit::DEFERRED, "deferred")
+            } else {
+                (exit::OK, "ok")
+            };
+            if summary.failed > 0 {
+                tracing::warn!(
+                    failed = summary.failed,
+                    "{} document(s) failed: `register --state failed` shows why and what to do; \
+                     `register retry --all-failed` sends them again once fixed",
+                    summary.failed
+                );
+            }
+            register
+                .record_run(started, finished, result, &summary.to_string())
+                .await?;
+            Ok(code)
+        }
+        Err(error) => {
+            register
+                .record_run(started, finished, "error", &format!("{error:#}"))
+                .await?;
+            Err(error)
+        }
+    }
+}
