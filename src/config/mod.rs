@@ -5,12 +5,13 @@
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::rules::accounts::{Account, Accounts, MAIN_ACCOUNT};
+pub use crate::rules::settings::{DealConfig, StatusConfig, DEFAULT_ORDER_NUMBER};
 use crate::schedule::Interval;
-use crate::snapshot::DocKind;
+pub use crate::snapshot::EMPTY_STATE;
 
 /// A configuration mistake, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -152,12 +153,38 @@ pub struct GroupsConfig {
 impl Default for GroupsConfig {
     fn default() -> Self {
         GroupsConfig {
-            main: crate::accounts::MAIN_ACCOUNT.into(),
+            main: MAIN_ACCOUNT.into(),
             departments: Vec::new(),
             organisations: Vec::new(),
-            rest: crate::accounts::MAIN_ACCOUNT.into(),
+            rest: MAIN_ACCOUNT.into(),
             accounts: Vec::new(),
         }
+    }
+}
+
+// Built here, so the pure account choice in `rules::accounts` needs no config.
+impl Accounts {
+    /// The accounts a config names; a config without `[groups]` has one, the `[calltouch]` one,
+    /// taking every document, as before dealer groups existed.
+    pub fn of(config: &Config) -> Accounts {
+        let groups = &config.groups;
+        let mut list = vec![Account {
+            name: groups.main.clone(),
+            site_id: config.calltouch.site_id.trim().to_string(),
+            departments: groups.departments.clone(),
+            organisations: groups.organisations.clone(),
+        }];
+        list.extend(groups.accounts.iter().map(|extra| Account {
+            name: extra.name.clone(),
+            site_id: extra.site_id.trim().to_string(),
+            departments: extra.departments.clone(),
+            organisations: extra.organisations.clone(),
+        }));
+        let rest = match groups.rest.as_str() {
+            "none" => None,
+            name => list.iter().position(|account| account.name == name),
+        };
+        Accounts { list, rest }
     }
 }
 
@@ -176,100 +203,6 @@ pub struct AccountConfig {
     pub departments: Vec<String>,
     #[serde(default)]
     pub organisations: Vec<String>,
-}
-
-/// `[deal]`: the constants of Table 1, all overridable.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct DealConfig {
-    pub crm: String,
-    /// Template of `orderNumber` for deals not yet created: `{number}` (trimmed document
-    /// number), `{year}` (document year), `{kind}` (`ЗР` for a booking, `ЗН` for a work order).
-    /// A deal keeps the number it was created with when the template changes later.
-    pub order_number: String,
-    pub source: String,
-    pub medium: String,
-    /// Campaign when the document has no marketing programme.
-    pub default_campaign: String,
-    pub call_type_to_match: String,
-    pub request_type_to_match: String,
-    /// Minutes; 259200 = 180 days.
-    pub search_depth: u32,
-    /// The first tag of every deal.
-    pub service_tag: String,
-    /// Status sent when a document already sent is marked for deletion; unset = send nothing.
-    pub deleted_status: Option<String>,
-}
-
-/// The default orderNumber template. 1C numbers bookings and work orders separately and many
-/// bases restart numbering every year, so a number alone may name two documents; kind and year
-/// together keep them apart.
-pub const DEFAULT_ORDER_NUMBER: &str = "{kind}-{year}-{number}";
-
-impl Default for DealConfig {
-    fn default() -> Self {
-        DealConfig {
-            crm: "1С Альфа-Авто".into(),
-            order_number: DEFAULT_ORDER_NUMBER.into(),
-            source: "офлайн визит".into(),
-            medium: "офлайн визит".into(),
-            default_campaign: "офлайн визит".into(),
-            call_type_to_match: "nearest".into(),
-            request_type_to_match: "nearest".into(),
-            search_depth: 259_200,
-            service_tag: "Сервис".into(),
-            deleted_status: None,
-        }
-    }
-}
-
-/// The state name of a booking whose `Состояние` is the empty reference (a new 5.x booking: the
-/// 5.1 enum has no «not set» value), so `[statuses.booking]` can map it like any other.
-pub const EMPTY_STATE: &str = "(не указано)";
-
-/// `[statuses]`: Table 2, 1C state name → Calltouch status, per document kind.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct StatusConfig {
-    pub booking: BTreeMap<String, String>,
-    pub work_order: BTreeMap<String, String>,
-}
-
-impl Default for StatusConfig {
-    fn default() -> Self {
-        let pairs = |list: &[(&str, &str)]| {
-            list.iter()
-                .map(|(from, to)| (from.to_string(), to.to_string()))
-                .collect()
-        };
-        StatusConfig {
-            booking: pairs(&[
-                ("Предварительная заявка", "Предварительная заявка"),
-                ("Подтвержденная заявка", "Подтвержденная заявка"),
-                ("Отказ от заезда", "Отказ"),
-                ("НеУказано", "Предварительная заявка"),
-                (EMPTY_STATE, "Предварительная заявка"),
-                ("Подтверждено", "Подтвержденная заявка"),
-                ("Отклонено", "Отказ"),
-            ]),
-            work_order: pairs(&[
-                ("Закрыт", "Закрыт"),
-                ("Отказ", "Отказ"),
-                ("Отказ от заезда", "Отказ"),
-            ]),
-        }
-    }
-}
-
-impl StatusConfig {
-    /// The Calltouch status for a 1C state, if the state maps.
-    pub fn map(&self, kind: DocKind, state: &str) -> Option<&str> {
-        let table = match kind {
-            DocKind::Booking => &self.booking,
-            DocKind::WorkOrder => &self.work_order,
-        };
-        table.get(state.trim()).map(String::as_str)
-    }
 }
 
 /// Which Альфа-Авто edition's layout the queries follow.
@@ -999,7 +932,7 @@ impl Config {
                 ),
             ));
         }
-        let overlaps = crate::accounts::Accounts::of(self).overlaps();
+        let overlaps = Accounts::of(self).overlaps();
         if !overlaps.is_empty() {
             return Err(ConfigError::invalid("groups", overlaps.join("; ")));
         }
@@ -1139,6 +1072,7 @@ fn read_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::DocKind;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"), Path::new("."))

@@ -56,6 +56,10 @@ impl fmt::Display for DocKind {
     }
 }
 
+/// The state name of a booking whose `Состояние` is the empty reference (a new 5.x booking: the
+/// 5.1 enum has no «not set» value), so `[statuses.booking]` can map it like any other.
+pub const EMPTY_STATE: &str = "(не указано)";
+
 /// A 1C reference (`_IDRRef`): 16 bytes in 1C storage order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocRef(pub [u8; 16]);

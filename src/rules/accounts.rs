@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::Config;
-use crate::register::DealRecord;
-use crate::rules::DocumentError;
-use crate::snapshot::{CatalogItem, DocumentSnapshot};
+use super::DocumentError;
+use crate::domain::deal::DealRecord;
+use crate::domain::snapshot::{CatalogItem, DocumentSnapshot};
 
 /// The name the `[calltouch]` account goes by when `[groups]` does not rename it.
 pub const MAIN_ACCOUNT: &str = "main";
@@ -44,29 +43,6 @@ pub enum Choice<'a> {
 }
 
 impl Accounts {
-    /// The accounts a config names; a config without `[groups]` has one, the `[calltouch]` one,
-    /// taking every document, as before dealer groups existed.
-    pub fn of(config: &Config) -> Accounts {
-        let groups = &config.groups;
-        let mut list = vec![Account {
-            name: groups.main.clone(),
-            site_id: config.calltouch.site_id.trim().to_string(),
-            departments: groups.departments.clone(),
-            organisations: groups.organisations.clone(),
-        }];
-        list.extend(groups.accounts.iter().map(|extra| Account {
-            name: extra.name.clone(),
-            site_id: extra.site_id.trim().to_string(),
-            departments: extra.departments.clone(),
-            organisations: extra.organisations.clone(),
-        }));
-        let rest = match groups.rest.as_str() {
-            "none" => None,
-            name => list.iter().position(|account| account.name == name),
-        };
-        Accounts { list, rest }
-    }
-
     /// Only one account, taking everything: the single-account setup.
     pub fn is_single(&self) -> bool {
         self.list.len() == 1
@@ -241,6 +217,7 @@ fn describe(item: Option<&CatalogItem>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::snapshot::{DocKind, DocRef};
     use chrono::NaiveDate;
     use std::path::Path;

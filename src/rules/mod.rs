@@ -5,17 +5,18 @@
 
 pub mod accounts;
 pub mod format;
+pub mod settings;
 
 use chrono::{Datelike, NaiveDateTime};
 
-use crate::calltouch::payload::{
+use crate::domain::deal::DealRecord;
+use crate::domain::payload::{
     CallContactParams, Comment, CreateOrder, CustomSourceParams, Matching, RequestContactParams,
     Tag, UpdateOrder,
 };
-use crate::config::{DealConfig, StatusConfig};
-use crate::format::{calltouch_date, clean_text, normalize_emails, normalize_phones};
-use crate::register::DealRecord;
-use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use crate::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use format::{calltouch_date, clean_text, normalize_emails, normalize_phones};
+use settings::{DealConfig, StatusConfig};
 
 /// `comment.text` limit: Calltouch clients cut comments to 255 characters (calltouch-api.md §4).
 const COMMENT_MAX_CHARS: usize = 255;
