@@ -5,13 +5,18 @@
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+pub use crate::db::TlsMode;
+use crate::db::{ConnectError, Endpoint, Login, Role, Tls};
+pub use crate::ops::privacy::Secret;
 use crate::rules::accounts::{Account, Accounts, MAIN_ACCOUNT};
 pub use crate::rules::settings::{DealConfig, StatusConfig, DEFAULT_ORDER_NUMBER};
 use crate::schedule::Interval;
 pub use crate::snapshot::EMPTY_STATE;
+use crate::source::settings::{NameMapSettings, SourceSettings};
+pub use crate::source::settings::{Preset, SourceKind};
 
 /// A configuration mistake, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -46,32 +51,6 @@ impl ConfigError {
             key: key.to_string(),
             message: message.into(),
         }
-    }
-}
-
-/// A secret value. It prints as `***` everywhere, so it cannot leak through logs or `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The value itself; call only where it goes on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -188,6 +167,88 @@ impl Accounts {
     }
 }
 
+impl From<&Config> for NameMapSettings {
+    fn from(config: &Config) -> NameMapSettings {
+        NameMapSettings {
+            kind: config.source.kind,
+            preset: config.source.preset,
+            path: config.name_map_path(),
+        }
+    }
+}
+
+impl From<&Config> for SourceSettings {
+    fn from(config: &Config) -> SourceSettings {
+        SourceSettings {
+            name_map: config.into(),
+            endpoint: Endpoint::source(config),
+            query_timeout: Duration::from_secs(config.source.query_timeout_secs),
+            detection: config.source.change_detection(),
+        }
+    }
+}
+
+// The database layer's endpoints are built here, so `db` never reads the configuration.
+impl Endpoint {
+    /// `[source]`, with its password from the environment or its file.
+    pub fn source(config: &Config) -> Result<Endpoint, ConnectError> {
+        let s = &config.source;
+        let mut endpoint = Endpoint {
+            role: Role::Source,
+            host: s.host.clone(),
+            port: s.port,
+            instance: s.instance.clone(),
+            database: s.database.clone(),
+            login: Login::Integrated,
+            tls: Tls {
+                mode: s.tls,
+                ca_file: s.ca_file.as_ref().map(|p| config.resolve(p)),
+                trust_server_certificate: s.trust_server_certificate,
+            },
+            connect_timeout: Duration::from_secs(s.connect_timeout_secs),
+        };
+        if !s.integrated_auth {
+            let password = config
+                .database_password()
+                .map_err(|e| endpoint.setup_error(e.to_string()))?;
+            endpoint.login = Login::Password {
+                user: s.user.clone().unwrap_or_default(),
+                password,
+            };
+        }
+        Ok(endpoint)
+    }
+
+    /// A server `[register]`, with its password from the environment or its file.
+    pub fn register(config: &Config) -> Result<Endpoint, ConnectError> {
+        let r = &config.register;
+        let mut endpoint = Endpoint {
+            role: Role::Register,
+            host: r.host.clone(),
+            port: r.port,
+            instance: r.instance.clone(),
+            database: r.database.clone(),
+            login: Login::Integrated,
+            tls: Tls {
+                mode: r.tls,
+                ca_file: r.ca_file.as_ref().map(|p| config.resolve(p)),
+                trust_server_certificate: r.trust_server_certificate,
+            },
+            connect_timeout: Duration::from_secs(r.connect_timeout_secs),
+        };
+        if !r.integrated_auth {
+            let password = config
+                .register_password()
+                .map_err(|e| endpoint.setup_error(e.to_string()))?;
+            endpoint.login = Login::Password {
+                user: r.user.clone().unwrap_or_default(),
+                password,
+            };
+        }
+        Ok(endpoint)
+    }
+}
+
 /// `[[groups.accounts]]`: one more Calltouch account; transport settings are `[calltouch]`'s.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -203,55 +264,6 @@ pub struct AccountConfig {
     pub departments: Vec<String>,
     #[serde(default)]
     pub organisations: Vec<String>,
-}
-
-/// Which Альфа-Авто edition's layout the queries follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum Preset {
-    #[serde(rename = "alfa6")]
-    Alfa6,
-    #[serde(rename = "alfa5")]
-    Alfa5,
-}
-
-impl Preset {
-    pub fn code(self) -> &'static str {
-        match self {
-            Preset::Alfa6 => "alfa6",
-            Preset::Alfa5 => "alfa5",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Postgres,
-    Mssql,
-}
-
-/// `tls` of `[source]` and `[register]`: the same three values on PostgreSQL and MS SQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// Never encrypt (PostgreSQL: no TLS request; MS SQL: not even the login).
-    Off,
-    /// Encrypt when the server offers TLS, verifying its certificate as `required` does; plain
-    /// only when the server does not offer TLS at all (libpq's `prefer`).
-    Preferred,
-    /// Encrypt or fail; the certificate and the host name are verified.
-    #[default]
-    Required,
-}
-
-impl TlsMode {
-    pub fn code(self) -> &'static str {
-        match self {
-            TlsMode::Off => "off",
-            TlsMode::Preferred => "preferred",
-            TlsMode::Required => "required",
-        }
-    }
 }
 
 /// `[source]`: the 1C database.

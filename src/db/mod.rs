@@ -3,7 +3,8 @@
 //! same code), TLS, the connect timeout, and connection errors that name the connection that
 //! failed, where it pointed, and what the server or the network answered.
 //!
-//! [`postgres`] and [`mssql`] turn an [`Endpoint`] into a connection of their kind.
+//! [`postgres`] and [`mssql`] turn an [`Endpoint`] into a connection of their kind; the config
+//! builds the endpoints, so this layer never reads the whole configuration.
 
 pub mod mssql;
 pub mod postgres;
@@ -12,7 +13,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, Secret, TlsMode};
+use serde::Deserialize;
+
+use crate::ops::privacy::Secret;
 
 /// Which of the tool's two connections a setting or an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,30 @@ impl fmt::Display for Role {
             Role::Source => "the 1C database",
             Role::Register => "the register",
         })
+    }
+}
+
+/// `tls` of `[source]` and `[register]`: the same three values on PostgreSQL and MS SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Never encrypt (PostgreSQL: no TLS request; MS SQL: not even the login).
+    Off,
+    /// Encrypt when the server offers TLS, verifying its certificate as `required` does; plain
+    /// only when the server does not offer TLS at all (libpq's `prefer`).
+    Preferred,
+    /// Encrypt or fail; the certificate and the host name are verified.
+    #[default]
+    Required,
+}
+
+impl TlsMode {
+    pub fn code(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::Preferred => "preferred",
+            TlsMode::Required => "required",
+        }
     }
 }
 
@@ -76,64 +103,6 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `[source]`, with its password from the environment or its file.
-    pub fn source(config: &Config) -> Result<Endpoint, ConnectError> {
-        let s = &config.source;
-        let mut endpoint = Endpoint {
-            role: Role::Source,
-            host: s.host.clone(),
-            port: s.port,
-            instance: s.instance.clone(),
-            database: s.database.clone(),
-            login: Login::Integrated,
-            tls: Tls {
-                mode: s.tls,
-                ca_file: s.ca_file.as_ref().map(|p| config.resolve(p)),
-                trust_server_certificate: s.trust_server_certificate,
-            },
-            connect_timeout: Duration::from_secs(s.connect_timeout_secs),
-        };
-        if !s.integrated_auth {
-            let password = config
-                .database_password()
-                .map_err(|e| endpoint.setup_error(e.to_string()))?;
-            endpoint.login = Login::Password {
-                user: s.user.clone().unwrap_or_default(),
-                password,
-            };
-        }
-        Ok(endpoint)
-    }
-
-    /// A server `[register]`, with its password from the environment or its file.
-    pub fn register(config: &Config) -> Result<Endpoint, ConnectError> {
-        let r = &config.register;
-        let mut endpoint = Endpoint {
-            role: Role::Register,
-            host: r.host.clone(),
-            port: r.port,
-            instance: r.instance.clone(),
-            database: r.database.clone(),
-            login: Login::Integrated,
-            tls: Tls {
-                mode: r.tls,
-                ca_file: r.ca_file.as_ref().map(|p| config.resolve(p)),
-                trust_server_certificate: r.trust_server_certificate,
-            },
-            connect_timeout: Duration::from_secs(r.connect_timeout_secs),
-        };
-        if !r.integrated_auth {
-            let password = config
-                .register_password()
-                .map_err(|e| endpoint.setup_error(e.to_string()))?;
-            endpoint.login = Login::Password {
-                user: r.user.clone().unwrap_or_default(),
-                password,
-            };
-        }
-        Ok(endpoint)
-    }
-
     /// `host:port/database` or `host\instance/database`, for messages (never the password).
     pub fn place(&self, default_port: u16) -> String {
         match &self.instance {
@@ -274,6 +243,7 @@ pub(crate) fn io_cause(kind: std::io::ErrorKind) -> Cause {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use std::path::Path;
 
     fn config(extra: &str) -> Config {

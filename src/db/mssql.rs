@@ -16,8 +16,8 @@ use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, SqlBrowser};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
+use super::TlsMode;
 use super::{io_cause, Cause, ConnectError, Endpoint, Login, Role};
-use crate::config::TlsMode;
 
 /// A connected tiberius client.
 pub type TdsClient = Client<Compat<TcpStream>>;

@@ -25,8 +25,8 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, NoTls};
 
+use super::TlsMode;
 use super::{error_chain, io_cause, Cause, ConnectError, Endpoint, Login, Role, Tls};
-use crate::config::TlsMode;
 
 /// One PostgreSQL connection's settings: where, how to log in, and how to encrypt.
 #[derive(Clone)]

@@ -2,8 +2,10 @@
 //! only (on Unix; on Windows they inherit the folder's ACL), an existing file others can read is
 //! warned about, and the texts the register keeps outside its send log (errors, Calltouch's
 //! reasons, run summaries) lose every phone number and e-mail address before they are stored.
-//! docs/personal-data.md says what is stored where, and for how long.
+//! docs/personal-data.md says what is stored where, and for how long. A [`Secret`] (a token or
+//! a password) never prints.
 
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
@@ -12,6 +14,32 @@ use std::path::Path;
 pub const PHONE_MARK: &str = "[phone]";
 /// What an e-mail address is replaced with in a stored text.
 pub const EMAIL_MARK: &str = "[e-mail]";
+
+/// A secret value. It prints as `***` everywhere, so it cannot leak through logs or `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself; call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// Opens `path` for reading and writing, creating it if missing. A new file is created
 /// owner-only (0600) on Unix at once, so no other user ever has a moment to open it; an existing

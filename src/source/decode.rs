@@ -6,8 +6,9 @@
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::namemap::{NameMap, NameMapError};
+use super::settings::Preset;
 use super::{Chunk, RejectedDocument, SourceError};
-use crate::config::{Preset, EMPTY_STATE};
+use crate::domain::snapshot::EMPTY_STATE;
 use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
 
 /// The enum whose `_EnumOrder` tells phones from e-mails in contact information.

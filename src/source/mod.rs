@@ -8,15 +8,15 @@ pub mod mssql;
 pub mod namemap;
 pub mod postgres;
 pub mod queries;
+pub mod settings;
 pub mod template;
 pub mod window;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::config::{Config, SourceKind};
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
-use crate::db::Endpoint;
+pub use settings::{NameMapSettings, Preset, SourceKind, SourceSettings};
 
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
@@ -240,9 +240,12 @@ impl Source for AnySource {
 }
 
 /// Loads the name map and checks it has every entry the preset's queries use, with storage
-/// names for the configured database.
-pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
-    let path = config.name_map_path();
+/// names for the configured database. Takes the config (`&Config`) or its settings.
+pub fn load_name_map(
+    settings: impl Into<NameMapSettings>,
+) -> Result<namemap::NameMap, SourceError> {
+    let settings = settings.into();
+    let path = &settings.path;
     if !path.exists() {
         return Err(SourceError::NameMap(format!(
             "{} does not exist; write it with `alfa-calltouch --config <this config> discover` \
@@ -251,28 +254,29 @@ pub fn load_name_map(config: &Config) -> Result<namemap::NameMap, SourceError> {
             path.display()
         )));
     }
-    let map = namemap::NameMap::load(&path)
+    let map = namemap::NameMap::load(path)
         .map_err(|e| SourceError::NameMap(format!("{}: {e}", path.display())))?;
-    match config.source.kind {
-        SourceKind::Postgres => postgres::check_name_map(config.source.preset, &map)?,
-        SourceKind::Mssql => mssql::check_name_map(config.source.preset, &map)?,
+    match settings.kind {
+        SourceKind::Postgres => postgres::check_name_map(settings.preset, &map)?,
+        SourceKind::Mssql => mssql::check_name_map(settings.preset, &map)?,
     }
     Ok(map)
 }
 
-/// Connects to the 1C database the configuration names.
-pub async fn open(config: &Config) -> Result<AnySource, SourceError> {
-    let map = load_name_map(config)?;
-    let endpoint = Endpoint::source(config)?;
-    match config.source.kind {
+/// Connects to the 1C database the settings name. Takes the config (`&Config`) or its settings.
+pub async fn open(settings: impl Into<SourceSettings>) -> Result<AnySource, SourceError> {
+    let settings = settings.into();
+    let map = load_name_map(settings.name_map.clone())?;
+    let endpoint = settings.endpoint.clone()?;
+    match settings.name_map.kind {
         SourceKind::Postgres => {
             let target = PgTarget::new(&endpoint, "alfa-calltouch")?;
-            let source = postgres::PostgresSource::connect(&config.source, target, map).await?;
+            let source = postgres::PostgresSource::connect(&settings, target, map).await?;
             Ok(AnySource::Postgres(source))
         }
         SourceKind::Mssql => {
             let target = MssqlTarget::new(&endpoint, "alfa-calltouch")?;
-            let source = mssql::MssqlSource::connect(&config.source, target, map).await?;
+            let source = mssql::MssqlSource::connect(&settings, target, map).await?;
             Ok(AnySource::Mssql(source))
         }
     }

@@ -72,9 +72,9 @@ use tiberius::{ColumnData, FromSql, ToSql};
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
+use super::settings::{Preset, SourceKind, SourceSettings};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-use crate::config::{Preset, SourceConfig, SourceKind};
 pub use crate::db::mssql::MssqlRow;
 use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
 use crate::db::Role;
@@ -337,21 +337,21 @@ pub struct MssqlSource {
 impl MssqlSource {
     /// Connects with the `[source]` settings.
     pub async fn connect(
-        config: &SourceConfig,
+        settings: &SourceSettings,
         target: MssqlTarget,
         name_map: NameMap,
     ) -> Result<MssqlSource, SourceError> {
-        if config.kind != SourceKind::Mssql {
+        if settings.name_map.kind != SourceKind::Mssql {
             return Err(SourceError::Connect(
                 "source.kind is not \"mssql\"".to_string(),
             ));
         }
         let connector = Connector {
             target,
-            query_timeout: Duration::from_secs(config.query_timeout_secs),
+            query_timeout: settings.query_timeout,
         };
-        let detection = config.change_detection();
-        let source = MssqlSource::open(connector, config.preset, name_map).await?;
+        let detection = settings.detection;
+        let source = MssqlSource::open(connector, settings.name_map.preset, name_map).await?;
         Ok(source.with_change_detection(detection))
     }
 

@@ -54,9 +54,9 @@ use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
+use super::settings::{Preset, SourceKind, SourceSettings};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-use crate::config::{Preset, SourceConfig, SourceKind};
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
 use crate::snapshot::{DocKind, DocumentSnapshot};
@@ -189,18 +189,19 @@ pub struct PostgresSource {
 impl PostgresSource {
     /// Connects with the `[source]` settings (see `db::postgres` for TLS and errors).
     pub async fn connect(
-        config: &SourceConfig,
+        settings: &SourceSettings,
         target: PgTarget,
         name_map: NameMap,
     ) -> Result<PostgresSource, SourceError> {
-        if config.kind != SourceKind::Postgres {
+        if settings.name_map.kind != SourceKind::Postgres {
             return Err(SourceError::Connect(
                 "source.kind is not \"postgres\"".to_string(),
             ));
         }
-        let query_timeout = Some(Duration::from_secs(config.query_timeout_secs));
-        let detection = config.change_detection();
-        let source = PostgresSource::open(target, config.preset, name_map, query_timeout).await?;
+        let query_timeout = Some(settings.query_timeout);
+        let detection = settings.detection;
+        let source =
+            PostgresSource::open(target, settings.name_map.preset, name_map, query_timeout).await?;
         Ok(source.with_change_detection(detection))
     }
 

@@ -4,9 +4,9 @@
 
 use super::decode::{booking_state_enum, CONTACT_KIND_ENUM};
 use super::namemap::{Dialect, NameMap};
+use super::settings::Preset;
 use super::template::{render_for, TemplateError};
 use super::SourceError;
-use crate::config::Preset;
 
 /// The query templates of one preset in one dialect.
 pub struct QueryTemplates {
