@@ -11,6 +11,8 @@ use std::time::Duration;
 pub use crate::db::TlsMode;
 use crate::db::{ConnectError, Endpoint, Login, Role, Tls};
 pub use crate::ops::privacy::Secret;
+pub use crate::register::settings::RegisterKind;
+use crate::register::settings::RegisterSettings;
 use crate::rules::accounts::{Account, Accounts, MAIN_ACCOUNT};
 pub use crate::rules::settings::{DealConfig, StatusConfig, DEFAULT_ORDER_NUMBER};
 use crate::schedule::Interval;
@@ -188,6 +190,25 @@ impl From<&Config> for SourceSettings {
     }
 }
 
+impl From<&Config> for RegisterSettings {
+    fn from(config: &Config) -> RegisterSettings {
+        let schema = config.register.schema.clone();
+        match config.register.kind {
+            RegisterKind::Sqlite => RegisterSettings::Sqlite {
+                path: config.register_path(),
+            },
+            RegisterKind::Postgres => RegisterSettings::Postgres {
+                endpoint: Endpoint::register(config),
+                schema,
+            },
+            RegisterKind::Mssql => RegisterSettings::Mssql {
+                endpoint: Endpoint::register(config),
+                schema,
+            },
+        }
+    }
+}
+
 // The database layer's endpoints are built here, so `db` never reads the configuration.
 impl Endpoint {
     /// `[source]`, with its password from the environment or its file.
@@ -343,18 +364,6 @@ pub const DEFAULT_RECONCILE_AT: &str = "03:00";
 /// `"HH:MM"` as a time of day.
 fn parse_time_of_day(text: &str) -> Option<chrono::NaiveTime> {
     chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RegisterKind {
-    /// An embedded SQLite file at `path`.
-    #[default]
-    Sqlite,
-    /// A schema of its own on a PostgreSQL server.
-    Postgres,
-    /// A schema of its own on an MS SQL Server.
-    Mssql,
 }
 
 /// `[register]`: the sync register (the assignment's «регистр сведений»): a SQLite file, or a

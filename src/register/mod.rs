@@ -10,19 +10,19 @@
 pub mod mssql;
 pub mod mssql_server;
 pub mod postgres;
+pub mod settings;
 pub mod sqlite;
 pub mod statements;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::config::{Config, RegisterKind};
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
-use crate::db::Endpoint;
 pub use crate::domain::deal::DealRecord;
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+pub use settings::{RegisterKind, RegisterSettings};
 
 /// Sync state of one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -395,22 +395,21 @@ pub enum AnyRegister {
     Mssql(Box<mssql_server::MssqlRegister>),
 }
 
-/// Opens (creating or migrating) the register `[register]` names.
-pub async fn open(config: &Config) -> Result<AnyRegister, RegisterError> {
-    let settings = &config.register;
-    match settings.kind {
-        RegisterKind::Sqlite => Ok(AnyRegister::Sqlite(sqlite::SqliteRegister::open(
-            &config.register_path(),
-        )?)),
-        RegisterKind::Postgres => {
-            let target = PgTarget::new(&Endpoint::register(config)?, "alfa-calltouch register")?;
-            let register = postgres::PostgresRegister::connect(target, &settings.schema).await?;
+/// Opens (creating or migrating) the register `[register]` names. Takes the config (`&Config`)
+/// or its settings.
+pub async fn open(settings: impl Into<RegisterSettings>) -> Result<AnyRegister, RegisterError> {
+    match settings.into() {
+        RegisterSettings::Sqlite { path } => {
+            Ok(AnyRegister::Sqlite(sqlite::SqliteRegister::open(&path)?))
+        }
+        RegisterSettings::Postgres { endpoint, schema } => {
+            let target = PgTarget::new(&endpoint?, "alfa-calltouch register")?;
+            let register = postgres::PostgresRegister::connect(target, &schema).await?;
             Ok(AnyRegister::Postgres(Box::new(register)))
         }
-        RegisterKind::Mssql => {
-            let endpoint = Endpoint::register(config)?;
-            let target = MssqlTarget::new(&endpoint, "alfa-calltouch register")?;
-            let register = mssql_server::MssqlRegister::open(target, &settings.schema).await?;
+        RegisterSettings::Mssql { endpoint, schema } => {
+            let target = MssqlTarget::new(&endpoint?, "alfa-calltouch register")?;
+            let register = mssql_server::MssqlRegister::open(target, &schema).await?;
             Ok(AnyRegister::Mssql(Box::new(register)))
         }
     }
