@@ -593,6 +593,13 @@ async fn a_long_outage_counts_no_attempt_and_one_cycle_sends_everything_when_it_
 async fn an_outage_stops_the_cycle_at_the_first_batch_and_the_next_cycle_goes_on_from_there() {
     let mut h = Harness::new("outage-stop").await;
     h.config.calltouch.batch_size = 2;
+    // The client owns the batch size: rebuilt with it, as a run builds it from the config.
+    h.client = CalltouchClient::new(
+        &h.config.calltouch,
+        Secret::new(TOKEN),
+        h.config.deal.crm.clone(),
+    )
+    .unwrap();
     let documents: Vec<DocumentSnapshot> = (0..5)
         .map(|i| booking(80 + i, &format!("ЗР-08{i}"), "Подтверждено"))
         .collect();

@@ -22,7 +22,8 @@ use tokio::time::Instant;
 use super::payload::{
     CreateOrder, CreateRequest, OrderResult, OrdersResponse, UpdateOrder, UpdateRequest,
 };
-use crate::config::{CalltouchConfig, Secret};
+use super::settings::CalltouchConfig;
+use crate::ops::privacy::Secret;
 
 /// The longest error body kept in a rejection reason.
 const MAX_REASON_CHARS: usize = 500;
@@ -328,6 +329,12 @@ impl CalltouchClient {
             retry: self.retry,
             pacer: Arc::clone(&self.pacer),
         })
+    }
+
+    /// Orders per request: the one owner of `calltouch.batch_size`, which the cycle asks so
+    /// that it records and reports a batch at a time.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
     }
 
     /// Sends all operations, batching and pacing; results in input order.

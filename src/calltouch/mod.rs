@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod emulator;
+pub mod settings;
 pub use crate::domain::payload;

@@ -293,7 +293,6 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
             retry: &retry,
             client,
             progress,
-            batch_size: config.calltouch.batch_size,
             now,
         };
         settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
@@ -309,7 +308,6 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
             retry: &retry,
             client,
             progress,
-            batch_size: config.calltouch.batch_size,
             now,
         };
         settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
@@ -331,7 +329,6 @@ struct Step<'a> {
     retry: &'a DocumentRetry,
     client: &'a CalltouchClient,
     progress: &'a dyn Progress,
-    batch_size: usize,
     now: NaiveDateTime,
 }
 
@@ -373,8 +370,8 @@ async fn settle_chunk<R: Register>(
     let rounds = group_into_rounds(step.rules, chunk.documents, register, now, summary).await?;
     let mut rounds = rounds.into_iter();
     while let Some(round) = rounds.next() {
-        // A batch at a time, so progress moves as Calltouch accepts batches; the client would
-        // split a round into the same batches.
+        // A batch at a time, so progress moves as Calltouch accepts batches; the client's own
+        // batch size, so it sends each as one request.
         let mut round = round.into_iter().peekable();
         while round.peek().is_some() {
             if let Some(reason) = &summary.outage {
@@ -384,7 +381,7 @@ async fn settle_chunk<R: Register>(
                 summary.deferred += left;
                 break;
             }
-            let batch: Vec<_> = round.by_ref().take(step.batch_size).collect();
+            let batch: Vec<_> = round.by_ref().take(step.client.batch_size()).collect();
             let size = batch.len();
             let outgoing = decide_round(
                 step.rules, step.retry, batch, register, now, blocked, summary,
