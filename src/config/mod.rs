@@ -440,7 +440,7 @@ impl RegisterConfig {
             ));
         }
         if self.kind == RegisterKind::Sqlite {
-            return Ok(());
+            return self.no_server_keys();
         }
         if self.host.trim().is_empty() {
             return Err(ConfigError::invalid("register.host", "must not be empty"));
@@ -463,6 +463,32 @@ impl RegisterConfig {
             self.trust_server_certificate,
         )?;
         validate_register_schema(&self.schema)
+    }
+}
+
+impl RegisterConfig {
+    /// A SQLite register is a file: a server key given with it would be silently ignored, so it
+    /// is an error naming the key and both ways out.
+    fn no_server_keys(&self) -> Result<(), ConfigError> {
+        let given = [
+            ("host", !self.host.trim().is_empty()),
+            ("port", self.port.is_some()),
+            ("instance", self.instance.is_some()),
+            ("database", !self.database.trim().is_empty()),
+            ("user", self.user.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("integrated_auth", self.integrated_auth),
+            ("ca_file", self.ca_file.is_some()),
+            ("trust_server_certificate", self.trust_server_certificate),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((key, _)) => Err(ConfigError::invalid(
+                &format!("register.{key}"),
+                "is a key of a register on a server, and kind is \"sqlite\" (a file at \
+                 register.path): set kind = \"postgres\" or \"mssql\", or remove the key",
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -1105,6 +1131,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("sync.chunk_documents"), "{error}");
+    }
+
+    #[test]
+    fn a_server_key_on_a_sqlite_register_is_an_error_naming_it() {
+        for (lines, key) in [
+            ("host = \"db1\"", "register.host"),
+            ("kind = \"sqlite\"\nuser = \"sync\"", "register.user"),
+            (
+                "trust_server_certificate = true",
+                "register.trust_server_certificate",
+            ),
+        ] {
+            let error = parse(&format!("{MINIMAL}\n[register]\n{lines}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(key) && error.contains("kind = \"postgres\""),
+                "{error}"
+            );
+        }
+        assert!(parse(&format!("{MINIMAL}\n[register]\npath = \"r.sqlite\"")).is_ok());
     }
 
     #[test]
