@@ -1,0 +1,198 @@
+//! `preview` and `run --dry-run`: documents planned in order as the cycle would send them,
+//! with the exact request bodies, nothing sent and nothing recorded.
+
+use chrono::NaiveDateTime;
+use std::collections::HashMap;
+
+use crate::calltouch::payload::{CreateRequest, UpdateRequest};
+use crate::config::Config;
+use crate::register::{DealRecord, Register};
+use crate::rules::{DealRules, Decision, SentValues};
+use crate::snapshot::DocumentSnapshot;
+use crate::source::Source;
+
+use super::deals::{resolve_deal, taken_number};
+use super::send::fill_booking_state_time;
+use super::{lost_reason, next_read, pending_outside, CycleError};
+
+/// What `preview` shows for one document: the exact request body that would be sent.
+#[derive(Debug, Clone)]
+pub struct PreviewItem {
+    pub document: String,
+    pub order_number: Option<String>,
+    /// `create`, `update`, `nothing` or `skip`.
+    pub action: &'static str,
+    pub body: serde_json::Value,
+    pub notes: Vec<String>,
+}
+
+/// The request bodies the next cycle would send for the documents with this number. They are
+/// planned in order as the cycle would send them, so a second document given the orderNumber of
+/// the first one's deal shows as the error the cycle would record.
+pub async fn preview<S: Source, R: Register>(
+    config: &Config,
+    source: &mut S,
+    register: &R,
+    number: &str,
+) -> Result<Vec<PreviewItem>, CycleError> {
+    let documents = source.find_by_number(number).await?;
+    plan_documents(
+        config,
+        register,
+        documents,
+        chrono::Local::now().naive_local(),
+    )
+    .await
+}
+
+/// What a dry run found: the documents a cycle would read now and what it would do with each.
+#[derive(Debug, Clone, Default)]
+pub struct DryRun {
+    pub items: Vec<PreviewItem>,
+    /// Documents whose rows could not be decoded, as the cycle would record them.
+    pub rejected: Vec<String>,
+}
+
+/// The whole cycle read and decided, nothing sent: the changes since the checkpoint and the
+/// re-queued documents, planned in order. The register and the checkpoint are only read.
+pub async fn dry_run<S: Source, R: Register>(
+    config: &Config,
+    source: &mut S,
+    register: &R,
+) -> Result<DryRun, CycleError> {
+    let mut changes = next_read(config, source, register).await?;
+    let lost = pending_outside(source, register, &mut changes).await?;
+    let rejected = changes
+        .rejected
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}: {}: {}",
+                r.kind,
+                r.number.as_deref().unwrap_or("(number unreadable)"),
+                r.field,
+                r.reason
+            )
+        })
+        .chain(lost.iter().map(lost_reason))
+        .collect();
+    let items = plan_documents(config, register, changes.documents, changes.read_at).await?;
+    Ok(DryRun { items, rejected })
+}
+
+/// Plans documents in order without sending or recording anything: each sees the deals the
+/// earlier ones would have created or updated.
+async fn plan_documents<R: Register>(
+    config: &Config,
+    register: &R,
+    documents: Vec<DocumentSnapshot>,
+    now: NaiveDateTime,
+) -> Result<Vec<PreviewItem>, CycleError> {
+    let rules = DealRules::new(&config.deal, &config.statuses);
+    // orderNumber → the deal as it would stand, with the label of the document owning it.
+    let mut planned: HashMap<String, (DealRecord, String)> = HashMap::new();
+    let mut items = Vec::new();
+    for mut snapshot in documents {
+        fill_booking_state_time(register, &mut snapshot, now).await?;
+        let document = snapshot.label();
+        let error = |order_number: Option<String>, note: String| PreviewItem {
+            document: document.clone(),
+            order_number,
+            action: "error",
+            body: serde_json::Value::Null,
+            notes: vec![note],
+        };
+        let previous = register.document(snapshot.reference).await?;
+        let (order_number, stored) =
+            match resolve_deal(&rules, register, &snapshot, previous.as_ref()).await? {
+                Ok(resolved) => resolved,
+                Err(problem) => {
+                    items.push(error(None, problem.to_string()));
+                    continue;
+                }
+            };
+        let root = DealRules::deal_root(&snapshot);
+        let deal = match planned.get(&order_number) {
+            Some((deal, owner)) if deal.root != root => {
+                items.push(error(
+                    Some(order_number.clone()),
+                    format!(
+                        "Номер: orderNumber {order_number} would already name the deal of {owner}; \
+                         set deal.order_number to \"{}\" (it applies only to deals not yet created)",
+                        crate::config::DEFAULT_ORDER_NUMBER
+                    ),
+                ));
+                continue;
+            }
+            Some((deal, _)) => Some(deal.clone()),
+            None => stored,
+        };
+        if let Some(deal) = deal.as_ref().filter(|deal| deal.root != root) {
+            let reason = taken_number(register, &snapshot, deal).await?;
+            items.push(error(Some(order_number), reason));
+            continue;
+        }
+        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
+            Ok(plan) => plan,
+            Err(problem) => {
+                items.push(error(Some(order_number), problem.to_string()));
+                continue;
+            }
+        };
+        plan.decision.renumber(&order_number);
+        let planned_deal = |sent: SentValues| DealRecord {
+            order_number: order_number.clone(),
+            root,
+            driver: snapshot.reference,
+            driver_kind: snapshot.kind,
+            driver_date: Some(snapshot.date),
+            driver_number: Some(snapshot.number.clone()),
+            status: sent.status,
+            revenue: sent.revenue,
+            manager: sent.manager,
+            account: None,
+        };
+        let (action, body, mut notes, after) = match plan.decision {
+            Decision::Create { order, sent } => (
+                "create",
+                serde_json::to_value(CreateRequest {
+                    crm: config.deal.crm.clone(),
+                    orders: vec![order],
+                }),
+                Vec::new(),
+                Some(planned_deal(sent)),
+            ),
+            Decision::Update { order, sent, .. } => (
+                "update",
+                serde_json::to_value(UpdateRequest {
+                    orders: vec![order],
+                }),
+                Vec::new(),
+                Some(planned_deal(sent)),
+            ),
+            Decision::Unchanged => (
+                "nothing",
+                Ok(serde_json::Value::Null),
+                vec!["nothing relevant changed since Calltouch accepted the deal".to_string()],
+                None,
+            ),
+            Decision::Skip { reason } => ("skip", Ok(serde_json::Value::Null), vec![reason], None),
+        };
+        notes.extend(plan.warnings);
+        if let Some(after) = after {
+            let owner = planned
+                .get(&order_number)
+                .map(|(_, owner)| owner.clone())
+                .unwrap_or_else(|| DealRules::deal_root_label(&snapshot));
+            planned.insert(order_number.clone(), (after, owner));
+        }
+        items.push(PreviewItem {
+            document,
+            order_number: Some(order_number),
+            action,
+            body: body.unwrap_or_default(),
+            notes,
+        });
+    }
+    Ok(items)
+}

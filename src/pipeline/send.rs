@@ -1,0 +1,515 @@
+//! Deciding and sending one chunk: the documents split into rounds of one document per deal,
+//! each round decided by the rules, recorded pending, sent a batch at a time, and its answers
+//! recorded in one transaction.
+
+use chrono::NaiveDateTime;
+use std::collections::{HashMap, HashSet};
+
+use crate::calltouch::client::{
+    update_from_create, CalltouchClient, Endpoint, Operation, OrderOutcome,
+};
+use crate::calltouch::payload::CreateOrder;
+use crate::register::{
+    AcceptedDeal, FailedDocument, Outcome, PendingDocument, Register, SendRecord, SyncState,
+};
+use crate::rules::{DealRules, Decision, SentValues};
+use crate::snapshot::{DocKind, DocumentSnapshot, Money};
+
+use super::deals::{deal_with_driver, resolve_deal, taken_number};
+use super::retry::DocumentRetry;
+use super::{CycleError, CycleSummary};
+
+/// One document on its way to Calltouch.
+pub(super) struct Outgoing {
+    snapshot: DocumentSnapshot,
+    order_number: String,
+    sent: SentValues,
+    /// What is recorded if an update falls back to its create body.
+    fallback_sent: Option<SentValues>,
+    state_seen_at: NaiveDateTime,
+    request_json: String,
+    /// Deferred attempts counted before this one.
+    attempts: u32,
+}
+
+impl Outgoing {
+    /// Its pending row: before the request leaves, or after Calltouch deferred it.
+    fn pending<'a>(&'a self, error: Option<&'a str>, count_attempt: bool) -> PendingDocument<'a> {
+        PendingDocument {
+            snapshot: &self.snapshot,
+            order_number: &self.order_number,
+            state_seen_at: self.state_seen_at,
+            error,
+            count_attempt,
+        }
+    }
+
+    /// What the register records for it once Calltouch answered.
+    fn outcome<'a>(&'a self, answer: &'a Answer) -> Outcome<'a> {
+        let snapshot = &self.snapshot;
+        match answer {
+            Answer::Accepted { calltouch_id, via } => {
+                // An update Calltouch did not know went out as its create body.
+                let sent = match (&self.fallback_sent, via) {
+                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
+                    _ => &self.sent,
+                };
+                Outcome::Accepted {
+                    snapshot,
+                    deal: AcceptedDeal {
+                        order_number: &self.order_number,
+                        root: DealRules::deal_root(snapshot),
+                        status: sent.status.as_deref(),
+                        revenue: sent.revenue,
+                        manager: sent.manager.as_deref(),
+                        calltouch_id: *calltouch_id,
+                        account: None,
+                    },
+                    send: self.send_record(endpoint_name(*via), "accepted", None),
+                    state_seen_at: self.state_seen_at,
+                }
+            }
+            Answer::Failed {
+                outcome,
+                detail,
+                message,
+            } => Outcome::Failed {
+                failed: FailedDocument {
+                    kind: snapshot.kind,
+                    reference: snapshot.reference,
+                    number: &snapshot.number,
+                    date: Some(snapshot.date),
+                    order_number: Some(&self.order_number),
+                    reason: message,
+                },
+                send: Some(self.send_record("send", outcome, Some(detail))),
+            },
+            Answer::Deferred { reason, counted } => {
+                Outcome::Deferred(self.pending(Some(reason), *counted))
+            }
+        }
+    }
+
+    fn send_record<'a>(
+        &'a self,
+        endpoint: &'a str,
+        outcome: &'a str,
+        detail: Option<&'a str>,
+    ) -> SendRecord<'a> {
+        SendRecord {
+            endpoint,
+            order_number: &self.order_number,
+            request_json: &self.request_json,
+            outcome,
+            detail,
+        }
+    }
+}
+
+/// Calltouch's answer for one sent document, with the texts the register records for it.
+enum Answer {
+    Accepted {
+        calltouch_id: Option<i64>,
+        via: Endpoint,
+    },
+    /// Rejected, or deferred too often: failed, with the send log's outcome and detail.
+    Failed {
+        outcome: &'static str,
+        detail: String,
+        message: String,
+    },
+    /// Left pending for the next cycle; `counted` when the attempt counts towards giving up
+    /// (never during an outage).
+    Deferred { reason: String, counted: bool },
+}
+
+/// Splits the documents into rounds so that no round holds two documents of the same deal:
+/// a booking and its work order both new in one read go out one after the other.
+pub(super) async fn group_into_rounds<R: Register>(
+    rules: &DealRules<'_>,
+    documents: Vec<DocumentSnapshot>,
+    register: &mut R,
+    now: NaiveDateTime,
+    summary: &mut CycleSummary,
+) -> Result<Vec<Vec<(String, DocumentSnapshot)>>, CycleError> {
+    let mut depth: HashMap<String, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<(bool, String, DocumentSnapshot)>> = Vec::new();
+    for snapshot in documents {
+        let previous = register.document(snapshot.reference).await?;
+        let (order_number, exists) =
+            match resolve_deal(rules, register, &snapshot, previous.as_ref()).await? {
+                Ok((order_number, deal)) => (order_number, deal.is_some()),
+                Err(error) => {
+                    fail_document(register, &snapshot, None, &error.to_string(), now).await?;
+                    summary.failed += 1;
+                    continue;
+                }
+            };
+        let round = depth.entry(order_number.clone()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push((exists, order_number, snapshot));
+        *round += 1;
+    }
+    // New deals first, then deals that exist: a batch then mostly holds one kind of request,
+    // and the client sends one request per kind in a batch.
+    Ok(rounds
+        .into_iter()
+        .map(|mut round| {
+            round.sort_by_key(|(exists, _, _)| *exists);
+            round
+                .into_iter()
+                .map(|(_, order_number, snapshot)| (order_number, snapshot))
+                .collect()
+        })
+        .collect())
+}
+
+/// Why a document waits: an earlier change of its deal is not settled yet.
+const WAITING_FOR_EARLIER_CHANGE: &str = "waiting for an earlier change of the same deal";
+
+/// Decides every document of a round; settles the ones that need no request, and records the
+/// ones to send, and those waiting behind them, as pending in one transaction before returning
+/// them.
+pub(super) async fn decide_round<R: Register>(
+    rules: &DealRules<'_>,
+    retry: &DocumentRetry,
+    round: Vec<(String, DocumentSnapshot)>,
+    register: &mut R,
+    now: NaiveDateTime,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
+    let mut outgoing = Vec::new();
+    let mut waiting: Vec<(String, DocumentSnapshot, NaiveDateTime)> = Vec::new();
+    for (order_number, mut snapshot) in round {
+        let previous = register.document(snapshot.reference).await?;
+        let next_attempt_at = previous
+            .as_ref()
+            .and_then(|record| retry.next_attempt_at(record));
+        let attempts = previous.as_ref().map_or(0, |record| record.attempts);
+        if let Some(at) = next_attempt_at.filter(|at| now < *at) {
+            // Left untouched: recording it would restart its pause.
+            tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
+            blocked.insert(order_number);
+            summary.deferred += 1;
+            continue;
+        }
+        let state_seen_at = fill_booking_state_time(register, &mut snapshot, now).await?;
+        if blocked.contains(&order_number) {
+            waiting.push((order_number, snapshot, state_seen_at));
+            summary.deferred += 1;
+            continue;
+        }
+        let deal = deal_with_driver(register, &order_number, &snapshot).await?;
+        if let Some(deal) = &deal {
+            if deal.root != DealRules::deal_root(&snapshot) {
+                let reason = taken_number(register, &snapshot, deal).await?;
+                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
+                summary.failed += 1;
+                continue;
+            }
+        }
+        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
+            Ok(plan) => plan,
+            Err(error) => {
+                fail_document(
+                    register,
+                    &snapshot,
+                    Some(&order_number),
+                    &error.to_string(),
+                    now,
+                )
+                .await?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        plan.decision.renumber(&order_number);
+        for warning in &plan.warnings {
+            tracing::warn!(document = %snapshot.label(), "{warning}");
+        }
+        match plan.decision {
+            Decision::Create { order, sent } => {
+                let request_json = serde_json::to_string(&order).unwrap_or_default();
+                // Pending from an earlier run: its create may have reached Calltouch with the
+                // answer lost (a crash, a dropped connection), so it goes out as an update first
+                // and is created only if Calltouch does not know it.
+                let maybe_sent = previous
+                    .as_ref()
+                    .is_some_and(|record| record.state == SyncState::Pending);
+                let (operation, fallback_sent) = if maybe_sent {
+                    let update = update_from_create(&order);
+                    let operation = Operation::Update {
+                        order: update,
+                        fallback: order,
+                    };
+                    (operation, Some(sent.clone()))
+                } else {
+                    (Operation::Create(order), None)
+                };
+                outgoing.push((
+                    operation,
+                    Outgoing {
+                        snapshot,
+                        order_number,
+                        sent,
+                        fallback_sent,
+                        state_seen_at,
+                        request_json,
+                        attempts,
+                    },
+                ));
+            }
+            Decision::Update {
+                order,
+                fallback,
+                sent,
+            } => {
+                let request_json = serde_json::to_string(&order).unwrap_or_default();
+                let fallback_sent = Some(sent_by_create(&fallback));
+                outgoing.push((
+                    Operation::Update { order, fallback },
+                    Outgoing {
+                        snapshot,
+                        order_number,
+                        sent,
+                        fallback_sent,
+                        state_seen_at,
+                        request_json,
+                        attempts,
+                    },
+                ));
+            }
+            Decision::Unchanged => {
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Sent,
+                        None,
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
+                summary.unchanged += 1;
+            }
+            Decision::Skip { reason } => {
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Skipped,
+                        Some(&reason),
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
+                summary.skipped += 1;
+            }
+        }
+    }
+    let pending: Vec<PendingDocument<'_>> = waiting
+        .iter()
+        .map(|(order_number, snapshot, state_seen_at)| PendingDocument {
+            snapshot,
+            order_number,
+            state_seen_at: *state_seen_at,
+            error: Some(WAITING_FOR_EARLIER_CHANGE),
+            count_attempt: false,
+        })
+        .chain(
+            outgoing
+                .iter()
+                .map(|(_, document)| document.pending(None, false)),
+        )
+        .collect();
+    if !pending.is_empty() {
+        register.mark_pending_batch(&pending, now).await?;
+    }
+    Ok(outgoing)
+}
+
+/// Sends a round and records the outcomes of all its orders in one transaction.
+pub(super) async fn send_round<R: Register>(
+    client: &CalltouchClient,
+    retry: &DocumentRetry,
+    register: &mut R,
+    outgoing: Vec<(Operation, Outgoing)>,
+    now: NaiveDateTime,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
+    let outcomes = client.send(operations).await?;
+    let deferred = outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, OrderOutcome::Deferred { .. }));
+    if deferred {
+        // Calltouch up while this batch was not accepted: the batch is the trouble, and counts.
+        if let Err(reason) = client.probe().await {
+            summary.outage = Some(reason);
+        }
+    }
+    let outage = summary.outage.clone();
+    let answers: Vec<Answer> = documents
+        .iter()
+        .zip(outcomes)
+        .map(|(document, outcome)| {
+            answer(
+                retry,
+                document,
+                outcome,
+                outage.as_deref(),
+                blocked,
+                summary,
+            )
+        })
+        .collect();
+    let outcomes: Vec<Outcome<'_>> = documents
+        .iter()
+        .zip(&answers)
+        .map(|(document, answer)| document.outcome(answer))
+        .collect();
+    register.record_outcomes(&outcomes, now).await?;
+    Ok(())
+}
+
+/// Reads Calltouch's answer for one document and counts it. A document deferred
+/// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
+/// `register retry` sends it again. During an `outage` a deferral counts no attempt.
+fn answer(
+    retry: &DocumentRetry,
+    document: &Outgoing,
+    outcome: OrderOutcome,
+    outage: Option<&str>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Answer {
+    let snapshot = &document.snapshot;
+    match outcome {
+        OrderOutcome::Accepted {
+            calltouch_order_id,
+            via,
+        } => {
+            match via {
+                Endpoint::Create => summary.created += 1,
+                Endpoint::Update => summary.updated += 1,
+            }
+            Answer::Accepted {
+                calltouch_id: calltouch_order_id,
+                via,
+            }
+        }
+        OrderOutcome::Rejected { reason } => {
+            tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
+            summary.failed += 1;
+            Answer::Failed {
+                outcome: "rejected",
+                message: format!("Calltouch rejected the deal: {reason}"),
+                detail: reason,
+            }
+        }
+        OrderOutcome::Deferred { reason } => {
+            if let Some(outage) = outage {
+                tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
+                summary.deferred += 1;
+                return Answer::Deferred {
+                    reason: format!("Calltouch unavailable, no attempt counted: {outage}"),
+                    counted: false,
+                };
+            }
+            let attempts = document.attempts + 1;
+            if attempts >= retry.max_attempts {
+                let message = format!(
+                    "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
+                     `register retry {}` sends it again",
+                    snapshot.number
+                );
+                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
+                summary.failed += 1;
+                return Answer::Failed {
+                    outcome: "gave up",
+                    detail: reason,
+                    message,
+                };
+            }
+            tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
+            blocked.insert(document.order_number.clone());
+            summary.deferred += 1;
+            Answer::Deferred {
+                reason,
+                counted: true,
+            }
+        }
+    }
+}
+
+/// The values a create body sends, as the register stores them.
+fn sent_by_create(order: &CreateOrder) -> SentValues {
+    SentValues {
+        status: order.status.clone(),
+        revenue: order.revenue.as_deref().and_then(Money::parse),
+        manager: order.manager.clone(),
+    }
+}
+
+fn endpoint_name(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Create => "create",
+        Endpoint::Update => "update",
+    }
+}
+
+/// Bookings have no state history in 1C: the time of a state change is when the register first
+/// saw the new state. Returns the time to store as "state seen at".
+pub(super) async fn fill_booking_state_time<R: Register>(
+    register: &R,
+    snapshot: &mut DocumentSnapshot,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, CycleError> {
+    let seen = register
+        .state_seen_at(snapshot.reference, snapshot.state.as_deref())
+        .await?;
+    let seen_at = match seen {
+        // Same state as last seen: keep the first time it was seen.
+        Some(Some(at)) => at,
+        // Known document, new state: the change is detected now.
+        Some(None) => now,
+        // First sight: the rules use the document date for the first state.
+        None => snapshot.state_set_at.unwrap_or(now),
+    };
+    if snapshot.kind == DocKind::Booking && snapshot.state_set_at.is_none() && seen.is_some() {
+        snapshot.state_set_at = Some(seen_at);
+    }
+    Ok(seen_at)
+}
+
+async fn fail_document<R: Register>(
+    register: &mut R,
+    snapshot: &DocumentSnapshot,
+    order_number: Option<&str>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    tracing::warn!(document = %snapshot.label(), "{reason}");
+    register
+        .record_failed(
+            &FailedDocument {
+                kind: snapshot.kind,
+                reference: snapshot.reference,
+                number: &snapshot.number,
+                date: Some(snapshot.date),
+                order_number,
+                reason,
+            },
+            None,
+            now,
+        )
+        .await?;
+    Ok(())
+}
