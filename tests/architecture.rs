@@ -1,6 +1,6 @@
 //! The pipeline's shape, checked from the source: the top-level modules of src/ (its folders)
-//! import each other without a circle, the domain imports nothing, the deal rules import only
-//! the domain, and nothing imports the command line. Read from the `crate::` paths of each
+//! import each other without a circle and only down the layers, the domain imports nothing,
+//! the deal rules import only the domain, and nothing imports the command line. Read from the `crate::` paths of each
 //! file's product code (a file's `#[cfg(test)]` part may reach further); `cargo test --test
 //! architecture` runs it, and docs/architecture.md explains the layers.
 
@@ -303,5 +303,39 @@ fn nothing_imports_the_command_line() {
         wrong.is_empty(),
         "the command line is the top of the crate; move what these need out of src/cli/:\n{}",
         wrong.join("\n")
+    );
+}
+
+/// The layers of docs/architecture.md, lowest first. A folder imports from its own layer or
+/// below; one not listed here (the test harness) is not held to an order.
+const LAYERS: [&[&str]; 7] = [
+    &["domain"],
+    &["rules", "ops", "db"],
+    &["source", "calltouch", "register"],
+    &["config"],
+    &["pipeline"],
+    &["status", "doctor", "discover"],
+    &["cli"],
+];
+
+fn layer(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+#[test]
+fn every_import_goes_down_the_layers() {
+    let graph = Graph::read();
+    let mut upward: Vec<String> = graph
+        .imports
+        .iter()
+        .filter(|i| matches!((layer(&i.from), layer(&i.to)), (Some(from), Some(to)) if to > from))
+        .map(|i| graph.evidence(&i.from, &i.to))
+        .collect();
+    upward.sort();
+    upward.dedup();
+    assert!(
+        upward.is_empty(),
+        "these imports reach up a layer (docs/architecture.md); move what they need down:\n{}",
+        upward.join("\n")
     );
 }

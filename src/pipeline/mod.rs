@@ -14,6 +14,10 @@
 //! A pending document the read did not return (re-queued by `register retry`) is re-read by its
 //! number.
 //!
+//! Here: the cycle over chunks and the checkpoint. Beside it: `send` (rounds decided, recorded
+//! and sent), `deals` (which deal and orderNumber a document has), `retry` (the per-document
+//! retry policy), `preview` (preview and dry run) and `run` (one recorded run under the lock).
+//!
 //! A deal keeps the orderNumber it was created with: the register's row of the document, or of
 //! the booking that owns its deal, names it, so a changed `deal.order_number` template names only
 //! deals not yet created and never orphans one in Calltouch.
