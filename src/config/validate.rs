@@ -154,6 +154,16 @@ fn validate_register_schema(schema: &str) -> Result<(), ConfigError> {
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_calltouch()?;
+        self.validate_deal()?;
+        self.validate_source()?;
+        self.register.validate()?;
+        self.validate_groups()?;
+        self.validate_cycle()
+    }
+
+    /// `[calltouch]`: the account id, the address, batching, the rate and the retries.
+    fn validate_calltouch(&self) -> Result<(), ConfigError> {
         let c = &self.calltouch;
         if c.site_id.trim().is_empty() || !c.site_id.trim().chars().all(|ch| ch.is_ascii_digit()) {
             return Err(ConfigError::invalid(
@@ -191,6 +201,11 @@ impl Config {
                 "timeouts must be at least 1 second",
             ));
         }
+        Ok(())
+    }
+
+    /// `[deal]` and `[statuses]`: the constants of Tables 1 and 2 and the orderNumber template.
+    fn validate_deal(&self) -> Result<(), ConfigError> {
         let d = &self.deal;
         for (key, value) in [
             ("deal.crm", &d.crm),
@@ -248,6 +263,11 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `[source]`: where the 1C database is and how to log in.
+    fn validate_source(&self) -> Result<(), ConfigError> {
         let s = &self.source;
         if s.host.trim().is_empty() {
             return Err(ConfigError::invalid("source.host", "must not be empty"));
@@ -265,8 +285,12 @@ impl Config {
             s.ca_file.is_some(),
             s.trust_server_certificate,
         )?;
-        self.register.validate()?;
-        self.validate_groups()?;
+        Ok(())
+    }
+
+    /// The cycle's keys: `[sync]` and the source's reconcile time.
+    fn validate_cycle(&self) -> Result<(), ConfigError> {
+        let s = &self.source;
         if self.sync.max_document_attempts == 0 {
             return Err(ConfigError::invalid(
                 "sync.max_document_attempts",
