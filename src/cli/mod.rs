@@ -1,8 +1,9 @@
 //! The command line: parses arguments, sets up logging, and runs one command. Each command is a
 //! thin wrapper over the library; errors come back as messages that say what to do.
 //!
-//! Output goes through [`outln!`] / [`out!`], which return the write error instead of panicking,
-//! so a command whose output is closed early (`register | head -1`) ends quietly with exit 0.
+//! Output goes through [`outln!`](crate::outln) / [`out!`](crate::out), which return the write
+//! error instead of panicking, so a command whose output is closed early (`register | head -1`)
+//! ends quietly with exit 0.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
