@@ -3,7 +3,8 @@
 //!
 //! Everything comes from the sync register through its read API, so `serve` beside a
 //! scheduled `run` shows the same as `watch`. [`gather`] is the I/O; [`page`], [`metrics`] and
-//! [`health`] render what it read and are pure; [`server`] is the HTTP side.
+//! [`health`] render what it read and are pure; [`server`] is the HTTP side. [`report`] is the
+//! register's table and summary as the `register` command prints them.
 
 pub mod health;
 pub mod metrics;
