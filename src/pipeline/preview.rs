@@ -140,44 +140,12 @@ async fn plan_documents<R: Register>(
             }
         };
         plan.decision.renumber(&order_number);
-        let planned_deal = |sent: SentValues| DealRecord {
-            order_number: order_number.clone(),
-            root,
-            driver: snapshot.reference,
-            driver_kind: snapshot.kind,
-            driver_date: Some(snapshot.date),
-            driver_number: Some(snapshot.number.clone()),
-            status: sent.status,
-            revenue: sent.revenue,
-            manager: sent.manager,
-            account: None,
-        };
-        let (action, body, mut notes, after) = match plan.decision {
-            Decision::Create { order, sent } => (
-                "create",
-                serde_json::to_value(CreateRequest {
-                    crm: config.deal.crm.clone(),
-                    orders: vec![order],
-                }),
-                Vec::new(),
-                Some(planned_deal(sent)),
-            ),
-            Decision::Update { order, sent, .. } => (
-                "update",
-                serde_json::to_value(UpdateRequest {
-                    orders: vec![order],
-                }),
-                Vec::new(),
-                Some(planned_deal(sent)),
-            ),
-            Decision::Unchanged => (
-                "nothing",
-                Ok(serde_json::Value::Null),
-                vec!["nothing relevant changed since Calltouch accepted the deal".to_string()],
-                None,
-            ),
-            Decision::Skip { reason } => ("skip", Ok(serde_json::Value::Null), vec![reason], None),
-        };
+        let Shown {
+            action,
+            body,
+            mut notes,
+            after,
+        } = shown(plan.decision, &config.deal.crm, &snapshot, &order_number);
         notes.extend(plan.warnings);
         if let Some(after) = after {
             let owner = planned
@@ -190,9 +158,64 @@ async fn plan_documents<R: Register>(
             document,
             order_number: Some(order_number),
             action,
-            body: body.unwrap_or_default(),
+            body,
             notes,
         });
     }
     Ok(items)
+}
+
+/// What `preview` shows of one decision, and the deal as it would stand once accepted.
+struct Shown {
+    action: &'static str,
+    body: serde_json::Value,
+    notes: Vec<String>,
+    after: Option<DealRecord>,
+}
+
+fn shown(decision: Decision, crm: &str, snapshot: &DocumentSnapshot, order_number: &str) -> Shown {
+    let planned_deal = |sent: SentValues| DealRecord {
+        order_number: order_number.to_string(),
+        root: DealRules::deal_root(snapshot),
+        driver: snapshot.reference,
+        driver_kind: snapshot.kind,
+        driver_date: Some(snapshot.date),
+        driver_number: Some(snapshot.number.clone()),
+        status: sent.status,
+        revenue: sent.revenue,
+        manager: sent.manager,
+        account: None,
+    };
+    let (action, body, notes, after) = match decision {
+        Decision::Create { order, sent } => (
+            "create",
+            serde_json::to_value(CreateRequest {
+                crm: crm.to_string(),
+                orders: vec![order],
+            }),
+            Vec::new(),
+            Some(planned_deal(sent)),
+        ),
+        Decision::Update { order, sent, .. } => (
+            "update",
+            serde_json::to_value(UpdateRequest {
+                orders: vec![order],
+            }),
+            Vec::new(),
+            Some(planned_deal(sent)),
+        ),
+        Decision::Unchanged => (
+            "nothing",
+            Ok(serde_json::Value::Null),
+            vec!["nothing relevant changed since Calltouch accepted the deal".to_string()],
+            None,
+        ),
+        Decision::Skip { reason } => ("skip", Ok(serde_json::Value::Null), vec![reason], None),
+    };
+    Shown {
+        action,
+        body: body.unwrap_or_default(),
+        notes,
+        after,
+    }
 }
