@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::accounts::Accounts;
 use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
 use crate::lock::LockError;
@@ -367,7 +368,7 @@ fn load(path: &Path) -> Result<Config> {
 
 /// One cycle under the run lock, with its outcome recorded in the register.
 pub async fn run(config: &Config) -> Result<u8> {
-    config.sends_to_one_account()?;
+    config.group_tokens()?;
     let mut register = register::open(config).await?;
     let _lock = register.lock_run().await?;
     let client = CalltouchClient::new(
@@ -375,6 +376,7 @@ pub async fn run(config: &Config) -> Result<u8> {
         config.calltouch_token()?,
         config.deal.crm.clone(),
     )?;
+    let clients = sync::AccountClients::new(config, &client)?;
     let started = chrono::Local::now().naive_local();
     // Replaced by the outcome when the cycle ends; a run that dies leaves it, for
     // `schedule --show` to tell.
@@ -391,7 +393,7 @@ pub async fn run(config: &Config) -> Result<u8> {
             config,
             &mut source,
             &mut register,
-            &client,
+            &clients,
             progress.as_ref(),
         )
         .await?;
@@ -485,7 +487,7 @@ async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
 
 /// Cycles every interval until a stop request; a failed cycle is logged and retried.
 async fn watch(config: &Config, every: Option<Interval>, listen: Option<SocketAddr>) -> Result<u8> {
-    config.sends_to_one_account()?;
+    config.group_tokens()?;
     let every = every.unwrap_or(config.schedule.every_minutes);
     let stop = CancellationToken::new();
     let server = match listen {
@@ -628,13 +630,40 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         with_errors: args.errors,
     };
     let documents = register.list(&filter).await?;
-    if args.json {
+    // Dealer groups: each document's deal account; a single account's listing is unchanged.
+    let accounts = Accounts::of(config);
+    let mut deal_accounts = Vec::new();
+    if !accounts.is_single() {
         for document in &documents {
-            outln!("{}", serde_json::to_string(document)?)?;
+            let deal = match &document.order_number {
+                Some(number) => register.deal(number).await?,
+                None => None,
+            };
+            deal_accounts
+                .push(deal.map(|deal| deal.account.unwrap_or(accounts.list[0].name.clone())));
+        }
+    }
+    if args.json {
+        for (index, document) in documents.iter().enumerate() {
+            let line = match deal_accounts.get(index) {
+                None => serde_json::to_string(document)?,
+                Some(account) => {
+                    let mut value = serde_json::to_value(document)?;
+                    if let Some(fields) = value.as_object_mut() {
+                        fields.insert("account".into(), serde_json::json!(account));
+                    }
+                    serde_json::to_string(&value)?
+                }
+            };
+            outln!("{line}")?;
         }
     } else {
         let last_run = register.last_run().await?;
-        out!("{}", report::register_table(&documents))?;
+        let table = match accounts.is_single() {
+            true => report::register_table(&documents),
+            false => report::register_table_with_accounts(&documents, &deal_accounts),
+        };
+        out!("{table}")?;
         outln!(
             "{}; {}",
             report::register_summary(&register.counts().await?, last_run.as_ref()),
@@ -699,11 +728,15 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
 /// its orderNumber and action, its notes, then the exact request body.
 fn preview_text(item: &sync::PreviewItem) -> Result<String> {
     let mut text = format!(
-        "# {} → {} ({})\n",
+        "# {} → {} ({})",
         item.document,
         item.order_number.as_deref().unwrap_or("-"),
         item.action
     );
+    if let Some(account) = &item.account {
+        text += &format!(" in account `{account}`");
+    }
+    text += "\n";
     for note in &item.notes {
         text += &format!("# {note}\n");
     }

@@ -23,17 +23,41 @@ const ERROR_WIDTH: usize = 60;
 
 /// The documents as an aligned text table.
 pub fn register_table(documents: &[DocumentRecord]) -> String {
-    let rows: Vec<[String; 10]> = documents.iter().map(table_row).collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
+    aligned(documents.iter().map(table_row).collect(), &HEADERS)
+}
+
+/// The table with each document's Calltouch account after its deal (dealer groups): `accounts`
+/// holds one entry per document, `None` where it has no deal.
+pub fn register_table_with_accounts(
+    documents: &[DocumentRecord],
+    accounts: &[Option<String>],
+) -> String {
+    let rows = documents
+        .iter()
+        .zip(accounts)
+        .map(|(document, account)| {
+            let mut row = table_row(document).to_vec();
+            row.insert(4, account.clone().unwrap_or_else(|| "-".into()));
+            row
+        })
+        .collect();
+    let mut headers = HEADERS.to_vec();
+    headers.insert(4, "account");
+    aligned(rows, &headers)
+}
+
+fn aligned<R: AsRef<[String]>>(rows: Vec<R>, headers: &[&str]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
+        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    push_line(&mut out, &HEADERS.map(String::from), &widths);
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    push_line(&mut out, &headers, &widths);
     for row in &rows {
-        push_line(&mut out, row, &widths);
+        push_line(&mut out, row.as_ref(), &widths);
     }
     out
 }
@@ -58,7 +82,7 @@ fn table_row(document: &DocumentRecord) -> [String; 10] {
     ]
 }
 
-fn push_line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+fn push_line(out: &mut String, cells: &[String], widths: &[usize]) {
     let line: Vec<String> = cells
         .iter()
         .zip(widths)
@@ -160,6 +184,21 @@ document    number      date        deal        state   last status  sum       a
 ЗаказНаряд  ЗН-0000002  2026-11-28  ЗН-0000002  failed  Закрыт       15300.00  1         Calltouch rejected the deal: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…  2026-11-28 10:05
 ";
         assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn with_accounts_the_table_names_each_deals_account() {
+        let table = register_table_with_accounts(
+            &[
+                record("ЗН-001", SyncState::Sent, None),
+                record("ЗН-002", SyncState::Skipped, Some("no account takes it")),
+            ],
+            &[Some("south".into()), None],
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("document    number  date        deal    account  state"));
+        assert!(lines[1].contains("ЗН-001  south    sent"), "{table}");
+        assert!(lines[2].contains("ЗН-002  -        skipped"), "{table}");
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! the booking that owns its deal, names it, so a changed `deal.order_number` template names only
 //! deals not yet created and never orphans one in Calltouch.
 //!
+//! With dealer groups (`[groups]`) each document's deal goes to one Calltouch account, chosen by
+//! `Accounts::place`: a deal stays in the account it was created in. A batch holds one account's
+//! documents only, and every account's client shares one pacer.
+//!
 //! The register is written once per batch on each side of its request: every document of the
 //! batch is recorded pending (with its orderNumber) in one transaction before the request
 //! leaves, and all of the batch's outcomes in one transaction after Calltouch answered. A
@@ -27,6 +31,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::accounts::{Accounts, Choice};
 use crate::calltouch::client::{
     update_from_create, CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
 };
@@ -50,6 +55,56 @@ pub enum CycleError {
     Register(#[from] RegisterError),
     #[error(transparent)]
     Calltouch(#[from] ClientError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Every account's client, in the order of `Accounts::list`: the `[calltouch]` client for the
+/// first, each further one made from it with its own `SiteId` and token, so all share one
+/// pacer (Calltouch's 5 requests per second hold per IP, for the sum over accounts).
+pub struct AccountClients<'a> {
+    pub accounts: Accounts,
+    main: &'a CalltouchClient,
+    others: Vec<CalltouchClient>,
+}
+
+impl<'a> AccountClients<'a> {
+    /// Reads each further account's token; a missing one is a config error naming its key.
+    pub fn new(config: &Config, main: &'a CalltouchClient) -> Result<Self, CycleError> {
+        let accounts = Accounts::of(config);
+        let mut others = Vec::new();
+        for account in accounts.list.iter().skip(1) {
+            let token = config.account_token(&account.name)?;
+            others.push(main.for_account(&account.site_id, &token)?);
+        }
+        Ok(AccountClients {
+            accounts,
+            main,
+            others,
+        })
+    }
+
+    /// The client of the account at this index of `Accounts::list`.
+    fn client(&self, index: usize) -> &CalltouchClient {
+        match index {
+            0 => self.main,
+            n => &self.others[n - 1],
+        }
+    }
+
+    fn index_of(&self, name: &str) -> usize {
+        self.accounts
+            .list
+            .iter()
+            .position(|account| account.name == name)
+            .unwrap_or(0)
+    }
+
+    /// What the register records as a new deal's account: nothing in the single-account
+    /// setup (as before dealer groups), else the account's name.
+    fn recorded<'n>(&self, name: &'n str) -> Option<&'n str> {
+        (!self.accounts.is_single()).then_some(name)
+    }
 }
 
 /// What one cycle did, for its summary line.
@@ -145,6 +200,12 @@ struct Outgoing {
     request_json: String,
     /// Deferred attempts counted before this one.
     attempts: u32,
+    /// The account the request goes to, as the register records a new deal's.
+    account: Option<String>,
+    /// Index of the account in `Accounts::list`.
+    account_index: usize,
+    /// Why the deal is in another account than the document would choose now.
+    moved: Option<String>,
 }
 
 impl Outgoing {
@@ -178,7 +239,7 @@ impl Outgoing {
                         revenue: sent.revenue,
                         manager: sent.manager.as_deref(),
                         calltouch_id: *calltouch_id,
-                        account: None,
+                        account: self.account.as_deref(),
                     },
                     send: self.send_record(endpoint_name(*via), "accepted", None),
                     state_seen_at: self.state_seen_at,
@@ -245,7 +306,8 @@ pub async fn run_cycle<S: Source, R: Register>(
     register: &mut R,
     client: &CalltouchClient,
 ) -> Result<CycleSummary, CycleError> {
-    run_cycle_with_progress(config, source, register, client, &Silent).await
+    let clients = AccountClients::new(config, client)?;
+    run_cycle_with_progress(config, source, register, &clients, &Silent).await
 }
 
 /// Runs one cycle, reporting to `progress` how many documents were read and settled.
@@ -258,7 +320,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
     config: &Config,
     source: &mut S,
     register: &mut R,
-    client: &CalltouchClient,
+    clients: &AccountClients<'_>,
     progress: &dyn Progress,
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
@@ -289,7 +351,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
         let step = Step {
             rules: &rules,
             retry: &retry,
-            client,
+            clients,
             progress,
             batch_size: config.calltouch.batch_size,
             now,
@@ -305,7 +367,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
         let step = Step {
             rules: &rules,
             retry: &retry,
-            client,
+            clients,
             progress,
             batch_size: config.calltouch.batch_size,
             now,
@@ -327,7 +389,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
 struct Step<'a> {
     rules: &'a DealRules<'a>,
     retry: &'a DocumentRetry,
-    client: &'a CalltouchClient,
+    clients: &'a AccountClients<'a>,
     progress: &'a dyn Progress,
     batch_size: usize,
     now: NaiveDateTime,
@@ -384,12 +446,9 @@ async fn settle_chunk<R: Register>(
             }
             let batch: Vec<_> = round.by_ref().take(step.batch_size).collect();
             let size = batch.len();
-            let outgoing = decide_round(
-                step.rules, step.retry, batch, register, now, blocked, summary,
-            )
-            .await?;
+            let outgoing = decide_round(step, batch, register, blocked, summary).await?;
             send_round(
-                step.client,
+                step.clients,
                 step.retry,
                 register,
                 outgoing,
@@ -718,14 +777,14 @@ const WAITING_FOR_EARLIER_CHANGE: &str = "waiting for an earlier change of the s
 /// ones to send, and those waiting behind them, as pending in one transaction before returning
 /// them.
 async fn decide_round<R: Register>(
-    rules: &DealRules<'_>,
-    retry: &DocumentRetry,
+    step: &Step<'_>,
     round: Vec<(String, DocumentSnapshot)>,
     register: &mut R,
-    now: NaiveDateTime,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
+    let (rules, retry, now) = (step.rules, step.retry, step.now);
+    let clients = step.clients;
     let mut outgoing = Vec::new();
     let mut waiting: Vec<(String, DocumentSnapshot, NaiveDateTime)> = Vec::new();
     for (order_number, mut snapshot) in round {
@@ -756,6 +815,33 @@ async fn decide_round<R: Register>(
                 continue;
             }
         }
+        let (account, moved) = match clients.accounts.place(&snapshot, deal.as_ref()) {
+            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+            Ok((Choice::NotSent { reason }, _)) => {
+                tracing::info!(document = %snapshot.label(), "not sent: {reason}");
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Skipped,
+                        Some(&reason),
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
+                summary.skipped += 1;
+                continue;
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        if let Some(moved) = &moved {
+            tracing::info!(document = %snapshot.label(), "{moved}");
+        }
         let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
             Ok(plan) => plan,
             Err(error) => {
@@ -775,6 +861,8 @@ async fn decide_round<R: Register>(
         for warning in &plan.warnings {
             tracing::warn!(document = %snapshot.label(), "{warning}");
         }
+        let account_index = clients.index_of(&account);
+        let recorded = clients.recorded(&account).map(str::to_string);
         match plan.decision {
             Decision::Create { order, sent } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
@@ -804,6 +892,9 @@ async fn decide_round<R: Register>(
                         state_seen_at,
                         request_json,
                         attempts,
+                        account: recorded.clone(),
+                        account_index,
+                        moved: moved.clone(),
                     },
                 ));
             }
@@ -824,6 +915,9 @@ async fn decide_round<R: Register>(
                         state_seen_at,
                         request_json,
                         attempts,
+                        account: recorded.clone(),
+                        account_index,
+                        moved: moved.clone(),
                     },
                 ));
             }
@@ -833,7 +927,7 @@ async fn decide_round<R: Register>(
                         &snapshot,
                         Some(&order_number),
                         SyncState::Sent,
-                        None,
+                        moved.as_deref(),
                         state_seen_at,
                         now,
                     )
@@ -877,7 +971,34 @@ async fn decide_round<R: Register>(
 }
 
 /// Sends a round and records the outcomes of all its orders in one transaction.
+/// A request holds one account's orders only, so the round goes out one account at a time.
 async fn send_round<R: Register>(
+    clients: &AccountClients<'_>,
+    retry: &DocumentRetry,
+    register: &mut R,
+    outgoing: Vec<(Operation, Outgoing)>,
+    now: NaiveDateTime,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    let mut groups: Vec<(usize, Vec<(Operation, Outgoing)>)> = Vec::new();
+    for item in outgoing {
+        let index = item.1.account_index;
+        match groups.iter_mut().find(|(known, _)| *known == index) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((index, vec![item])),
+        }
+    }
+    for (index, group) in groups {
+        let client = clients.client(index);
+        send_account_batch(client, retry, register, group, now, blocked, summary).await?;
+    }
+    Ok(())
+}
+
+/// Sends one account's part of a round and records the outcomes in one transaction. After an
+/// outage found by an earlier part, it is left for the next cycle unsent.
+async fn send_account_batch<R: Register>(
     client: &CalltouchClient,
     retry: &DocumentRetry,
     register: &mut R,
@@ -890,7 +1011,15 @@ async fn send_round<R: Register>(
         return Ok(());
     }
     let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
-    let outcomes = client.send(operations).await?;
+    let outcomes = match &summary.outage {
+        Some(reason) => operations
+            .iter()
+            .map(|_| OrderOutcome::Deferred {
+                reason: reason.clone(),
+            })
+            .collect(),
+        None => client.send(operations).await?,
+    };
     let deferred = outcomes
         .iter()
         .any(|outcome| matches!(outcome, OrderOutcome::Deferred { .. }));
@@ -921,6 +1050,22 @@ async fn send_round<R: Register>(
         .map(|(document, answer)| document.outcome(answer))
         .collect();
     register.record_outcomes(&outcomes, now).await?;
+    // A deal kept in the account it was created in, though the document would now choose
+    // another: the document's row says so.
+    for (document, answer) in documents.iter().zip(&answers) {
+        if let (Some(moved), Answer::Accepted { .. }) = (&document.moved, answer) {
+            register
+                .record_settled(
+                    &document.snapshot,
+                    Some(&document.order_number),
+                    SyncState::Sent,
+                    Some(moved),
+                    document.state_seen_at,
+                    now,
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -1066,6 +1211,8 @@ pub struct PreviewItem {
     pub order_number: Option<String>,
     /// `create`, `update`, `nothing` or `skip`.
     pub action: &'static str,
+    /// The Calltouch account the deal is in; `None` in the single-account setup.
+    pub account: Option<String>,
     pub body: serde_json::Value,
     pub notes: Vec<String>,
 }
@@ -1133,6 +1280,7 @@ async fn plan_documents<R: Register>(
     now: NaiveDateTime,
 ) -> Result<Vec<PreviewItem>, CycleError> {
     let rules = DealRules::new(&config.deal, &config.statuses);
+    let accounts = Accounts::of(config);
     // orderNumber → the deal as it would stand, with the label of the document owning it.
     let mut planned: HashMap<String, (DealRecord, String)> = HashMap::new();
     let mut items = Vec::new();
@@ -1143,6 +1291,7 @@ async fn plan_documents<R: Register>(
             document: document.clone(),
             order_number,
             action: "error",
+            account: None,
             body: serde_json::Value::Null,
             notes: vec![note],
         };
@@ -1176,6 +1325,25 @@ async fn plan_documents<R: Register>(
             items.push(error(Some(order_number), reason));
             continue;
         }
+        let (account, moved) = match accounts.place(&snapshot, deal.as_ref()) {
+            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+            Ok((Choice::NotSent { reason }, _)) => {
+                items.push(PreviewItem {
+                    document,
+                    order_number: Some(order_number),
+                    action: "skip",
+                    account: None,
+                    body: serde_json::Value::Null,
+                    notes: vec![reason],
+                });
+                continue;
+            }
+            Err(problem) => {
+                items.push(error(Some(order_number), problem.to_string()));
+                continue;
+            }
+        };
+        let account = (!accounts.is_single()).then_some(account);
         let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
             Ok(plan) => plan,
             Err(problem) => {
@@ -1194,7 +1362,7 @@ async fn plan_documents<R: Register>(
             status: sent.status,
             revenue: sent.revenue,
             manager: sent.manager,
-            account: None,
+            account: account.clone(),
         };
         let (action, body, mut notes, after) = match plan.decision {
             Decision::Create { order, sent } => (
@@ -1223,6 +1391,7 @@ async fn plan_documents<R: Register>(
             Decision::Skip { reason } => ("skip", Ok(serde_json::Value::Null), vec![reason], None),
         };
         notes.extend(plan.warnings);
+        notes.extend(moved);
         if let Some(after) = after {
             let owner = planned
                 .get(&order_number)
@@ -1234,6 +1403,7 @@ async fn plan_documents<R: Register>(
             document,
             order_number: Some(order_number),
             action,
+            account,
             body: body.unwrap_or_default(),
             notes,
         });

@@ -420,11 +420,12 @@ async fn a_cycle_reports_progress_a_batch_at_a_time() {
         source.put(booking);
     }
     let progress = Recorded::default();
+    let clients = alfa_calltouch::sync::AccountClients::new(&config, &client).unwrap();
     let summary = alfa_calltouch::sync::run_cycle_with_progress(
         &config,
         &mut source,
         &mut register,
-        &client,
+        &clients,
         &progress,
     )
     .await

@@ -31,6 +31,9 @@ pub const CHART_DAYS: i64 = 30;
 pub struct DocumentRow {
     pub document: DocumentRecord,
     pub answer: Option<SendAnswer>,
+    /// The Calltouch account of its deal, as the register records it: only dealer groups
+    /// (`[groups]`) record one, so the page shows the column only then.
+    pub account: Option<String>,
 }
 
 /// Everything the page shows, read at one moment.
@@ -126,7 +129,15 @@ async fn with_answers<R: Register>(
     let mut rows = Vec::new();
     for document in documents.into_iter().take(LIST_LIMIT) {
         let answer = register.last_answer(document.reference).await?;
-        rows.push(DocumentRow { document, answer });
+        let account = match &document.order_number {
+            Some(number) => register.deal(number).await?.and_then(|deal| deal.account),
+            None => None,
+        };
+        rows.push(DocumentRow {
+            document,
+            answer,
+            account,
+        });
     }
     Ok(rows)
 }

@@ -187,8 +187,15 @@ fn runs(data: &PageData) -> String {
 }
 
 fn document_table(id: &str, rows: &[DocumentRow]) -> String {
+    // Dealer groups only: a single account's page stays as it was.
+    let accounts = rows.iter().any(|row| row.account.is_some());
+    let account_header = if accounts {
+        "<th>Кабинет</th>"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "<table id=\"{id}\"><tr><th>Документ</th><th>Дата</th><th>Сделка</th>\
+        "<table id=\"{id}\"><tr><th>Документ</th><th>Дата</th><th>Сделка</th>{account_header}\
          <th>Состояние</th><th>Попыток</th><th>Причина</th>\
          <th>Последний ответ Calltouch</th></tr>\n"
     );
@@ -211,9 +218,13 @@ fn document_table(id: &str, rows: &[DocumentRow]) -> String {
             }
             None => "<span class=\"muted\">—</span>".into(),
         };
+        let account = match (accounts, &row.account) {
+            (false, _) => String::new(),
+            (true, account) => format!("<td>{}</td>", shown(account.as_deref().unwrap_or("—"))),
+        };
         let _ = writeln!(
             out,
-            "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+            "<tr><td>{} {}</td><td>{}</td><td>{}</td>{account}<td>{}</td><td class=\"num\">{}</td>\
              <td>{}</td><td>{answer}</td></tr>",
             kind_label(document.kind),
             shown(&document.number),
@@ -418,6 +429,7 @@ mod tests {
                 outcome: "rejected".into(),
                 detail: Some("client petrov@example.ru unknown".into()),
             }),
+            account: None,
         }
     }
 
@@ -460,6 +472,17 @@ mod tests {
         assert!(!html.contains("petrov@"));
         assert!(!html.contains("<bad>"));
         assert!(html.contains("Документы с ошибками: 1"));
+    }
+
+    #[test]
+    fn the_account_column_shows_only_when_the_register_records_accounts() {
+        let single = render(&data());
+        assert!(!single.contains("Кабинет"), "{single}");
+        let mut grouped = data();
+        grouped.failed[0].account = Some("south".into());
+        let html = render(&grouped);
+        assert!(html.contains("<th>Сделка</th><th>Кабинет</th>"), "{html}");
+        assert!(html.contains("<td>ЗР-0042</td><td>south</td>"), "{html}");
     }
 
     #[test]
