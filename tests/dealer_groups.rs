@@ -516,3 +516,35 @@ async fn a_5x_base_splits_its_deals_by_department_as_well() {
     let checked = assert_bookings_in_their_accounts(&group).await;
     assert!(checked >= 4, "only {checked} bookings were sent");
 }
+
+/// Both databases' queries of both editions read the department and the organisation, so
+/// `discover` and `import-structure` look them up and a name map without them is refused.
+#[test]
+fn every_source_requires_the_department_and_organisation_entries() {
+    use alfa_calltouch::source::{mssql, postgres};
+    for preset in [Preset::Alfa6, Preset::Alfa5] {
+        let owner = match preset {
+            Preset::Alfa6 => ["ОбщийРеквизит"; 2].map(String::from),
+            Preset::Alfa5 => ["Документ.ЗаявкаНаРемонт", "Документ.ЗаказНаряд"].map(String::from),
+        };
+        let mut wanted = vec![
+            "Справочник.ПодразделенияКомпании".to_string(),
+            "Справочник.Организации".to_string(),
+        ];
+        for owner in owner {
+            wanted.push(format!("{owner}.ПодразделениеКомпании"));
+            wanted.push(format!("{owner}.Организация"));
+        }
+        for (database, required) in [
+            ("postgres", postgres::required_entries(preset)),
+            ("mssql", mssql::required_entries(preset)),
+        ] {
+            for name in &wanted {
+                assert!(
+                    required.contains(name),
+                    "{preset:?} {database}: {name} not required"
+                );
+            }
+        }
+    }
+}
