@@ -30,27 +30,38 @@ use crate::db::Role;
 use crate::lock::LockError;
 use crate::snapshot::DocRef;
 
+/// A statement of this backend: its file under `sql/register/postgres/`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../../../sql/register/postgres/", $name, ".sql"))
+    };
+}
+
 /// Each entry brings the schema from the version before it to its own (1-based) version.
 const MIGRATIONS: &[&[&str]] = &[
     // Version 1: the tables and the readable view.
-    &[
-        include_str!("../../../sql/register/postgres/1_tables.sql"),
-        statements::REGISTER_VIEW,
-    ],
-    &[include_str!("../../../sql/register/postgres/2_account.sql")],
+    &[sql!("1_tables"), statements::REGISTER_VIEW],
+    &[sql!("2_account")],
 ];
 
 /// The newest schema version; the `schema_version` table holds the version of a schema.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Backend-specific statements, in PostgreSQL's own spelling.
-const SCHEMA_VERSION_TABLE: &str =
-    include_str!("../../../sql/register/postgres/schema_version.sql");
-const LOCK_HOLDER: &str = include_str!("../../../sql/register/postgres/lock_holder.sql");
-const PROBE_WRITE: &str = include_str!("../../../sql/register/postgres/probe_write.sql");
-const RUN_DURATIONS: &str = include_str!("../../../sql/register/postgres/run_durations.sql");
-const DAILY_SENDS: &str = include_str!("../../../sql/register/postgres/daily_sends.sql");
-const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+const SCHEMA_VERSION_TABLE: &str = sql!("schema_version");
+const LOCK_HOLDER: &str = sql!("lock_holder");
+const PROBE_WRITE: &str = sql!("probe_write");
+const RUN_DURATIONS: &str = sql!("run_durations");
+const DAILY_SENDS: &str = sql!("daily_sends");
+const CURRENT_VERSION: &str = sql!("current_version");
+const RECORD_VERSION: &str = sql!("record_version");
+const VERSION_TABLE_EXISTS: &str = sql!("version_table_exists");
+const MIGRATION_LOCK: &str = sql!("migration_lock");
+const SCHEMA_EXISTS: &str = sql!("schema_exists");
+/// `{schema}` stands for the schema's name in these two.
+const CREATE_SCHEMA: &str = sql!("create_schema");
+const SEARCH_PATH: &str = sql!("search_path");
+const TRY_LOCK: &str = sql!("try_lock");
 
 pub struct PostgresRegister {
     client: Client,
@@ -105,7 +116,7 @@ impl PostgresRegister {
         })?;
         register
             .client
-            .batch_execute(&format!("SET search_path TO \"{schema}\""))
+            .batch_execute(&SEARCH_PATH.replace("{schema}", schema))
             .await?;
         register.migrate().await?;
         Ok(register)
@@ -116,14 +127,11 @@ impl PostgresRegister {
     async fn create_schema(&self) -> Result<(), tokio_postgres::Error> {
         let exists = self
             .client
-            .query_opt(
-                "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-                &[&self.schema],
-            )
+            .query_opt(SCHEMA_EXISTS, &[&self.schema])
             .await?
             .is_some();
         if !exists {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema);
+            let sql = CREATE_SCHEMA.replace("{schema}", &self.schema);
             self.client.batch_execute(&sql).await?;
         }
         Ok(())
@@ -135,15 +143,8 @@ impl PostgresRegister {
         let place = self.place();
         let schema = self.schema.clone();
         let tx = self.client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1 || ' migration'))",
-            &[&schema],
-        )
-        .await?;
-        let versioned: bool = tx
-            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
-            .await?
-            .get(0);
+        tx.execute(MIGRATION_LOCK, &[&schema]).await?;
+        let versioned: bool = tx.query_one(VERSION_TABLE_EXISTS, &[]).await?.get(0);
         if !versioned {
             tx.batch_execute(SCHEMA_VERSION_TABLE).await?;
         }
@@ -161,11 +162,7 @@ impl PostgresRegister {
                 tx.batch_execute(step).await?;
             }
             let version = index as i32 + 1;
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES ($1)",
-                &[&version],
-            )
-            .await?;
+            tx.execute(RECORD_VERSION, &[&version]).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -355,7 +352,7 @@ impl RunLog for PostgresRegister {
             message: e.to_string(),
         })?;
         let taken: bool = client
-            .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&self.schema])
+            .query_one(TRY_LOCK, &[&self.schema])
             .await
             .map_err(server_error)?
             .get(0);

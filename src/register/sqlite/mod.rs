@@ -22,20 +22,27 @@ use super::RegisterError;
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::DocRef;
 
+/// A statement of this backend: its file under `sql/register/sqlite/`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../../../sql/register/sqlite/", $name, ".sql"))
+    };
+}
+
 /// The newest schema version; `PRAGMA user_version` holds the version of a file.
 pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
-    include_str!("../../../sql/register/sqlite/1_tables.sql"),
+    sql!("1_tables"),
     // Version 2: the readable view, as on the server backends.
     statements::REGISTER_VIEW,
-    include_str!("../../../sql/register/sqlite/3_account.sql"),
+    sql!("3_account"),
 ];
 
 /// Backend-specific statements, in SQLite's own spelling.
-const PROBE_WRITE: &str = include_str!("../../../sql/register/sqlite/probe_write.sql");
-const RUN_DURATIONS: &str = include_str!("../../../sql/register/sqlite/run_durations.sql");
-const DAILY_SENDS: &str = include_str!("../../../sql/register/sqlite/daily_sends.sql");
+const PROBE_WRITE: &str = sql!("probe_write");
+const RUN_DURATIONS: &str = sql!("run_durations");
+const DAILY_SENDS: &str = sql!("daily_sends");
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const DATE_FORMAT: &str = "%Y-%m-%d";
