@@ -8,12 +8,12 @@
 //! on a connection of its own: the server releases it when that connection ends, including when
 //! the process holding it is killed.
 
+mod writes;
+
 use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
 use std::fmt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
-
-mod writes;
 
 use self::writes::PostgresWrites;
 use super::records::{

@@ -3,11 +3,11 @@
 //! statements. Each step is one transaction, so a crash leaves either the old or the new state
 //! of a document, never half.
 
+mod writes;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
-
-mod writes;
 
 use self::writes::SqliteWrites;
 use super::records::{
