@@ -23,7 +23,7 @@ use alfa_calltouch::config::{Config, Preset, Secret};
 use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::Register;
+use alfa_calltouch::register::{CycleStore, RunLog};
 use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
@@ -677,8 +677,8 @@ async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
     }
     let orders = accepted_orders(target.emulator);
     let register = SqliteRegister::open(&config.register_path())?;
-    if let Some((_, _, outcome, summary)) = register.last_run().await? {
-        println!("  run: {outcome}: {summary}");
+    if let Some(run) = register.last_run().await? {
+        println!("  run: {}: {}", run.outcome, run.summary);
     }
     Ok(SyncRun {
         deals,

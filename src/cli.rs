@@ -16,7 +16,7 @@ use crate::accounts::Accounts;
 use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
 use crate::lock::LockError;
-use crate::register::{self, ListFilter, Register, SyncState};
+use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
 use crate::{demo, discover, doctor, progress, report, schedule, source, status, sync, watch};
@@ -552,7 +552,7 @@ async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs)
             Err(LockError::Busy { .. }) => schedule::Activity::Running,
             _ if last_run
                 .as_ref()
-                .is_some_and(|(.., outcome, _)| outcome == RUN_IN_PROGRESS) =>
+                .is_some_and(|run| run.outcome == RUN_IN_PROGRESS) =>
             {
                 schedule::Activity::Died
             }
@@ -668,7 +668,7 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
             "{}; {}",
             report::register_summary(&register.counts().await?, last_run.as_ref()),
             schedule::due_line(
-                last_run.map(|(started, ..)| started),
+                last_run.map(|run| run.started_at),
                 config.schedule.every_minutes,
                 chrono::Local::now().naive_local()
             )

@@ -13,7 +13,7 @@ use crate::cli;
 use crate::config::{Config, Preset};
 use crate::fixture::{Fixture, FixtureSpec};
 use crate::pgcluster::PgCluster;
-use crate::register::{self, ListFilter, Register};
+use crate::register::{self, Admin, CycleStore, ListFilter, RunLog};
 use crate::report;
 use crate::snapshot::DocKind;
 use crate::{out, outln, watch};

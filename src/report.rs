@@ -1,9 +1,7 @@
 //! Human-readable views of the register: the document table and its summary line, as the
 //! `register` command prints them (the assignment's register form).
 
-use chrono::NaiveDateTime;
-
-use crate::register::{DocumentRecord, SyncState};
+use crate::register::{DocumentRecord, RunRecord, StateCount, SyncState};
 
 const HEADERS: [&str; 10] = [
     "document",
@@ -102,11 +100,8 @@ fn shorten(text: &str, limit: usize) -> String {
 }
 
 /// One line: documents per state and how the last run ended.
-pub fn register_summary(
-    counts: &[(SyncState, u64)],
-    last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
-) -> String {
-    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+pub fn register_summary(counts: &[StateCount], last_run: Option<&RunRecord>) -> String {
+    let total: u64 = counts.iter().map(|c| c.count).sum();
     let per_state: Vec<String> = [
         SyncState::Pending,
         SyncState::Sent,
@@ -117,22 +112,24 @@ pub fn register_summary(
     .map(|state| {
         let count = counts
             .iter()
-            .find(|(s, _)| s == state)
-            .map_or(0, |(_, n)| *n);
+            .find(|c| c.state == *state)
+            .map_or(0, |c| c.count);
         format!("{} {count}", state.code())
     })
     .collect();
     let run = match last_run {
         // Recorded when a run starts; `schedule --show` tells one at work from one that died.
-        Some((started, _, outcome, _)) if outcome == crate::cli::RUN_IN_PROGRESS => format!(
+        Some(run) if run.outcome == crate::cli::RUN_IN_PROGRESS => format!(
             "last run started {} without an outcome yet (`schedule --show` tells whether it is \
              at work or died)",
-            started.format("%Y-%m-%d %H:%M:%S")
+            run.started_at.format("%Y-%m-%d %H:%M:%S")
         ),
-        Some((_, finished, outcome, summary)) => {
+        Some(run) => {
             format!(
-                "last run {} ({outcome}: {summary})",
-                finished.format("%Y-%m-%d %H:%M:%S")
+                "last run {} ({}: {})",
+                run.finished_at.format("%Y-%m-%d %H:%M:%S"),
+                run.outcome,
+                run.summary
             )
         }
         None => "no run yet".to_string(),
@@ -144,7 +141,7 @@ pub fn register_summary(
 mod tests {
     use super::*;
     use crate::snapshot::{DocKind, DocRef};
-    use chrono::NaiveDate;
+    use chrono::{NaiveDate, NaiveDateTime};
 
     fn time(hour: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 28)
@@ -203,9 +200,16 @@ document    number      date        deal        state   last status  sum       a
 
     #[test]
     fn the_summary_counts_states_and_names_the_last_run() {
+        let count = |state, count| StateCount { state, count };
+        let run = |started, finished, outcome: &str, summary: &str| RunRecord {
+            started_at: started,
+            finished_at: finished,
+            outcome: outcome.into(),
+            summary: summary.into(),
+        };
         let summary = register_summary(
-            &[(SyncState::Sent, 5), (SyncState::Failed, 1)],
-            Some(&(time(9), time(10), "ok".into(), "read 6, created 5".into())),
+            &[count(SyncState::Sent, 5), count(SyncState::Failed, 1)],
+            Some(&run(time(9), time(10), "ok", "read 6, created 5")),
         );
         assert_eq!(
             summary,
@@ -215,7 +219,7 @@ document    number      date        deal        state   last status  sum       a
             register_summary(&[], None),
             "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet"
         );
-        let started = (time(9), time(9), "running".into(), String::new());
+        let started = run(time(9), time(9), "running", "");
         assert!(register_summary(&[], Some(&started))
             .ends_with("last run started 2026-11-28 09:05:00 without an outcome yet (`schedule --show` tells whether it is at work or died)"));
     }

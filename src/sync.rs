@@ -28,6 +28,7 @@
 //! transaction per document would cost one fsync each and hold the next request back.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -39,8 +40,8 @@ use crate::calltouch::payload::{CreateOrder, CreateRequest, UpdateRequest};
 use crate::config::{Config, SyncConfig};
 use crate::progress::{Progress, Silent};
 use crate::register::{
-    AcceptedDeal, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome, PendingDocument,
-    Register, RegisterError, SendRecord, SyncState,
+    AcceptedDeal, CycleStore, DealRecord, DocumentRecord, FailedDocument, ListFilter, Outcome,
+    PendingDocument, RegisterError, SendRecord, SyncState,
 };
 use crate::rules::{DealRules, Decision, DocumentError, SentValues};
 use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
@@ -210,7 +211,11 @@ struct Outgoing {
 
 impl Outgoing {
     /// Its pending row: before the request leaves, or after Calltouch deferred it.
-    fn pending<'a>(&'a self, error: Option<&'a str>, count_attempt: bool) -> PendingDocument<'a> {
+    fn pending<'a>(
+        &'a self,
+        error: Option<Cow<'a, str>>,
+        count_attempt: bool,
+    ) -> PendingDocument<'a> {
         PendingDocument {
             snapshot: &self.snapshot,
             order_number: &self.order_number,
@@ -220,49 +225,44 @@ impl Outgoing {
         }
     }
 
-    /// What the register records for it once Calltouch answered.
-    fn outcome<'a>(&'a self, answer: &'a Answer) -> Outcome<'a> {
+    /// What the register records once Calltouch accepted it through `via`.
+    fn accepted(&self, calltouch_id: Option<i64>, via: Endpoint) -> Outcome<'_> {
         let snapshot = &self.snapshot;
-        match answer {
-            Answer::Accepted { calltouch_id, via } => {
-                // An update Calltouch did not know went out as its create body.
-                let sent = match (&self.fallback_sent, via) {
-                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
-                    _ => &self.sent,
-                };
-                Outcome::Accepted {
-                    snapshot,
-                    deal: AcceptedDeal {
-                        order_number: &self.order_number,
-                        root: DealRules::deal_root(snapshot),
-                        status: sent.status.as_deref(),
-                        revenue: sent.revenue,
-                        manager: sent.manager.as_deref(),
-                        calltouch_id: *calltouch_id,
-                        account: self.account.as_deref(),
-                    },
-                    send: self.send_record(endpoint_name(*via), "accepted", None),
-                    state_seen_at: self.state_seen_at,
-                }
-            }
-            Answer::Failed {
-                outcome,
-                detail,
-                message,
-            } => Outcome::Failed {
-                failed: FailedDocument {
-                    kind: snapshot.kind,
-                    reference: snapshot.reference,
-                    number: &snapshot.number,
-                    date: Some(snapshot.date),
-                    order_number: Some(&self.order_number),
-                    reason: message,
-                },
-                send: Some(self.send_record("send", outcome, Some(detail))),
+        // An update Calltouch did not know went out as its create body.
+        let sent = match (&self.fallback_sent, via) {
+            (Some(fallback_sent), Endpoint::Create) => fallback_sent,
+            _ => &self.sent,
+        };
+        Outcome::Accepted {
+            snapshot,
+            deal: AcceptedDeal {
+                order_number: &self.order_number,
+                root: DealRules::deal_root(snapshot),
+                status: sent.status.as_deref(),
+                revenue: sent.revenue,
+                manager: sent.manager.as_deref(),
+                calltouch_id,
+                account: self.account.as_deref(),
             },
-            Answer::Deferred { reason, counted } => {
-                Outcome::Deferred(self.pending(Some(reason), *counted))
-            }
+            send: self.send_record(endpoint_name(via), "accepted", None),
+            state_seen_at: self.state_seen_at,
+        }
+    }
+
+    /// What the register records once it was rejected or given up: the send log's outcome
+    /// and Calltouch's words, and the document's error message.
+    fn failed(&self, outcome: &'static str, detail: String, message: String) -> Outcome<'_> {
+        let snapshot = &self.snapshot;
+        Outcome::Failed {
+            failed: FailedDocument {
+                kind: snapshot.kind,
+                reference: snapshot.reference,
+                number: &snapshot.number,
+                date: Some(snapshot.date),
+                order_number: Some(&self.order_number),
+                reason: message.into(),
+            },
+            send: Some(self.send_record("send", outcome, Some(detail.into()))),
         }
     }
 
@@ -270,7 +270,7 @@ impl Outgoing {
         &'a self,
         endpoint: &'a str,
         outcome: &'a str,
-        detail: Option<&'a str>,
+        detail: Option<Cow<'a, str>>,
     ) -> SendRecord<'a> {
         SendRecord {
             endpoint,
@@ -282,25 +282,8 @@ impl Outgoing {
     }
 }
 
-/// Calltouch's answer for one sent document, with the texts the register records for it.
-enum Answer {
-    Accepted {
-        calltouch_id: Option<i64>,
-        via: Endpoint,
-    },
-    /// Rejected, or deferred too often: failed, with the send log's outcome and detail.
-    Failed {
-        outcome: &'static str,
-        detail: String,
-        message: String,
-    },
-    /// Left pending for the next cycle; `counted` when the attempt counts towards giving up
-    /// (never during an outage).
-    Deferred { reason: String, counted: bool },
-}
-
 /// Runs one cycle.
-pub async fn run_cycle<S: Source, R: Register>(
+pub async fn run_cycle<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &mut R,
@@ -316,7 +299,7 @@ pub async fn run_cycle<S: Source, R: Register>(
 /// recorded before the next is read, so memory is bounded by the chunk. The checkpoint moves
 /// only after the last chunk: a crash between chunks re-reads the whole cycle, and the
 /// register's rows keep what was already accepted from being sent twice.
-pub async fn run_cycle_with_progress<S: Source, R: Register>(
+pub async fn run_cycle_with_progress<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &mut R,
@@ -398,7 +381,7 @@ struct Step<'a> {
 /// Decides, sends and records one chunk: its rejected documents as failed, the rest in rounds
 /// of one document per deal, a batch at a time. After an outage what is left is counted
 /// deferred and left untouched.
-async fn settle_chunk<R: Register>(
+async fn settle_chunk<R: CycleStore>(
     step: &Step<'_>,
     register: &mut R,
     chunk: Chunk,
@@ -420,7 +403,7 @@ async fn settle_chunk<R: Register>(
                     number: rejected.number.as_deref().unwrap_or(""),
                     date: None,
                     order_number: None,
-                    reason: &reason,
+                    reason: reason.as_str().into(),
                 },
                 None,
                 now,
@@ -465,7 +448,7 @@ async fn settle_chunk<R: Register>(
 
 /// Where a cycle starting now reads from: the stored checkpoint and the cut-off
 /// (`reset-checkpoint --since`, else `source.start_date`).
-async fn read_start<R: Register>(
+async fn read_start<R: CycleStore>(
     config: &Config,
     register: &R,
 ) -> Result<(ReadFrom, NaiveDate), CycleError> {
@@ -480,7 +463,7 @@ async fn read_start<R: Register>(
 
 /// What a cycle starting now reads, every chunk of it at once: the changes since the stored
 /// checkpoint, dated on or after the cut-off.
-pub async fn next_read<S: Source, R: Register>(
+pub async fn next_read<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -491,7 +474,7 @@ pub async fn next_read<S: Source, R: Register>(
 
 /// Deletes the send-log rows older than `[register] send_log_days`: the request bodies hold
 /// customers' phones and e-mails, which the register keeps nowhere else.
-async fn prune_send_log<R: Register>(
+async fn prune_send_log<R: CycleStore>(
     config: &Config,
     register: &mut R,
     now: NaiveDateTime,
@@ -505,7 +488,7 @@ async fn prune_send_log<R: Register>(
 }
 
 /// The register's pending documents by reference.
-async fn pending_documents<R: Register>(
+async fn pending_documents<R: CycleStore>(
     register: &R,
 ) -> Result<HashMap<DocRef, DocumentRecord>, CycleError> {
     Ok(register
@@ -521,7 +504,7 @@ async fn pending_documents<R: Register>(
 
 /// Records the re-queued documents no longer found by their numbers as failed, so none waits
 /// unseen.
-async fn record_lost<R: Register>(
+async fn record_lost<R: CycleStore>(
     register: &mut R,
     missing: &[DocumentRecord],
     now: NaiveDateTime,
@@ -538,7 +521,7 @@ async fn record_lost<R: Register>(
                     number: &lost.number,
                     date: Some(lost.date),
                     order_number: lost.order_number.as_deref(),
-                    reason: &reason,
+                    reason: reason.as_str().into(),
                 },
                 None,
                 now,
@@ -560,7 +543,7 @@ fn lost_reason(lost: &DocumentRecord) -> String {
 
 /// Adds to `changes` the pending documents the read left out, found again by their numbers;
 /// returns the ones no longer found. Reads only.
-async fn pending_outside<S: Source, R: Register>(
+async fn pending_outside<S: Source, R: CycleStore>(
     source: &mut S,
     register: &R,
     changes: &mut ChangeSet,
@@ -612,7 +595,7 @@ async fn find_again<S: Source>(
 /// document pending without a deal keeps its number too, since its create may have reached
 /// Calltouch with the answer lost. Only a document of a deal not yet created gets the template.
 /// The deal returned may belong to another document (a collision); the caller decides.
-pub async fn resolve_deal<R: Register>(
+pub async fn resolve_deal<R: CycleStore>(
     rules: &DealRules<'_>,
     register: &R,
     snapshot: &DocumentSnapshot,
@@ -645,7 +628,7 @@ pub async fn resolve_deal<R: Register>(
 
 /// The deal with this number, with the number of the document it follows when that is not
 /// `snapshot` itself, so messages name it by kind and number.
-async fn deal_with_driver<R: Register>(
+async fn deal_with_driver<R: CycleStore>(
     register: &R,
     order_number: &str,
     snapshot: &DocumentSnapshot,
@@ -660,7 +643,7 @@ async fn deal_with_driver<R: Register>(
 }
 
 /// Why a document cannot have the orderNumber another document's deal already carries.
-async fn taken_number<R: Register>(
+async fn taken_number<R: CycleStore>(
     register: &R,
     snapshot: &DocumentSnapshot,
     deal: &DealRecord,
@@ -681,7 +664,7 @@ async fn taken_number<R: Register>(
 
 /// Documents that the read would give one orderNumber without sharing a deal, one message per
 /// number, for `check` and `preview` to report before anything is sent.
-pub async fn collisions<R: Register>(
+pub async fn collisions<R: CycleStore>(
     config: &Config,
     register: &R,
     documents: &[DocumentSnapshot],
@@ -729,7 +712,7 @@ pub async fn collisions<R: Register>(
 
 /// Splits the documents into rounds so that no round holds two documents of the same deal:
 /// a booking and its work order both new in one read go out one after the other.
-async fn group_into_rounds<R: Register>(
+async fn group_into_rounds<R: CycleStore>(
     rules: &DealRules<'_>,
     documents: Vec<DocumentSnapshot>,
     register: &mut R,
@@ -776,7 +759,7 @@ const WAITING_FOR_EARLIER_CHANGE: &str = "waiting for an earlier change of the s
 /// Decides every document of a round; settles the ones that need no request, and records the
 /// ones to send, and those waiting behind them, as pending in one transaction before returning
 /// them.
-async fn decide_round<R: Register>(
+async fn decide_round<R: CycleStore>(
     step: &Step<'_>,
     round: Vec<(String, DocumentSnapshot)>,
     register: &mut R,
@@ -955,7 +938,7 @@ async fn decide_round<R: Register>(
             snapshot,
             order_number,
             state_seen_at: *state_seen_at,
-            error: Some(WAITING_FOR_EARLIER_CHANGE),
+            error: Some(WAITING_FOR_EARLIER_CHANGE.into()),
             count_attempt: false,
         })
         .chain(
@@ -972,7 +955,7 @@ async fn decide_round<R: Register>(
 
 /// Sends a round and records the outcomes of all its orders in one transaction.
 /// A request holds one account's orders only, so the round goes out one account at a time.
-async fn send_round<R: Register>(
+async fn send_round<R: CycleStore>(
     clients: &AccountClients<'_>,
     retry: &DocumentRetry,
     register: &mut R,
@@ -998,7 +981,7 @@ async fn send_round<R: Register>(
 
 /// Sends one account's part of a round and records the outcomes in one transaction. After an
 /// outage found by an earlier part, it is left for the next cycle unsent.
-async fn send_account_batch<R: Register>(
+async fn send_account_batch<R: CycleStore>(
     client: &CalltouchClient,
     retry: &DocumentRetry,
     register: &mut R,
@@ -1030,7 +1013,7 @@ async fn send_account_batch<R: Register>(
         }
     }
     let outage = summary.outage.clone();
-    let answers: Vec<Answer> = documents
+    let outcomes: Vec<Outcome<'_>> = documents
         .iter()
         .zip(outcomes)
         .map(|(document, outcome)| {
@@ -1044,16 +1027,11 @@ async fn send_account_batch<R: Register>(
             )
         })
         .collect();
-    let outcomes: Vec<Outcome<'_>> = documents
-        .iter()
-        .zip(&answers)
-        .map(|(document, answer)| document.outcome(answer))
-        .collect();
     register.record_outcomes(&outcomes, now).await?;
     // A deal kept in the account it was created in, though the document would now choose
     // another: the document's row says so.
-    for (document, answer) in documents.iter().zip(&answers) {
-        if let (Some(moved), Answer::Accepted { .. }) = (&document.moved, answer) {
+    for (document, outcome) in documents.iter().zip(&outcomes) {
+        if let (Some(moved), Outcome::Accepted { .. }) = (&document.moved, outcome) {
             register
                 .record_settled(
                     &document.snapshot,
@@ -1069,17 +1047,18 @@ async fn send_account_batch<R: Register>(
     Ok(())
 }
 
-/// Reads Calltouch's answer for one document and counts it. A document deferred
+/// Reads Calltouch's answer for one document, counts it, and says what the register records.
+/// A document deferred
 /// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
 /// `register retry` sends it again. During an `outage` a deferral counts no attempt.
-fn answer(
+fn answer<'a>(
     retry: &DocumentRetry,
-    document: &Outgoing,
+    document: &'a Outgoing,
     outcome: OrderOutcome,
     outage: Option<&str>,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
-) -> Answer {
+) -> Outcome<'a> {
     let snapshot = &document.snapshot;
     match outcome {
         OrderOutcome::Accepted {
@@ -1090,28 +1069,20 @@ fn answer(
                 Endpoint::Create => summary.created += 1,
                 Endpoint::Update => summary.updated += 1,
             }
-            Answer::Accepted {
-                calltouch_id: calltouch_order_id,
-                via,
-            }
+            document.accepted(calltouch_order_id, via)
         }
         OrderOutcome::Rejected { reason } => {
             tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
             summary.failed += 1;
-            Answer::Failed {
-                outcome: "rejected",
-                message: format!("Calltouch rejected the deal: {reason}"),
-                detail: reason,
-            }
+            let message = format!("Calltouch rejected the deal: {reason}");
+            document.failed("rejected", reason, message)
         }
         OrderOutcome::Deferred { reason } => {
             if let Some(outage) = outage {
                 tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
                 summary.deferred += 1;
-                return Answer::Deferred {
-                    reason: format!("Calltouch unavailable, no attempt counted: {outage}"),
-                    counted: false,
-                };
+                let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
+                return Outcome::Deferred(document.pending(Some(reason.into()), false));
             }
             let attempts = document.attempts + 1;
             if attempts >= retry.max_attempts {
@@ -1122,19 +1093,12 @@ fn answer(
                 );
                 tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
                 summary.failed += 1;
-                return Answer::Failed {
-                    outcome: "gave up",
-                    detail: reason,
-                    message,
-                };
+                return document.failed("gave up", reason, message);
             }
             tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
             blocked.insert(document.order_number.clone());
             summary.deferred += 1;
-            Answer::Deferred {
-                reason,
-                counted: true,
-            }
+            Outcome::Deferred(document.pending(Some(reason.into()), true))
         }
     }
 }
@@ -1157,7 +1121,7 @@ fn endpoint_name(endpoint: Endpoint) -> &'static str {
 
 /// Bookings have no state history in 1C: the time of a state change is when the register first
 /// saw the new state. Returns the time to store as "state seen at".
-async fn fill_booking_state_time<R: Register>(
+async fn fill_booking_state_time<R: CycleStore>(
     register: &R,
     snapshot: &mut DocumentSnapshot,
     now: NaiveDateTime,
@@ -1179,7 +1143,7 @@ async fn fill_booking_state_time<R: Register>(
     Ok(seen_at)
 }
 
-async fn fail_document<R: Register>(
+async fn fail_document<R: CycleStore>(
     register: &mut R,
     snapshot: &DocumentSnapshot,
     order_number: Option<&str>,
@@ -1195,7 +1159,7 @@ async fn fail_document<R: Register>(
                 number: &snapshot.number,
                 date: Some(snapshot.date),
                 order_number,
-                reason,
+                reason: reason.into(),
             },
             None,
             now,
@@ -1220,7 +1184,7 @@ pub struct PreviewItem {
 /// The request bodies the next cycle would send for the documents with this number. They are
 /// planned in order as the cycle would send them, so a second document given the orderNumber of
 /// the first one's deal shows as the error the cycle would record.
-pub async fn preview<S: Source, R: Register>(
+pub async fn preview<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -1246,7 +1210,7 @@ pub struct DryRun {
 
 /// The whole cycle read and decided, nothing sent: the changes since the checkpoint and the
 /// re-queued documents, planned in order. The register and the checkpoint are only read.
-pub async fn dry_run<S: Source, R: Register>(
+pub async fn dry_run<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -1273,7 +1237,7 @@ pub async fn dry_run<S: Source, R: Register>(
 
 /// Plans documents in order without sending or recording anything: each sees the deals the
 /// earlier ones would have created or updated.
-async fn plan_documents<R: Register>(
+async fn plan_documents<R: CycleStore>(
     config: &Config,
     register: &R,
     documents: Vec<DocumentSnapshot>,

@@ -26,7 +26,7 @@ use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, SyncState};
 use alfa_calltouch::rules::{DealRules, Decision};
 use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
@@ -244,8 +244,8 @@ async fn verify(world: &World) -> Verdict {
         .await
         .unwrap()
         .into_iter()
-        .find(|(state, _)| *state == SyncState::Pending)
-        .map_or(0, |(_, count)| count);
+        .find(|c| c.state == SyncState::Pending)
+        .map_or(0, |c| c.count);
     assert_eq!(pending, 0, "the register holds pending documents");
     let creates = world.emulator.creates_per_order();
     let duplicates = creates.values().filter(|count| **count > 1).count();
@@ -757,8 +757,8 @@ async fn sigkill_between_chunks_loses_and_duplicates_nothing() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|(state, _)| *state != SyncState::Pending)
-            .map(|(_, count)| count)
+            .filter(|c| c.state != SyncState::Pending)
+            .map(|c| c.count)
             .sum();
         assert!(
             settled > settled_before,

@@ -16,7 +16,7 @@ use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
-use alfa_calltouch::register::{self, Register, SyncState};
+use alfa_calltouch::register::{self, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");

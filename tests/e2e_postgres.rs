@@ -18,7 +18,7 @@ use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
-use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
+use alfa_calltouch::register::{self, Admin, AnyRegister, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
 const SITE_ID: &str = "4242";

@@ -11,7 +11,7 @@ use alfa_calltouch::config::Preset;
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{FailedDocument, Register, SyncState};
+use alfa_calltouch::register::{CycleStore, FailedDocument, RunLog, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
@@ -214,6 +214,7 @@ async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
 #[cfg(unix)]
 mod watch_signal {
     use super::*;
+    use alfa_calltouch::register::RunRecord;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
@@ -235,16 +236,17 @@ mod watch_signal {
         // A run records "running" when it starts, and its outcome when it ends.
         while last_run(&register)
             .await
-            .is_none_or(|(.., outcome, _)| outcome == "running")
+            .is_none_or(|run| run.outcome == "running")
         {
             assert!(Instant::now() < deadline, "no cycle was recorded");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let (_, _, outcome, summary) = last_run(&register).await.unwrap();
-        assert_eq!(outcome, "error");
+        let run = last_run(&register).await.unwrap();
+        assert_eq!(run.outcome, "error");
         assert!(
-            summary.contains("cannot connect to the 1C database"),
-            "{summary}"
+            run.summary.contains("cannot connect to the 1C database"),
+            "{}",
+            run.summary
         );
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -270,7 +272,7 @@ mod watch_signal {
         assert!(log.contains("cycle failed, the next one retries"), "{log}");
     }
 
-    async fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
+    async fn last_run(register: &Path) -> Option<RunRecord> {
         if !register.exists() {
             return None;
         }
@@ -311,7 +313,7 @@ async fn register_shows_every_column_filters_and_the_schedule() {
                 number: "ЗН-12",
                 date: Some(day(4, 11)),
                 order_number: Some("ЗН-12"),
-                reason: "Calltouch rejected the deal: phone is not valid",
+                reason: "Calltouch rejected the deal: phone is not valid".into(),
             },
             None,
             day(5, 12),

@@ -19,7 +19,7 @@ use alfa_calltouch::config::{Preset, RegisterKind};
 use alfa_calltouch::fixture::{Fixture, FixtureDoc, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{ListFilter, Register};
+use alfa_calltouch::register::{CycleStore, ListFilter, RunLog};
 use alfa_calltouch::snapshot::DocKind;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");

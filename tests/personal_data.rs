@@ -10,7 +10,7 @@ use alfa_calltouch::calltouch::client::CalltouchClient;
 use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, RunLog, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::sync::run_cycle;
@@ -133,9 +133,11 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
         .await
         .unwrap();
     assert_eq!((first.created, first.failed), (1, 1), "{first}");
-    let log = register.send_log().await.unwrap();
+    let log = register.dump_send_log().await.unwrap();
     assert_eq!(log.len(), 2);
-    assert!(log.iter().any(|entry| entry.2.contains("79157771122")));
+    assert!(log
+        .iter()
+        .any(|entry| entry.request.contains("79157771122")));
     let failed = register
         .document(rejected.reference)
         .await
@@ -153,7 +155,7 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
     run_cycle(&config, &mut source, &mut register, &client)
         .await
         .unwrap();
-    assert_eq!(register.send_log().await.unwrap().len(), 2);
+    assert_eq!(register.dump_send_log().await.unwrap().len(), 2);
 
     // Eight days after the send, the next cycle deletes them.
     source.now = Some(at(10, 12));
@@ -161,7 +163,7 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
         .await
         .unwrap();
     assert_eq!(later.read, 0);
-    assert!(register.send_log().await.unwrap().is_empty());
+    assert!(register.dump_send_log().await.unwrap().is_empty());
     drop(register);
 
     let values = every_value(&path);

@@ -13,7 +13,7 @@ use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
 use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;

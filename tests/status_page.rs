@@ -19,7 +19,8 @@ use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::fixture::{Fixture, FixtureSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{
-    self, AcceptedDeal, FailedDocument, ListFilter, Outcome, Register, SendRecord, SyncState,
+    self, AcceptedDeal, CycleStore, FailedDocument, ListFilter, Outcome, RunLog, SendRecord,
+    SyncState,
 };
 use alfa_calltouch::schedule::Interval;
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
@@ -115,7 +116,7 @@ fn every() -> Interval {
 }
 
 /// A sent booking, a refused one and a cycle, as a real cycle leaves them.
-async fn fill(register: &mut impl Register) -> (DocumentSnapshot, DocumentSnapshot) {
+async fn fill(register: &mut (impl CycleStore + RunLog)) -> (DocumentSnapshot, DocumentSnapshot) {
     let at = now() - TimeDelta::minutes(1);
     let mut sent = DocumentSnapshot::new(DocKind::Booking, DocRef([1; 16]), "ЗР-000101", at);
     sent.state = Some("Подтверждено".into());
@@ -148,14 +149,14 @@ async fn fill(register: &mut impl Register) -> (DocumentSnapshot, DocumentSnapsh
         number: &refused.number,
         date: Some(at),
         order_number: Some(&refused.number),
-        reason: &reason,
+        reason: reason.as_str().into(),
     };
     let answer = SendRecord {
         endpoint: "send",
         order_number: &refused.number,
         request_json: "{}",
         outcome: "rejected",
-        detail: Some("invalid phone <script>"),
+        detail: Some("invalid phone <script>".into()),
     };
     register
         .record_failed(&failed, Some(&answer), at)

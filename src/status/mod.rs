@@ -14,8 +14,8 @@ pub mod text;
 use chrono::{Local, NaiveDateTime, TimeDelta, TimeZone};
 
 use crate::register::{
-    DocumentRecord, DocumentTotal, ListFilter, Register, RegisterError, RunDurations, RunRecord,
-    SendAnswer, SendTotal, SyncState,
+    Admin, CycleStore, DocumentRecord, DocumentTotal, ListFilter, RegisterError, RunDurations,
+    RunLog, RunRecord, SendAnswer, SendTotal, SyncState,
 };
 use crate::schedule::Interval;
 
@@ -69,7 +69,7 @@ pub struct MetricsData {
 }
 
 /// Reads what the page shows; `search` is the number typed into the search box.
-pub async fn gather<R: Register>(
+pub async fn gather<R: CycleStore + RunLog + Admin>(
     register: &R,
     every: Interval,
     now: NaiveDateTime,
@@ -122,7 +122,7 @@ pub async fn gather<R: Register>(
 }
 
 /// The first [`LIST_LIMIT`] documents, each with the last answer to its own request.
-async fn with_answers<R: Register>(
+async fn with_answers<R: Admin + CycleStore>(
     register: &R,
     documents: Vec<DocumentRecord>,
 ) -> Result<Vec<DocumentRow>, RegisterError> {
@@ -143,7 +143,7 @@ async fn with_answers<R: Register>(
 }
 
 /// Reads what `/metrics` reports.
-pub async fn gather_metrics<R: Register>(
+pub async fn gather_metrics<R: RunLog + Admin>(
     register: &R,
     every: Interval,
     now: NaiveDateTime,

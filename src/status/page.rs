@@ -12,7 +12,7 @@ use super::health::{health, Health};
 use super::text::{escape, shown};
 use super::{DocumentRow, PageData, CHART_DAYS, LIST_LIMIT};
 use crate::cli::exit;
-use crate::register::{SendTotal, SyncState};
+use crate::register::{RunRecord, SendTotal, SyncState};
 use crate::schedule;
 use crate::snapshot::DocKind;
 
@@ -102,8 +102,8 @@ fn summary(data: &PageData, health: &Health) -> String {
         "требует внимания"
     };
     let next = match data.runs.first() {
-        Some((started, ..)) => {
-            let due = schedule::next_due(*started, data.every);
+        Some(run) => {
+            let due = schedule::next_due(run.started_at, data.every);
             format!("Следующий цикл: {} (каждые {})", time(&due), data.every)
         }
         None => format!("Циклов ещё не было; интервал {}", data.every),
@@ -168,7 +168,13 @@ fn runs(data: &PageData) -> String {
     if data.runs.is_empty() {
         out.push_str("<tr><td colspan=\"6\" class=\"muted\">циклов ещё не было</td></tr>\n");
     }
-    for (started, finished, outcome, summary) in &data.runs {
+    for RunRecord {
+        started_at: started,
+        finished_at: finished,
+        outcome,
+        summary,
+    } in &data.runs
+    {
         let (label, code) = outcome_label(outcome);
         let class = if outcome == "error" { "bad" } else { "ok" };
         let seconds = (*finished - *started).num_seconds();
@@ -438,12 +444,12 @@ mod tests {
             place: "register.sqlite".into(),
             now: at(5, 10) + TimeDelta::minutes(2),
             every: Interval::from_minutes(5).unwrap(),
-            runs: vec![(
-                at(5, 10),
-                at(5, 10) + TimeDelta::seconds(3),
-                "ok".into(),
-                "read 2, created 1, failed 1".into(),
-            )],
+            runs: vec![RunRecord {
+                started_at: at(5, 10),
+                finished_at: at(5, 10) + TimeDelta::seconds(3),
+                outcome: "ok".into(),
+                summary: "read 2, created 1, failed 1".into(),
+            }],
             totals: vec![DocumentTotal {
                 kind: DocKind::Booking,
                 state: SyncState::Failed,

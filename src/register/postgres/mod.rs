@@ -8,49 +8,60 @@
 //! on a connection of its own: the server releases it when that connection ends, including when
 //! the process holding it is killed.
 
+mod writes;
+
 use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
 use std::fmt;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row, Transaction};
+use tokio_postgres::{Client, Row};
 
-use super::statements::{self, FilterValue};
-use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
-    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunDurations, RunGuard,
-    RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
-    SyncState,
+use self::writes::PostgresWrites;
+use super::records::{
+    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
+    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount,
 };
+use super::rows::{self, kept_text, StoredDeal, StoredDocument, StoredSighting};
+use super::statements::{self, FilterValue};
+use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
+use super::write::write_outcomes;
+use super::RegisterError;
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
 use crate::lock::LockError;
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::snapshot::DocRef;
+
+/// A statement of this backend: its file under `sql/register/postgres/`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../../../sql/register/postgres/", $name, ".sql"))
+    };
+}
 
 /// Each entry brings the schema from the version before it to its own (1-based) version.
 const MIGRATIONS: &[&[&str]] = &[
     // Version 1: the tables and the readable view.
-    &[
-        include_str!("../../sql/register/postgres/1_tables.sql"),
-        statements::REGISTER_VIEW,
-    ],
-    // Version 2: the Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
-    &["ALTER TABLE deals ADD COLUMN account text"],
+    &[sql!("1_tables"), statements::REGISTER_VIEW],
+    &[sql!("2_account")],
 ];
 
 /// The newest schema version; the `schema_version` table holds the version of a schema.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE schema_version (
-    version     integer PRIMARY KEY,
-    applied_at  timestamp(0) NOT NULL DEFAULT LOCALTIMESTAMP
-)";
-
-/// The session holding the advisory lock, for the message a second run prints.
-const LOCK_HOLDER: &str = "SELECT a.application_name, COALESCE(host(a.client_addr), 'local'),
-        to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS')
-    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.objid = (hashtext($1)::bigint & 4294967295)::oid";
+/// Backend-specific statements, in PostgreSQL's own spelling.
+const SCHEMA_VERSION_TABLE: &str = sql!("schema_version");
+const LOCK_HOLDER: &str = sql!("lock_holder");
+const PROBE_WRITE: &str = sql!("probe_write");
+const RUN_DURATIONS: &str = sql!("run_durations");
+const DAILY_SENDS: &str = sql!("daily_sends");
+const CURRENT_VERSION: &str = sql!("current_version");
+const RECORD_VERSION: &str = sql!("record_version");
+const VERSION_TABLE_EXISTS: &str = sql!("version_table_exists");
+const MIGRATION_LOCK: &str = sql!("migration_lock");
+const SCHEMA_EXISTS: &str = sql!("schema_exists");
+/// `{schema}` stands for the schema's name in these two.
+const CREATE_SCHEMA: &str = sql!("create_schema");
+const SEARCH_PATH: &str = sql!("search_path");
+const TRY_LOCK: &str = sql!("try_lock");
 
 pub struct PostgresRegister {
     client: Client,
@@ -105,7 +116,7 @@ impl PostgresRegister {
         })?;
         register
             .client
-            .batch_execute(&format!("SET search_path TO \"{schema}\""))
+            .batch_execute(&SEARCH_PATH.replace("{schema}", schema))
             .await?;
         register.migrate().await?;
         Ok(register)
@@ -116,14 +127,11 @@ impl PostgresRegister {
     async fn create_schema(&self) -> Result<(), tokio_postgres::Error> {
         let exists = self
             .client
-            .query_opt(
-                "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-                &[&self.schema],
-            )
+            .query_opt(SCHEMA_EXISTS, &[&self.schema])
             .await?
             .is_some();
         if !exists {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema);
+            let sql = CREATE_SCHEMA.replace("{schema}", &self.schema);
             self.client.batch_execute(&sql).await?;
         }
         Ok(())
@@ -135,22 +143,12 @@ impl PostgresRegister {
         let place = self.place();
         let schema = self.schema.clone();
         let tx = self.client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1 || ' migration'))",
-            &[&schema],
-        )
-        .await?;
-        let versioned: bool = tx
-            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
-            .await?
-            .get(0);
+        tx.execute(MIGRATION_LOCK, &[&schema]).await?;
+        let versioned: bool = tx.query_one(VERSION_TABLE_EXISTS, &[]).await?.get(0);
         if !versioned {
             tx.batch_execute(SCHEMA_VERSION_TABLE).await?;
         }
-        let found: i32 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
-            .await?
-            .get(0);
+        let found: i32 = tx.query_one(CURRENT_VERSION, &[]).await?.get(0);
         let found = i64::from(found);
         if found > SCHEMA_VERSION {
             return Err(RegisterError::TooNew {
@@ -164,11 +162,7 @@ impl PostgresRegister {
                 tx.batch_execute(step).await?;
             }
             let version = index as i32 + 1;
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES ($1)",
-                &[&version],
-            )
-            .await?;
+            tx.execute(RECORD_VERSION, &[&version]).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -206,7 +200,7 @@ fn describe(target: &PgTarget, schema: &str) -> String {
 }
 
 /// Times are kept to the second, as the SQLite backend keeps them.
-fn seconds(time: NaiveDateTime) -> NaiveDateTime {
+pub(super) fn seconds(time: NaiveDateTime) -> NaiveDateTime {
     time.trunc_subsecs(0)
 }
 
@@ -215,54 +209,21 @@ impl Register for PostgresRegister {
         describe(&self.target, &self.schema)
     }
 
-    async fn lock_run(&self) -> Result<RunGuard, LockError> {
-        let place = format!("advisory lock of {}", self.place());
-        let server_error = |error: tokio_postgres::Error| LockError::Server {
-            place: place.clone(),
-            message: error.to_string(),
-        };
-        let mut target = self.target.clone();
-        let name = format!("alfa-calltouch run, pid {}", std::process::id());
-        target.config_mut().application_name(&name);
-        let client = target.connect().await.map_err(|e| LockError::Server {
-            place: place.clone(),
-            message: e.to_string(),
-        })?;
-        let taken: bool = client
-            .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&self.schema])
-            .await
-            .map_err(server_error)?
-            .get(0);
-        if !taken {
-            return Err(LockError::Busy {
-                path: place.clone(),
-                holder: self.lock_holder().await,
-            });
-        }
-        Ok(RunGuard::Server(AdvisoryLock {
-            _client: client,
-            place,
-        }))
-    }
-
     async fn schema_version(&self) -> Result<i64, RegisterError> {
-        let version: i32 = self
-            .client
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
-            .await?
-            .get(0);
+        let version: i32 = self.client.query_one(CURRENT_VERSION, &[]).await?.get(0);
         Ok(i64::from(version))
     }
 
     /// Needs the same rights a cycle needs, and rolls back.
     async fn probe_write(&mut self) -> Result<(), RegisterError> {
         let tx = self.client.transaction().await?;
-        tx.execute("UPDATE checkpoints SET source = source WHERE false", &[])
-            .await?;
+        tx.execute(PROBE_WRITE, &[]).await?;
         tx.rollback().await?;
         Ok(())
     }
+}
 
+impl CycleStore for PostgresRegister {
     async fn checkpoint(&self, source: &str) -> Result<CheckpointRow, RegisterError> {
         let row = self
             .client
@@ -286,21 +247,6 @@ impl Register for PostgresRegister {
             .execute(
                 statements::SAVE_CHECKPOINT,
                 &[&source, &checkpoint, &seconds(now)],
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn reset_checkpoint(
-        &self,
-        source: &str,
-        since: Option<NaiveDate>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.client
-            .execute(
-                statements::RESET_CHECKPOINT,
-                &[&source, &since, &seconds(now)],
             )
             .await?;
         Ok(())
@@ -347,78 +293,11 @@ impl Register for PostgresRegister {
             .client
             .query_opt(statements::STATE_SEEN, &[&reference.to_uuid_string()])
             .await?;
-        let stored = row.map(|row| (row.get(0), row.get(1)));
-        Ok(super::seen_in_state(stored, state))
-    }
-
-    async fn mark_pending_batch(
-        &mut self,
-        documents: &[PendingDocument<'_>],
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.client.transaction().await?;
-        for document in documents {
-            mark_pending(&tx, document, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn record_outcomes(
-        &mut self,
-        outcomes: &[Outcome<'_>],
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.client.transaction().await?;
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Accepted {
-                    snapshot,
-                    deal,
-                    send,
-                    state_seen_at,
-                } => record_accepted(&tx, snapshot, deal, send, *state_seen_at, now).await?,
-                Outcome::Failed { failed, send } => {
-                    record_failed(&tx, failed, send.as_ref(), now).await?
-                }
-                Outcome::Deferred(document) => mark_pending(&tx, document, now).await?,
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn record_settled(
-        &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state: SyncState,
-        reason: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.client.transaction().await?;
-        upsert_document(&tx, snapshot, order_number, state_seen_at, now).await?;
-        tx.execute(
-            statements::MARK_SETTLED,
-            &[
-                &snapshot.reference.to_uuid_string(),
-                &state.code(),
-                &super::kept_text(reason),
-                &seconds(now),
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
-        let count = self
-            .client
-            .execute(statements::REQUEUE, &[&number.trim(), &seconds(now)])
-            .await?;
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+        let stored = row.map(|row| StoredSighting {
+            state: row.get(0),
+            since: row.get(1),
+        });
+        Ok(rows::seen_in_state(stored, state))
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<DocumentRecord>, RegisterError> {
@@ -439,22 +318,15 @@ impl Register for PostgresRegister {
             .collect()
     }
 
-    async fn counts(&self) -> Result<Vec<(SyncState, u64)>, RegisterError> {
-        let rows = self.client.query(statements::COUNTS, &[]).await?;
-        rows.iter()
-            .map(|row| {
-                let count: i64 = row.get(1);
-                Ok((super::parse_state(row.get(0))?, count as u64))
-            })
-            .collect()
-    }
-
-    async fn send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
-        let rows = self.client.query(statements::SEND_LOG, &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
-            .collect())
+    async fn record_outcomes(
+        &mut self,
+        outcomes: &[Outcome<'_>],
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let tx = self.client.transaction().await?;
+        write_outcomes(&mut PostgresWrites(&tx), outcomes, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
@@ -462,6 +334,38 @@ impl Register for PostgresRegister {
             .client
             .execute(statements::PRUNE_SEND_LOG, &[&seconds(before)])
             .await?)
+    }
+}
+
+impl RunLog for PostgresRegister {
+    async fn lock_run(&self) -> Result<RunGuard, LockError> {
+        let place = format!("advisory lock of {}", self.place());
+        let server_error = |error: tokio_postgres::Error| LockError::Server {
+            place: place.clone(),
+            message: error.to_string(),
+        };
+        let mut target = self.target.clone();
+        let name = format!("alfa-calltouch run, pid {}", std::process::id());
+        target.config_mut().application_name(&name);
+        let client = target.connect().await.map_err(|e| LockError::Server {
+            place: place.clone(),
+            message: e.to_string(),
+        })?;
+        let taken: bool = client
+            .query_one(TRY_LOCK, &[&self.schema])
+            .await
+            .map_err(server_error)?
+            .get(0);
+        if !taken {
+            return Err(LockError::Busy {
+                path: place.clone(),
+                holder: self.lock_holder().await,
+            });
+        }
+        Ok(RunGuard::Server(AdvisoryLock {
+            _client: client,
+            place,
+        }))
     }
 
     async fn record_run(
@@ -478,7 +382,7 @@ impl Register for PostgresRegister {
                     &seconds(started_at),
                     &seconds(finished_at),
                     &outcome,
-                    &super::kept_text(Some(summary)),
+                    &kept_text(Some(summary)),
                 ],
             )
             .await?;
@@ -487,7 +391,7 @@ impl Register for PostgresRegister {
 
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
         let row = self.client.query_opt(statements::LAST_RUN, &[]).await?;
-        Ok(row.map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))))
+        Ok(row.as_ref().map(read_run_row))
     }
 
     async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
@@ -495,17 +399,11 @@ impl Register for PostgresRegister {
             .client
             .query(statements::RECENT_RUNS, &[&i64::from(limit)])
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
-            .collect())
+        Ok(rows.iter().map(read_run_row).collect())
     }
 
     async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
-        let sql = statements::run_durations(
-            "CAST(ROUND(EXTRACT(EPOCH FROM finished_at - started_at)) AS bigint)",
-        );
-        let rows = self.client.query(&sql, &[]).await?;
+        let rows = self.client.query(RUN_DURATIONS, &[]).await?;
         Ok(rows
             .iter()
             .map(|row| RunDurations {
@@ -520,14 +418,51 @@ impl Register for PostgresRegister {
         let row = self.client.query_one(statements::LAST_SUCCESS, &[]).await?;
         Ok(row.get(0))
     }
+}
+
+impl Admin for PostgresRegister {
+    async fn reset_checkpoint(
+        &self,
+        source: &str,
+        since: Option<NaiveDate>,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        self.client
+            .execute(
+                statements::RESET_CHECKPOINT,
+                &[&source, &since, &seconds(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
+        let count = self
+            .client
+            .execute(statements::REQUEUE, &[&number.trim(), &seconds(now)])
+            .await?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    async fn counts(&self) -> Result<Vec<StateCount>, RegisterError> {
+        let rows = self.client.query(statements::COUNTS, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StateCount {
+                    state: rows::parse_state(row.get(0))?,
+                    count: row.get::<_, i64>(1) as u64,
+                })
+            })
+            .collect()
+    }
 
     async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
         let rows = self.client.query(statements::DOCUMENT_TOTALS, &[]).await?;
         rows.iter()
             .map(|row| {
                 Ok(DocumentTotal {
-                    kind: super::parse_kind(row.get(0))?,
-                    state: super::parse_state(row.get(1))?,
+                    kind: rows::parse_kind(row.get(0))?,
+                    state: rows::parse_state(row.get(1))?,
                     with_error: row.get::<_, i32>(2) != 0,
                     count: row.get::<_, i64>(3) as u64,
                 })
@@ -549,8 +484,7 @@ impl Register for PostgresRegister {
     }
 
     async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
-        let sql = statements::daily_sends("CAST(at AS date)");
-        let rows = self.client.query(&sql, &[&seconds(since)]).await?;
+        let rows = self.client.query(DAILY_SENDS, &[&seconds(since)]).await?;
         Ok(rows
             .iter()
             .map(|row| SendTotal {
@@ -575,145 +509,19 @@ impl Register for PostgresRegister {
             detail: row.get(3),
         }))
     }
-}
 
-async fn mark_pending(
-    tx: &Transaction<'_>,
-    document: &PendingDocument<'_>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    let snapshot = document.snapshot;
-    upsert_document(
-        tx,
-        snapshot,
-        Some(document.order_number),
-        document.state_seen_at,
-        now,
-    )
-    .await?;
-    tx.execute(
-        statements::MARK_PENDING,
-        &[
-            &snapshot.reference.to_uuid_string(),
-            &super::kept_text(document.error),
-            &i32::from(document.count_attempt),
-            &seconds(now),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn record_accepted(
-    tx: &Transaction<'_>,
-    snapshot: &DocumentSnapshot,
-    deal: &AcceptedDeal<'_>,
-    send: &SendRecord<'_>,
-    state_seen_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    upsert_document(tx, snapshot, Some(deal.order_number), state_seen_at, now).await?;
-    let revenue = deal.revenue.map(|m| m.to_calltouch());
-    let reference = snapshot.reference.to_uuid_string();
-    tx.execute(
-        statements::MARK_SENT,
-        &[
-            &reference,
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &seconds(now),
-        ],
-    )
-    .await?;
-    tx.execute(
-        statements::UPSERT_DEAL,
-        &[
-            &deal.order_number,
-            &deal.root.to_uuid_string(),
-            &reference,
-            &snapshot.kind.code(),
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &deal.calltouch_id,
-            &seconds(now),
-            &deal.account,
-        ],
-    )
-    .await?;
-    insert_send_log(tx, snapshot.reference, send, now).await
-}
-
-async fn record_failed(
-    tx: &Transaction<'_>,
-    failed: &FailedDocument<'_>,
-    send: Option<&SendRecord<'_>>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.execute(
-        statements::RECORD_FAILED,
-        &[
-            &failed.reference.to_uuid_string(),
-            &failed.kind.code(),
-            &failed.number,
-            &seconds(failed.date.unwrap_or_default()),
-            &failed.order_number,
-            &super::kept_text(Some(failed.reason)),
-            &seconds(now),
-        ],
-    )
-    .await?;
-    match send {
-        Some(send) => insert_send_log(tx, failed.reference, send, now).await,
-        None => Ok(()),
+    async fn dump_send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
+        let rows = self.client.query(statements::SEND_LOG, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| SendLogEntry {
+                endpoint: row.get(0),
+                order_number: row.get(1),
+                request: row.get(2),
+                outcome: row.get(3),
+            })
+            .collect())
     }
-}
-
-async fn upsert_document(
-    tx: &Transaction<'_>,
-    snapshot: &DocumentSnapshot,
-    order_number: Option<&str>,
-    state_seen_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.execute(
-        statements::UPSERT_DOCUMENT,
-        &[
-            &snapshot.reference.to_uuid_string(),
-            &snapshot.kind.code(),
-            &snapshot.number,
-            &seconds(snapshot.date),
-            &order_number,
-            &snapshot.state,
-            &seconds(state_seen_at),
-            &seconds(now),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn insert_send_log(
-    tx: &Transaction<'_>,
-    reference: DocRef,
-    send: &SendRecord<'_>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.execute(
-        statements::INSERT_SEND_LOG,
-        &[
-            &seconds(now),
-            &send.endpoint,
-            &send.order_number,
-            &reference.to_uuid_string(),
-            &send.request_json,
-            &send.outcome,
-            &send.detail,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 fn read_document_row(row: &Row) -> StoredDocument {
@@ -732,5 +540,15 @@ fn read_document_row(row: &Row) -> StoredDocument {
         attempts: i64::from(attempts),
         last_error: row.get(11),
         updated_at: row.get(12),
+    }
+}
+
+/// A runs row: started, finished, outcome, summary.
+fn read_run_row(row: &Row) -> RunRecord {
+    RunRecord {
+        started_at: row.get(0),
+        finished_at: row.get(1),
+        outcome: row.get(2),
+        summary: row.get(3),
     }
 }

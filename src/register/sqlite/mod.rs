@@ -1,85 +1,48 @@
-//! The register kept in an embedded SQLite file (the default backend): its schema, migrations,
-//! the OS file lock beside it, and the binding of the shared statements. Each step is one
-//! transaction, so a crash leaves either the old or the new state of a document, never half.
+//! The register kept in an embedded SQLite file (the default backend): its migrations (SQL in
+//! `sql/register/sqlite/`), the OS file lock beside it, and the binding of the shared
+//! statements. Each step is one transaction, so a crash leaves either the old or the new state
+//! of a document, never half.
+
+mod writes;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 
-use super::statements::{self, FilterValue};
-use super::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
-    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunDurations, RunGuard,
-    RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal, StoredDeal, StoredDocument,
-    SyncState,
+use self::writes::SqliteWrites;
+use super::records::{
+    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
+    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount,
 };
+use super::rows::{self, kept_text, StoredDeal, StoredDocument, StoredSighting};
+use super::statements::{self, FilterValue};
+use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
+use super::write::write_outcomes;
+use super::RegisterError;
 use crate::lock::{LockError, RunLock};
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::snapshot::DocRef;
+
+/// A statement of this backend: its file under `sql/register/sqlite/`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("../../../sql/register/sqlite/", $name, ".sql"))
+    };
+}
 
 /// The newest schema version; `PRAGMA user_version` holds the version of a file.
 pub const SCHEMA_VERSION: i64 = 3;
 
-const MIGRATIONS: &[&str] = &[
-    // Version 1.
-    "CREATE TABLE documents (
-        reference      TEXT PRIMARY KEY,
-        kind           TEXT NOT NULL,
-        number         TEXT NOT NULL,
-        doc_date       TEXT NOT NULL,
-        order_number   TEXT,
-        state          TEXT NOT NULL,
-        onec_state     TEXT,
-        state_seen_at  TEXT,
-        last_status    TEXT,
-        last_revenue   TEXT,
-        last_manager   TEXT,
-        attempts       INTEGER NOT NULL DEFAULT 0,
-        last_error     TEXT,
-        first_seen_at  TEXT NOT NULL,
-        updated_at     TEXT NOT NULL
-    );
-    CREATE INDEX documents_by_number ON documents (number);
-    CREATE INDEX documents_by_state ON documents (state);
-    CREATE TABLE deals (
-        order_number   TEXT PRIMARY KEY,
-        root_ref       TEXT NOT NULL,
-        driver_ref     TEXT NOT NULL,
-        driver_kind    TEXT NOT NULL,
-        status         TEXT,
-        revenue        TEXT,
-        manager        TEXT,
-        calltouch_id   INTEGER,
-        created_at     TEXT NOT NULL,
-        updated_at     TEXT NOT NULL
-    );
-    CREATE TABLE checkpoints (
-        source         TEXT PRIMARY KEY,
-        checkpoint     TEXT,
-        since          TEXT,
-        updated_at     TEXT NOT NULL
-    );
-    CREATE TABLE send_log (
-        id             INTEGER PRIMARY KEY,
-        at             TEXT NOT NULL,
-        endpoint       TEXT NOT NULL,
-        order_number   TEXT NOT NULL,
-        reference      TEXT NOT NULL,
-        request        TEXT NOT NULL,
-        outcome        TEXT NOT NULL,
-        detail         TEXT
-    );
-    CREATE TABLE runs (
-        id             INTEGER PRIMARY KEY,
-        started_at     TEXT NOT NULL,
-        finished_at    TEXT NOT NULL,
-        outcome        TEXT NOT NULL,
-        summary        TEXT NOT NULL
-    );",
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    sql!("1_tables"),
     // Version 2: the readable view, as on the server backends.
     statements::REGISTER_VIEW,
-    // Version 3: the Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
-    "ALTER TABLE deals ADD COLUMN account TEXT;",
+    sql!("3_account"),
 ];
+
+/// Backend-specific statements, in SQLite's own spelling.
+const PROBE_WRITE: &str = sql!("probe_write");
+const RUN_DURATIONS: &str = sql!("run_durations");
+const DAILY_SENDS: &str = sql!("daily_sends");
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const DATE_FORMAT: &str = "%Y-%m-%d";
@@ -188,7 +151,7 @@ impl SqliteRegister {
 }
 
 /// A shared statement in SQLite's spelling: `$n` becomes the numbered parameter `?n`.
-fn dialect(sql: &str) -> String {
+pub(super) fn dialect(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
@@ -197,22 +160,18 @@ impl Register for SqliteRegister {
         self.path.display().to_string()
     }
 
-    async fn lock_run(&self) -> Result<RunGuard, LockError> {
-        RunLock::acquire(&self.path).map(RunGuard::File)
-    }
-
     async fn schema_version(&self) -> Result<i64, RegisterError> {
         self.user_version()
     }
 
     /// Takes the write lock and rolls back.
     async fn probe_write(&mut self) -> Result<(), RegisterError> {
-        self.conn.execute_batch(
-            "BEGIN IMMEDIATE; UPDATE checkpoints SET source = source WHERE 1 = 0; ROLLBACK;",
-        )?;
+        self.conn.execute_batch(PROBE_WRITE)?;
         Ok(())
     }
+}
 
+impl CycleStore for SqliteRegister {
     async fn checkpoint(&self, source: &str) -> Result<CheckpointRow, RegisterError> {
         let row = self
             .conn
@@ -239,20 +198,6 @@ impl Register for SqliteRegister {
         self.conn.execute(
             &dialect(statements::SAVE_CHECKPOINT),
             params![source, checkpoint, fmt_time(now)],
-        )?;
-        Ok(())
-    }
-
-    async fn reset_checkpoint(
-        &self,
-        source: &str,
-        since: Option<NaiveDate>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let since = since.map(|d| d.format(DATE_FORMAT).to_string());
-        self.conn.execute(
-            &dialect(statements::RESET_CHECKPOINT),
-            params![source, since, fmt_time(now)],
         )?;
         Ok(())
     }
@@ -298,92 +243,24 @@ impl Register for SqliteRegister {
         reference: DocRef,
         state: Option<&str>,
     ) -> Result<Option<Option<NaiveDateTime>>, RegisterError> {
+        let sql = dialect(statements::STATE_SEEN);
         let row = self
             .conn
-            .query_row(
-                &dialect(statements::STATE_SEEN),
-                [reference.to_uuid_string()],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                    ))
-                },
-            )
+            .query_row(&sql, [reference.to_uuid_string()], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                ))
+            })
             .optional()?;
-        let row = match row {
-            Some((seen_state, seen_at)) => {
-                Some((seen_state, seen_at.as_deref().map(parse_time).transpose()?))
-            }
+        let stored = match row {
+            Some((state, since)) => Some(StoredSighting {
+                state,
+                since: since.as_deref().map(parse_time).transpose()?,
+            }),
             None => None,
         };
-        Ok(super::seen_in_state(row, state))
-    }
-
-    async fn mark_pending_batch(
-        &mut self,
-        documents: &[PendingDocument<'_>],
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.conn.transaction()?;
-        for document in documents {
-            mark_pending(&tx, document, now)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    async fn record_outcomes(
-        &mut self,
-        outcomes: &[Outcome<'_>],
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.conn.transaction()?;
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Accepted {
-                    snapshot,
-                    deal,
-                    send,
-                    state_seen_at,
-                } => record_accepted(&tx, snapshot, deal, send, *state_seen_at, now)?,
-                Outcome::Failed { failed, send } => record_failed(&tx, failed, send.as_ref(), now)?,
-                Outcome::Deferred(document) => mark_pending(&tx, document, now)?,
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    async fn record_settled(
-        &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state: SyncState,
-        reason: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let tx = self.conn.transaction()?;
-        upsert_document(&tx, snapshot, order_number, state_seen_at, now)?;
-        tx.execute(
-            &dialect(statements::MARK_SETTLED),
-            params![
-                snapshot.reference.to_uuid_string(),
-                state.code(),
-                super::kept_text(reason),
-                fmt_time(now)
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
-        Ok(self.conn.execute(
-            &dialect(statements::REQUEUE),
-            params![number.trim(), fmt_time(now)],
-        )?)
+        Ok(rows::seen_in_state(stored, state))
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<DocumentRecord>, RegisterError> {
@@ -400,21 +277,15 @@ impl Register for SqliteRegister {
         rows.map(|row| row??.into_record()).collect()
     }
 
-    async fn counts(&self) -> Result<Vec<(SyncState, u64)>, RegisterError> {
-        let mut statement = self.conn.prepare(statements::COUNTS)?;
-        let rows =
-            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        rows.map(|row| {
-            let (state, count) = row?;
-            Ok((super::parse_state(&state)?, count as u64))
-        })
-        .collect()
-    }
-
-    async fn send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
-        let mut statement = self.conn.prepare(statements::SEND_LOG)?;
-        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    async fn record_outcomes(
+        &mut self,
+        outcomes: &[Outcome<'_>],
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let tx = self.conn.transaction()?;
+        write_outcomes(&mut SqliteWrites(&tx), outcomes, now).await?;
+        tx.commit()?;
+        Ok(())
     }
 
     async fn prune_send_log(&mut self, before: NaiveDateTime) -> Result<u64, RegisterError> {
@@ -422,6 +293,12 @@ impl Register for SqliteRegister {
             .conn
             .execute(&dialect(statements::PRUNE_SEND_LOG), [fmt_time(before)])?;
         Ok(deleted as u64)
+    }
+}
+
+impl RunLog for SqliteRegister {
+    async fn lock_run(&self) -> Result<RunGuard, LockError> {
+        RunLock::acquire(&self.path).map(RunGuard::File)
     }
 
     async fn record_run(
@@ -437,7 +314,7 @@ impl Register for SqliteRegister {
                 fmt_time(started_at),
                 fmt_time(finished_at),
                 outcome,
-                super::kept_text(Some(summary))
+                kept_text(Some(summary))
             ],
         )?;
         Ok(())
@@ -446,54 +323,19 @@ impl Register for SqliteRegister {
     async fn last_run(&self) -> Result<Option<RunRecord>, RegisterError> {
         let row = self
             .conn
-            .query_row(statements::LAST_RUN, [], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
+            .query_row(statements::LAST_RUN, [], read_run_row)
             .optional()?;
-        row.map(|(started, finished, outcome, summary)| {
-            Ok((
-                parse_time(&started)?,
-                parse_time(&finished)?,
-                outcome,
-                summary,
-            ))
-        })
-        .transpose()
+        row.transpose()
     }
 
     async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, RegisterError> {
         let mut statement = self.conn.prepare(&dialect(statements::RECENT_RUNS))?;
-        let rows = statement.query_map([i64::from(limit)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (started, finished, outcome, summary) = row?;
-            Ok((
-                parse_time(&started)?,
-                parse_time(&finished)?,
-                outcome,
-                summary,
-            ))
-        })
-        .collect()
+        let rows = statement.query_map([i64::from(limit)], read_run_row)?;
+        rows.map(|row| row?).collect()
     }
 
     async fn run_durations(&self) -> Result<Vec<RunDurations>, RegisterError> {
-        // Times are text here: julianday() reads them, in days.
-        let sql = statements::run_durations(
-            "CAST(ROUND((julianday(finished_at) - julianday(started_at)) * 86400) AS INTEGER)",
-        );
-        let mut statement = self.conn.prepare(&sql)?;
+        let mut statement = self.conn.prepare(RUN_DURATIONS)?;
         let rows = statement.query_map([], |r| {
             Ok(RunDurations {
                 outcome: r.get(0)?,
@@ -510,6 +352,43 @@ impl Register for SqliteRegister {
             .query_row(statements::LAST_SUCCESS, [], |r| r.get(0))?;
         finished.as_deref().map(parse_time).transpose()
     }
+}
+
+impl Admin for SqliteRegister {
+    async fn reset_checkpoint(
+        &self,
+        source: &str,
+        since: Option<NaiveDate>,
+        now: NaiveDateTime,
+    ) -> Result<(), RegisterError> {
+        let since = since.map(|d| d.format(DATE_FORMAT).to_string());
+        self.conn.execute(
+            &dialect(statements::RESET_CHECKPOINT),
+            params![source, since, fmt_time(now)],
+        )?;
+        Ok(())
+    }
+
+    async fn requeue(&self, number: &str, now: NaiveDateTime) -> Result<usize, RegisterError> {
+        Ok(self.conn.execute(
+            &dialect(statements::REQUEUE),
+            params![number.trim(), fmt_time(now)],
+        )?)
+    }
+
+    async fn counts(&self) -> Result<Vec<StateCount>, RegisterError> {
+        let mut statement = self.conn.prepare(statements::COUNTS)?;
+        let rows =
+            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        rows.map(|row| {
+            let (state, count) = row?;
+            Ok(StateCount {
+                state: rows::parse_state(&state)?,
+                count: count as u64,
+            })
+        })
+        .collect()
+    }
 
     async fn document_totals(&self) -> Result<Vec<DocumentTotal>, RegisterError> {
         let mut statement = self.conn.prepare(statements::DOCUMENT_TOTALS)?;
@@ -524,8 +403,8 @@ impl Register for SqliteRegister {
         rows.map(|row| {
             let (kind, state, with_error, count) = row?;
             Ok(DocumentTotal {
-                kind: super::parse_kind(&kind)?,
-                state: super::parse_state(&state)?,
+                kind: rows::parse_kind(&kind)?,
+                state: rows::parse_state(&state)?,
                 with_error: with_error != 0,
                 count: count as u64,
             })
@@ -547,9 +426,7 @@ impl Register for SqliteRegister {
     }
 
     async fn daily_sends(&self, since: NaiveDateTime) -> Result<Vec<SendTotal>, RegisterError> {
-        // The stored text starts with the day.
-        let sql = dialect(&statements::daily_sends("substr(at, 1, 10)"));
-        let mut statement = self.conn.prepare(&sql)?;
+        let mut statement = self.conn.prepare(&dialect(DAILY_SENDS))?;
         let rows = statement.query_map([fmt_time(since)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -593,125 +470,19 @@ impl Register for SqliteRegister {
         })
         .transpose()
     }
-}
 
-fn mark_pending(
-    tx: &Transaction<'_>,
-    document: &PendingDocument<'_>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    let snapshot = document.snapshot;
-    upsert_document(
-        tx,
-        snapshot,
-        Some(document.order_number),
-        document.state_seen_at,
-        now,
-    )?;
-    tx.prepare_cached(&dialect(statements::MARK_PENDING))?
-        .execute(params![
-            snapshot.reference.to_uuid_string(),
-            super::kept_text(document.error),
-            i64::from(document.count_attempt),
-            fmt_time(now)
-        ])?;
-    Ok(())
-}
-
-fn record_accepted(
-    tx: &Transaction<'_>,
-    snapshot: &DocumentSnapshot,
-    deal: &AcceptedDeal<'_>,
-    send: &SendRecord<'_>,
-    state_seen_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    upsert_document(tx, snapshot, Some(deal.order_number), state_seen_at, now)?;
-    let revenue = deal.revenue.map(|m| m.to_calltouch());
-    tx.prepare_cached(&dialect(statements::MARK_SENT))?
-        .execute(params![
-            snapshot.reference.to_uuid_string(),
-            deal.status,
-            revenue,
-            deal.manager,
-            fmt_time(now)
-        ])?;
-    tx.prepare_cached(&dialect(statements::UPSERT_DEAL))?
-        .execute(params![
-            deal.order_number,
-            deal.root.to_uuid_string(),
-            snapshot.reference.to_uuid_string(),
-            snapshot.kind.code(),
-            deal.status,
-            revenue,
-            deal.manager,
-            deal.calltouch_id,
-            fmt_time(now),
-            deal.account
-        ])?;
-    insert_send_log(tx, snapshot.reference, send, now)
-}
-
-fn record_failed(
-    tx: &Transaction<'_>,
-    failed: &FailedDocument<'_>,
-    send: Option<&SendRecord<'_>>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.prepare_cached(&dialect(statements::RECORD_FAILED))?
-        .execute(params![
-            failed.reference.to_uuid_string(),
-            failed.kind.code(),
-            failed.number,
-            fmt_time(failed.date.unwrap_or_default()),
-            failed.order_number,
-            super::kept_text(Some(failed.reason)),
-            fmt_time(now)
-        ])?;
-    match send {
-        Some(send) => insert_send_log(tx, failed.reference, send, now),
-        None => Ok(()),
+    async fn dump_send_log(&self) -> Result<Vec<SendLogEntry>, RegisterError> {
+        let mut statement = self.conn.prepare(statements::SEND_LOG)?;
+        let rows = statement.query_map([], |r| {
+            Ok(SendLogEntry {
+                endpoint: r.get(0)?,
+                order_number: r.get(1)?,
+                request: r.get(2)?,
+                outcome: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
-}
-
-fn upsert_document(
-    tx: &Transaction<'_>,
-    snapshot: &DocumentSnapshot,
-    order_number: Option<&str>,
-    state_seen_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.prepare_cached(&dialect(statements::UPSERT_DOCUMENT))?
-        .execute(params![
-            snapshot.reference.to_uuid_string(),
-            snapshot.kind.code(),
-            snapshot.number,
-            fmt_time(snapshot.date),
-            order_number,
-            snapshot.state,
-            fmt_time(state_seen_at),
-            fmt_time(now)
-        ])?;
-    Ok(())
-}
-
-fn insert_send_log(
-    tx: &Transaction<'_>,
-    reference: DocRef,
-    send: &SendRecord<'_>,
-    now: NaiveDateTime,
-) -> Result<(), RegisterError> {
-    tx.prepare_cached(&dialect(statements::INSERT_SEND_LOG))?
-        .execute(params![
-            fmt_time(now),
-            send.endpoint,
-            send.order_number,
-            reference.to_uuid_string(),
-            send.request_json,
-            send.outcome,
-            send.detail
-        ])?;
-    Ok(())
 }
 
 /// Reads a documents row; its text times are parsed here, the codes by `into_record`.
@@ -740,7 +511,21 @@ fn read_document_row(r: &Row<'_>) -> rusqlite::Result<Result<StoredDocument, Reg
     }))
 }
 
-fn fmt_time(t: NaiveDateTime) -> String {
+/// Reads a runs row (started, finished, outcome, summary); its text times are parsed here.
+fn read_run_row(r: &Row<'_>) -> rusqlite::Result<Result<RunRecord, RegisterError>> {
+    let started: String = r.get(0)?;
+    let finished: String = r.get(1)?;
+    let (outcome, summary) = (r.get(2)?, r.get(3)?);
+    let times = parse_time(&started).and_then(|s| Ok((s, parse_time(&finished)?)));
+    Ok(times.map(|(started_at, finished_at)| RunRecord {
+        started_at,
+        finished_at,
+        outcome,
+        summary,
+    }))
+}
+
+pub(super) fn fmt_time(t: NaiveDateTime) -> String {
     t.format(TIME_FORMAT).to_string()
 }
 
