@@ -18,16 +18,16 @@ use clap::{Parser, ValueEnum};
 use tokio_postgres::{Client, NoTls};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Config, Preset, Secret};
-use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::Register;
 use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
+use testkit::emulator::Emulator;
+use testkit::fixture::bulk::{Age, BulkFixture, BulkSpec};
+use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "777";
 const TOKEN: &str = "bench-token";

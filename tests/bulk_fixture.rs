@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 use tokio_postgres::NoTls;
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::DocKind;
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
+use testkit::fixture::bulk::{Age, BulkFixture, BulkSpec};
+use testkit::pgcluster::PgCluster;
 
 fn cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();

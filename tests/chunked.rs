@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Config, Preset, Secret};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{read_all, ReadFrom, Source};
 use alfa_calltouch::sync::{run_cycle, CycleSummary};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "515";
 const TOKEN: &str = "chunked-token";

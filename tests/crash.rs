@@ -20,11 +20,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::process::{Child, Command};
 
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::cli::exit;
 use alfa_calltouch::config::{Config, Preset};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Register, SyncState};
 use alfa_calltouch::rules::{DealRules, Decision};
@@ -32,6 +29,9 @@ use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{ReadFrom, Source};
 use common::Outcome;
+use testkit::emulator::{Emulator, Fault};
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "424242";
 /// Distinctive, so a leak anywhere is found by a plain search.

@@ -10,16 +10,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Preset, StatusConfig};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::storage::{Storage, Unresolved};
 use alfa_calltouch::discover::{live, read_metadata, structure, DiscoverError};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::namemap::{Column, NameMap};
 use alfa_calltouch::source::postgres::required_entries;
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 fn cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();

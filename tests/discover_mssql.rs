@@ -22,11 +22,11 @@ use alfa_calltouch::discover::live::{self, ColumnClass, LiveDatabase, LiveSchema
 use alfa_calltouch::discover::mssql::{self, MssqlMetadata};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::{read_metadata, DiscoverError, MetadataStore};
-use alfa_calltouch::fixture::{storage_name_map, Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::source::mssql::required_entries;
 use alfa_calltouch::source::mssql::MssqlRow;
 use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
+use testkit::fixture::{storage_name_map, Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 fn cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();

@@ -13,13 +13,13 @@ use std::sync::OnceLock;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "4242";
 const TOKEN: &str = "e2e-token";

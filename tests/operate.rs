@@ -8,11 +8,11 @@ use std::sync::OnceLock;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{FailedDocument, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 
@@ -175,7 +175,7 @@ async fn check_explains_an_unreachable_database() {
 async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
     let dir = std::env::temp_dir().join(format!("alfa-operate-mssql-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let map = alfa_calltouch::fixture::storage_name_map(
+    let map = testkit::fixture::storage_name_map(
         Preset::Alfa6,
         7,
         alfa_calltouch::source::namemap::Dialect::MsSql,
@@ -383,9 +383,9 @@ impl alfa_calltouch::progress::Progress for Recorded {
 #[tokio::test]
 async fn a_cycle_reports_progress_a_batch_at_a_time() {
     use alfa_calltouch::calltouch::client::CalltouchClient;
-    use alfa_calltouch::calltouch::emulator::Emulator;
     use alfa_calltouch::config::{Config, Secret};
     use alfa_calltouch::source::memory::MemorySource;
+    use testkit::emulator::Emulator;
 
     let dir = folder("progress");
     let emulator = Emulator::start("100500", "test-token").await.unwrap();
@@ -436,29 +436,4 @@ async fn a_cycle_reports_progress_a_batch_at_a_time() {
     );
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The README's first command: the demo runs both cycles and its second cycle sends exactly the
-/// changes it made (updates only), exiting 0.
-#[test]
-fn the_demo_sends_its_changes_in_the_second_cycle() {
-    let output = Command::new(BINARY)
-        .arg("demo")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let second = stdout
-        .split("== Cycle 2")
-        .nth(1)
-        .and_then(|rest| rest.split("== The register").next())
-        .expect("the demo prints its second cycle");
-    assert!(second.contains("POST client-order/update"), "{second}");
-    assert!(!second.contains("POST client-order/create"), "{second}");
 }

@@ -13,14 +13,14 @@ use std::sync::OnceLock;
 use chrono::{Datelike, Duration, NaiveDateTime};
 use serde_json::Value;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli::exit;
 use alfa_calltouch::config::{Preset, RegisterKind};
-use alfa_calltouch::fixture::{Fixture, FixtureDoc, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{ListFilter, Register};
 use alfa_calltouch::snapshot::DocKind;
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureDoc, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "100500";

@@ -7,13 +7,13 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::path::{Path, PathBuf};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::sync::run_cycle;
+use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "778";
 const TOKEN: &str = "personal-data-token";

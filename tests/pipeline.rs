@@ -10,7 +10,6 @@ use std::time::Duration;
 use common::Outcome;
 
 use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Register, SyncState};
@@ -18,6 +17,7 @@ use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;
 use alfa_calltouch::sync::{run_cycle, CycleError};
+use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "777";
 const TOKEN: &str = "pipeline-secret-token";

@@ -17,10 +17,10 @@ use tokio_postgres::{Client, NoTls};
 use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::db::postgres::PgTarget;
 use alfa_calltouch::db::{Cause, ConnectError, Endpoint, Role};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 use alfa_calltouch::register::{self, RegisterError};
 use alfa_calltouch::source::{self, SourceError};
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const PASSWORD: &str = "tls-test-password";

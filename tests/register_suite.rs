@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::lock::LockError;
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::postgres::{self, PostgresRegister};
 use alfa_calltouch::register::sqlite::{self, SqliteRegister};
 use alfa_calltouch::register::{
@@ -19,6 +18,7 @@ use alfa_calltouch::register::{
     PendingDocument, Register, RegisterError, SendRecord, SyncState,
 };
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::pgcluster::PgCluster;
 
 #[derive(Debug, Clone, Copy)]
 enum Backend {

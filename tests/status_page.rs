@@ -14,16 +14,16 @@ use chrono::{Local, NaiveDateTime, TimeDelta};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Preset};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{
     self, AcceptedDeal, FailedDocument, ListFilter, Outcome, Register, SendRecord, SyncState,
 };
 use alfa_calltouch::schedule::Interval;
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use alfa_calltouch::status::server::{self, Settings, StatusServer};
+use testkit::emulator::{Emulator, Fault};
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const CALLTOUCH_TOKEN: &str = "ct-token-never-shown";

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::DocKind;
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
 
 const LINUX_BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "31337";

@@ -1,28 +1,69 @@
-//! `demo`: the whole pipeline on sample data, with nothing to set up but the PostgreSQL server
-//! binaries. It starts a throwaway PostgreSQL holding a small 1C-shaped Альфа-Авто database and
-//! a local Calltouch emulator, runs a cycle, changes states and sums as 1C users would, runs
-//! another cycle, and prints what Calltouch received and the register. With `--keep` it leaves
-//! the database, the emulator and the config running for the other commands to be tried on.
+//! The demo: the whole pipeline on sample data, with nothing to set up but the PostgreSQL server
+//! binaries (`cargo run -p alfa-calltouch-testkit --bin demo`). It starts a throwaway PostgreSQL
+//! holding a small 1C-shaped Альфа-Авто database and a local Calltouch emulator, runs a cycle,
+//! changes states and sums as 1C users would, runs another cycle, and prints what Calltouch
+//! received and the register. With `--keep` it leaves the database, the emulator and the config
+//! running for the tool's commands to be tried on. It drives the product only through its library.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
 use std::path::Path;
+use std::process::ExitCode;
 
-use crate::calltouch::emulator::Emulator;
-use crate::cli;
-use crate::config::{Config, Preset};
-use crate::fixture::{Fixture, FixtureSpec};
-use crate::pgcluster::PgCluster;
-use crate::register::{self, ListFilter, Register};
-use crate::report;
-use crate::snapshot::DocKind;
-use crate::{out, outln, watch};
+use alfa_calltouch::cli::{self, LogFormat};
+use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::register::{self, ListFilter, Register};
+use alfa_calltouch::report;
+use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::{out, outln, watch};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
+
+const USAGE: &str = "usage: demo [--keep]\n  \
+     --keep  leave the database, the emulator and the config running (until Ctrl-C) and print \
+     how to try `preview`, `register` and `run` on them";
+
+fn main() -> ExitCode {
+    let mut keep = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--keep" => keep = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("error: unexpected argument {arg:?}\n{USAGE}");
+                return ExitCode::from(cli::exit::CONFIG);
+            }
+        }
+    }
+    cli::init_logging(LogFormat::Text, 0);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(cli::exit::FAILURE);
+        }
+    };
+    match runtime.block_on(run(keep)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(cli::exit::FAILURE)
+        }
+    }
+}
 
 const SITE_ID: &str = "100500";
 const DEMO_TOKEN: &str = "demo-token";
 
 /// Runs the demo; returns the exit code of the last cycle. `keep`: stay up until Ctrl-C.
-pub async fn run(keep: bool) -> Result<u8> {
+async fn run(keep: bool) -> Result<u8> {
     let cluster = PgCluster::start().context("the demo needs a local PostgreSQL server")?;
     let connection = cluster.create_database("alfa_demo").await?;
     outln!(
@@ -99,10 +140,9 @@ pub async fn run(keep: bool) -> Result<u8> {
 
 /// Prints how to use the other commands on the running demo, and waits for Ctrl-C.
 async fn keep_running(dir: &Path, cluster: &PgCluster, fixture: &Fixture) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot tell where this program is")?;
     let command = format!(
         "{} --config {}",
-        exe.display(),
+        tool_command()?,
         dir.join("alfa-calltouch.toml").display()
     );
     let number = fixture
@@ -128,6 +168,18 @@ async fn keep_running(dir: &Path, cluster: &PgCluster, fixture: &Fixture) -> Res
     stop.cancelled().await;
     outln!("== Stopping the demo")?;
     Ok(())
+}
+
+/// How to start the tool: its binary when it was built beside this one, else through cargo from
+/// the project's folder.
+fn tool_command() -> Result<String> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let tool = exe.with_file_name(format!("alfa-calltouch{}", std::env::consts::EXE_SUFFIX));
+    Ok(if tool.is_file() {
+        tool.display().to_string()
+    } else {
+        "cargo run -q --".to_string()
+    })
 }
 
 /// Writes a demo file only its owner may read: it holds a token or a password, and the config
