@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
 use alfa_calltouch::config::{Config, Preset, Secret};
@@ -13,20 +12,12 @@ use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{read_all, ReadFrom, Source};
 use alfa_calltouch::sync::{run_cycle, CycleSummary};
+use testkit::cluster::shared as cluster;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "515";
 const TOKEN: &str = "chunked-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 async fn fixture(database: &str) -> (Fixture, String) {
     let connection = cluster().create_database(database).await.unwrap();

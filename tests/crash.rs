@@ -14,7 +14,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -29,22 +28,14 @@ use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{ReadFrom, Source};
 use common::Outcome;
+use testkit::cluster::shared as cluster;
 use testkit::emulator::{Emulator, Fault};
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "424242";
 /// Distinctive, so a leak anywhere is found by a plain search.
 const TOKEN: &str = "ct-TOKEN-7c1e9f-never-printed";
 const DB_PASSWORD: &str = "pg-PASSWORD-3b8d2a-never-printed";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 fn env_size(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use alfa_calltouch::config::{Preset, StatusConfig};
 use alfa_calltouch::discover::postgres::PgMetadata;
@@ -17,17 +16,9 @@ use alfa_calltouch::discover::{live, read_metadata, structure, DiscoverError};
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::namemap::{Column, NameMap};
 use alfa_calltouch::source::postgres::required_entries;
+use testkit::cluster::shared as cluster;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// A fresh database with random storage numbers; returns it and its name.
 async fn generated(preset: Preset) -> (Fixture, String, String) {

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
@@ -17,20 +16,12 @@ use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
 use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::cluster::shared as cluster;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "4242";
 const TOKEN: &str = "e2e-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// One generated database, the emulator, and a config file pointing at both.
 struct World {

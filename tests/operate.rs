@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -11,18 +10,10 @@ use alfa_calltouch::config::Preset;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{FailedDocument, Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use testkit::cluster::shared as cluster;
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// A fresh folder for one test's config, secrets and register.
 fn folder(name: &str) -> PathBuf {

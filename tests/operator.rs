@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Datelike, Duration, NaiveDateTime};
 use serde_json::Value;
@@ -18,21 +17,13 @@ use alfa_calltouch::config::{Preset, RegisterKind};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{ListFilter, Register};
 use alfa_calltouch::snapshot::DocKind;
+use testkit::cluster::shared as cluster;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureDoc, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "100500";
 const TOKEN: &str = "operator-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// A generated 1C base, the emulator, and a folder with a config pointing at both.
 struct World {

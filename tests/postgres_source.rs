@@ -4,7 +4,6 @@
 //! These tests fail (they do not skip) when the PostgreSQL server programs are missing.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
@@ -15,16 +14,8 @@ use alfa_calltouch::source::namemap::{Column, CompositeColumns, NameMap};
 use alfa_calltouch::source::postgres::{check_name_map, PostgresSource};
 use alfa_calltouch::source::template::render;
 use alfa_calltouch::source::{ChangeSet, ReadFrom, Source, SourceError};
+use testkit::cluster::shared as cluster;
 use testkit::fixture::{CarValue, Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 struct Setup {
     fixture: Fixture,

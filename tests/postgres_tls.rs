@@ -19,6 +19,7 @@ use alfa_calltouch::db::postgres::PgTarget;
 use alfa_calltouch::db::{Cause, ConnectError, Endpoint, Role};
 use alfa_calltouch::register::{self, RegisterError};
 use alfa_calltouch::source::{self, SourceError};
+use testkit::cluster::SharedCluster;
 use testkit::fixture::{Fixture, FixtureSpec};
 use testkit::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 
@@ -63,24 +64,25 @@ fn certificates() -> &'static Certificates {
     })
 }
 
-fn start(tls: Option<ServerTls>) -> PgCluster {
-    PgCluster::start_with(ClusterOptions {
+/// The clusters' options: a password over TCP, and TLS with `tls` when given.
+fn options(tls: Option<ServerTls>) -> ClusterOptions {
+    ClusterOptions {
         password: Some(PASSWORD.to_string()),
         tls,
-    })
-    .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
+    }
 }
 
 /// The cluster offering TLS, with a generated Альфа-Авто 6.x database `alfa`.
 fn tls_cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| start(Some(certificates().server.clone())))
+    static CLUSTER: SharedCluster =
+        SharedCluster::new(|| options(Some(certificates().server.clone())));
+    CLUSTER.get()
 }
 
 /// The cluster without TLS.
 fn plain_cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| start(None))
+    static CLUSTER: SharedCluster = SharedCluster::new(|| options(None));
+    CLUSTER.get()
 }
 
 /// A folder with the CA files, the password file and the name map of `alfa`.

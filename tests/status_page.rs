@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{Local, NaiveDateTime, TimeDelta};
@@ -21,23 +20,15 @@ use alfa_calltouch::register::{
 use alfa_calltouch::schedule::Interval;
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use alfa_calltouch::status::server::{self, Settings, StatusServer};
+use testkit::cluster::shared as cluster;
 use testkit::emulator::{Emulator, Fault};
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const CALLTOUCH_TOKEN: &str = "ct-token-never-shown";
 const DB_PASSWORD: &str = "db-password-never-shown";
 const PHONE: &str = "+7 916 555-12-34";
 const MASKED_PHONE: &str = "+7 *** *** 12 34";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 fn folder(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("alfa-status-{name}-{}", std::process::id()));

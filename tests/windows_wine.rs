@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use alfa_calltouch::config::Preset;
 use alfa_calltouch::snapshot::DocKind;
+use testkit::cluster::shared as cluster;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
-use testkit::pgcluster::PgCluster;
 
 const LINUX_BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "31337";
@@ -33,14 +33,6 @@ const TOKEN: &str = "wine-token";
 /// A Wine start (a fresh prefix takes ~20 s) plus a cycle on a small base, with room for a
 /// loaded 2-core machine; past this the `.exe` is taken to hang.
 const DEADLINE: Duration = Duration::from_secs(300);
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// The `.exe` in a folder of this test's own, and how to run it under Wine.
 struct Wine {
