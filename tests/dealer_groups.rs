@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 
 /// A fresh folder holding the main account's token file only.
@@ -18,14 +20,15 @@ fn folder(name: &str) -> PathBuf {
 /// Two accounts; the south one's token comes from a variable no test sets. The database is
 /// unreachable on purpose: the token lines come before it.
 fn write_config(dir: &Path, south_departments: &str) -> PathBuf {
-    let text = format!(
-        r#"[calltouch]
-site_id = "111"
-token_env = "ALFA_GROUPS_TEST_NORTH_UNSET"
-token_file = "north-token.txt"
-base_url = "http://127.0.0.1:9/"
-
-[groups]
+    let mut source = Connection::local_postgres(9, "alfa");
+    source.user = "reader".into();
+    source.password_file = None;
+    source.connect_timeout_secs = Some(1);
+    let mut keys = TestConfig::new("111", "http://127.0.0.1:9/", SourceKeys::new(source))
+        .register(RegisterKeys::sqlite());
+    keys.calltouch.token_file = Some("north-token.txt".into());
+    keys.extra = format!(
+        r#"[groups]
 main = "north"
 departments = ["Сервис Север"]
 rest = "none"
@@ -35,27 +38,9 @@ name = "south"
 site_id = "222"
 token_env = "ALFA_GROUPS_TEST_SOUTH_UNSET"
 departments = {south_departments}
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "2026-01-01"
-host = "127.0.0.1"
-port = 9
-database = "alfa"
-user = "reader"
-password_env = "ALFA_GROUPS_TEST_PASSWORD_UNSET"
-tls = "off"
-connect_timeout_secs = 1
-
-[register]
-path = "register.sqlite"
 "#
     );
-    let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    keys.write(&dir.join("alfa-calltouch.toml"))
 }
 
 fn run(config: &Path, args: &[&str]) -> Output {

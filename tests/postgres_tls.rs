@@ -20,6 +20,7 @@ use alfa_calltouch::db::{Cause, ConnectError, Endpoint, Role};
 use alfa_calltouch::register::{self, RegisterError};
 use alfa_calltouch::source::{self, SourceError};
 use testkit::cluster::SharedCluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::fixture::{Fixture, FixtureSpec};
 use testkit::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 
@@ -126,31 +127,30 @@ impl Keys {
         self
     }
 
-    fn lines(&self) -> String {
-        let password = if self.extra.contains("password_file") {
-            ""
-        } else {
-            "password_file = \"password.txt\"\n"
-        };
-        format!(
-            "host = \"{}\"\nport = {}\ndatabase = \"{}\"\nuser = \"postgres\"\n{password}\
-             tls = \"{}\"\nconnect_timeout_secs = 5\n{}\n",
-            self.host, self.port, self.database, self.tls, self.extra
-        )
+    /// The keys as a `[source]` or `[register]` connection.
+    fn connection(&self) -> Connection {
+        let mut connection = Connection::local_postgres(self.port, self.database);
+        connection.host = self.host.into();
+        connection.tls = Some(self.tls.into());
+        connection.connect_timeout_secs = Some(5);
+        if self.extra.contains("password_file") {
+            connection.password_file = None;
+        }
+        connection.extra = self.extra.clone();
+        connection
     }
 }
 
 /// A config whose `[source]` and `[register]` both use `keys`.
 fn config_text(keys: &Keys) -> String {
-    let lines = keys.lines();
-    format!(
-        "[calltouch]\nsite_id = \"1\"\ntoken_env = \"ALFA_TLS_TEST_TOKEN_UNSET\"\n\
-         token_file = \"token.txt\"\nbase_url = \"http://127.0.0.1:9/\"\n\n\
-         [source]\nkind = \"postgres\"\npreset = \"alfa6\"\nname_map = \"namemap.toml\"\n\
-         start_date = \"2026-01-01\"\npassword_env = \"ALFA_TLS_TEST_PASSWORD_UNSET\"\n{lines}\n\
-         [register]\nkind = \"postgres\"\nschema = \"alfa_calltouch\"\n\
-         password_env = \"ALFA_TLS_TEST_PASSWORD_UNSET\"\n{lines}"
+    let connection = keys.connection();
+    TestConfig::new(
+        "1",
+        "http://127.0.0.1:9/",
+        SourceKeys::new(connection.clone()),
     )
+    .register(RegisterKeys::server(connection))
+    .render()
 }
 
 fn config(dir: &Path, keys: &Keys) -> Config {
@@ -395,7 +395,7 @@ fn check(dir: &Path, keys: &Keys) -> String {
     assert!(
         !output.status.success(),
         "check passed with {}",
-        keys.lines()
+        config_text(keys)
     );
     format!(
         "{}{}",

@@ -16,6 +16,7 @@ use alfa_calltouch::register::{self, ListFilter, Register};
 use alfa_calltouch::report;
 use alfa_calltouch::snapshot::DocKind;
 use alfa_calltouch::{out, outln, watch};
+use testkit::config::{write_private, Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
 use testkit::pgcluster::PgCluster;
@@ -182,16 +183,6 @@ fn tool_command() -> Result<String> {
     })
 }
 
-/// Writes a demo file only its owner may read: it holds a token or a password, and the config
-/// loader rightly warns about readable ones.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
-}
-
 fn write_demo_config(
     dir: &Path,
     cluster: &PgCluster,
@@ -204,38 +195,19 @@ fn write_demo_config(
         &dir.join("db-password.txt"),
         "not-checked-by-the-demo-server",
     )?;
-    let text = format!(
-        r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_CALLTOUCH_DEMO_TOKEN"
-token_file = "calltouch-token.txt"
-base_url = "{base_url}"
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "alfa_demo"
-user = "postgres"
-password_env = "ALFA_CALLTOUCH_DEMO_DB_PASSWORD"
-password_file = "db-password.txt"
-tls = "off"
-# The demo's documents are months old and edited between the cycles: a base this small is read
-# exactly every cycle instead of through the recent-days window.
-change_window_days = 0
-
-[register]
-path = "register.sqlite"
-"#,
-        base_url = emulator.base_url(),
-        start = fixture.spec().first_day,
-        port = cluster.port(),
-    );
+    let mut connection = Connection::local_postgres(cluster.port(), "alfa_demo");
+    connection.password_env = Some("ALFA_CALLTOUCH_DEMO_DB_PASSWORD".into());
+    connection.password_file = Some("db-password.txt".into());
+    // The demo's documents are months old and edited between the cycles: a base this small is
+    // read exactly every cycle instead of through the recent-days window.
+    let mut source = SourceKeys::new(connection).exact();
+    source.start_date = fixture.spec().first_day.to_string();
+    let mut keys =
+        TestConfig::new(SITE_ID, &emulator.base_url(), source).register(RegisterKeys::sqlite());
+    keys.calltouch.token_env = Some("ALFA_CALLTOUCH_DEMO_TOKEN".into());
+    keys.calltouch.token_file = Some("calltouch-token.txt".into());
     let path = dir.join("alfa-calltouch.toml");
-    write_private(&path, &text)?;
+    write_private(&path, &keys.render())?;
     Ok(Config::load(&path)?)
 }
 
