@@ -13,7 +13,7 @@ use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{read_all, ReadFrom, Source};
 use alfa_calltouch::sync::{run_cycle, CycleSummary};
 use testkit::cluster::shared as cluster;
-use testkit::config::{Connection, SourceKeys, TestConfig};
+use testkit::config::TestConfig;
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};
 
@@ -50,12 +50,8 @@ impl Side {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
-        let mut keys = TestConfig::new(
-            SITE_ID,
-            &emulator.base_url(),
-            SourceKeys::new(Connection::unused()),
-        )
-        .order_number("{kind}-{number}");
+        let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+            .order_number("{kind}-{number}");
         keys.calltouch.batch_size = Some(4);
         keys.calltouch.requests_per_second = Some(0);
         keys.source.start_date = first_day.to_string();

@@ -13,7 +13,7 @@ use alfa_calltouch::register::{Register, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::sync::run_cycle;
-use testkit::config::{Connection, SourceKeys, TestConfig};
+use testkit::config::TestConfig;
 use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "778";
@@ -55,16 +55,10 @@ fn temp_dir(name: &str) -> PathBuf {
 /// The config of these tests: the memory source, the register's default file, a send log kept
 /// `days` days.
 fn keys(emulator: &Emulator, days: u32) -> TestConfig {
-    let mut keys = TestConfig::new(
-        SITE_ID,
-        &emulator.base_url(),
-        SourceKeys::new(Connection::unused()),
-    )
-    .order_number("{number}");
-    keys.calltouch.requests_per_second = Some(0);
-    keys.calltouch.max_attempts = Some(2);
-    keys.calltouch.backoff_initial_ms = Some(5);
-    keys.calltouch.backoff_max_ms = Some(20);
+    let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+        .quick()
+        .backoff(5, 20)
+        .order_number("{number}");
     keys.register.send_log_days = Some(days);
     keys
 }

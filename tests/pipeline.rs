@@ -17,7 +17,7 @@ use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;
 use alfa_calltouch::sync::{run_cycle, CycleError};
-use testkit::config::{Connection, SourceKeys, TestConfig};
+use testkit::config::TestConfig;
 use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "777";
@@ -38,19 +38,13 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
-        let mut keys = TestConfig::new(
-            SITE_ID,
-            &emulator.base_url(),
-            SourceKeys::new(Connection::unused()),
-        )
-        // The documents here carry numbers unique across kinds and years.
-        .order_number("{number}");
-        keys.calltouch.requests_per_second = Some(0);
+        let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+            .quick()
+            .backoff(5, 20)
+            // The documents here carry numbers unique across kinds and years.
+            .order_number("{number}");
         keys.calltouch.connect_timeout_secs = Some(1);
         keys.calltouch.request_timeout_secs = Some(1);
-        keys.calltouch.max_attempts = Some(2);
-        keys.calltouch.backoff_initial_ms = Some(5);
-        keys.calltouch.backoff_max_ms = Some(20);
         // Cycles here follow each other at once; a deferred document is retried in each.
         keys.sync.retry_backoff_secs = Some(0);
         let config = keys.parse_in(&dir).unwrap();

@@ -230,12 +230,25 @@ impl TestConfig {
         }
     }
 
+    /// A config for tests that hand the cycle a source of their own (the memory source, a
+    /// source opened from a connection string): the `[source]` keys are never used.
+    pub fn without_database(site_id: &str, base_url: &str) -> TestConfig {
+        TestConfig::new(site_id, base_url, SourceKeys::new(Connection::unused()))
+    }
+
     /// Sends as fast as the emulator answers and gives up quickly: what the tests of a cycle
     /// want (no pacing, two attempts, short backoff).
     pub fn quick(mut self) -> TestConfig {
         self.calltouch.requests_per_second = Some(0);
         self.calltouch.max_attempts = Some(2);
         self.calltouch.backoff_initial_ms = Some(10);
+        self
+    }
+
+    /// The client's backoff between attempts: from `initial_ms`, doubling up to `max_ms`.
+    pub fn backoff(mut self, initial_ms: u64, max_ms: u64) -> TestConfig {
+        self.calltouch.backoff_initial_ms = Some(initial_ms);
+        self.calltouch.backoff_max_ms = Some(max_ms);
         self
     }
 

@@ -25,7 +25,8 @@ const USAGE: &str = "usage: demo [--keep]\n  \
      --keep  leave the database, the emulator and the config running (until Ctrl-C) and print \
      how to try `preview`, `register` and `run` on them";
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let mut keep = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -41,17 +42,7 @@ fn main() -> ExitCode {
         }
     }
     cli::init_logging(LogFormat::Text, 0);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(cli::exit::FAILURE);
-        }
-    };
-    match runtime.block_on(run(keep)) {
+    match run(keep).await {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
