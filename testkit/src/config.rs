@@ -330,12 +330,6 @@ impl TestConfig {
         path.to_path_buf()
     }
 
-    /// Writes `alfa-calltouch.toml` into `dir` and loads it as the product does.
-    pub fn load_in(&self, dir: &Path) -> Config {
-        let path = self.write(&dir.join("alfa-calltouch.toml"));
-        Config::load(&path).unwrap_or_else(|e| panic!("the test config is invalid: {e}"))
-    }
-
     /// Parses the config as if it were `c.toml` in `dir`, without writing it.
     pub fn parse_in(&self, dir: &Path) -> Result<Config, ConfigError> {
         Config::parse(&self.render(), &dir.join("c.toml"), dir)
