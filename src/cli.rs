@@ -19,7 +19,7 @@ use crate::lock::LockError;
 use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, discover, doctor, progress, report, schedule, source, status, sync, watch};
+use crate::{discover, doctor, progress, report, schedule, source, status, sync, watch};
 use tokio_util::sync::CancellationToken;
 
 /// `println!` that returns the write error instead of panicking on a closed stdout.
@@ -151,14 +151,6 @@ pub enum Command {
         /// Where to write the map (default: source.name_map).
         #[arg(long)]
         output: Option<PathBuf>,
-    },
-    /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
-    /// Calltouch emulator.
-    Demo {
-        /// Leave the database, the emulator and the config running (until Ctrl-C) and print how
-        /// to try `preview`, `register` and `run` on them.
-        #[arg(long)]
-        keep: bool,
     },
 }
 
@@ -296,7 +288,9 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
 /// Set once logging starts: a JSON log gets no progress bar, so each of its lines stays JSON.
 static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
-fn init_logging(format: LogFormat, verbose: u8) {
+/// Logs to stderr at `info` (`-v` debug, `-vv` trace) unless `RUST_LOG` says otherwise; also used
+/// by the demo binary, so it logs as the tool does.
+pub fn init_logging(format: LogFormat, verbose: u8) {
     let _ = JSON_LOG.set(format == LogFormat::Json);
     let default_level = match verbose {
         0 => "info",
@@ -341,7 +335,6 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
 
 async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Demo { keep } => demo::run(keep).await,
         Command::Run(args) if args.dry_run => {
             dry_run(&load(&cli.config)?, args.output.as_deref()).await
         }

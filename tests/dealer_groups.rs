@@ -8,16 +8,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use alfa_calltouch::calltouch::emulator::{Emulator, RecordedRequest};
 use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{self, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig, TOKEN_ENV};
+use testkit::emulator::{Emulator, RecordedRequest};
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 
@@ -33,14 +33,15 @@ fn folder(name: &str) -> PathBuf {
 /// Two accounts; the south one's token comes from a variable no test sets. The database is
 /// unreachable on purpose: the token lines come before it.
 fn write_config(dir: &Path, south_departments: &str) -> PathBuf {
-    let text = format!(
-        r#"[calltouch]
-site_id = "111"
-token_env = "ALFA_GROUPS_TEST_NORTH_UNSET"
-token_file = "north-token.txt"
-base_url = "http://127.0.0.1:9/"
-
-[groups]
+    let mut source = Connection::local_postgres(9, "alfa");
+    source.user = "reader".into();
+    source.password_file = None;
+    source.connect_timeout_secs = Some(1);
+    let mut keys = TestConfig::new("111", "http://127.0.0.1:9/", SourceKeys::new(source))
+        .register(RegisterKeys::sqlite());
+    keys.calltouch.token_file = Some("north-token.txt".into());
+    keys.extra = format!(
+        r#"[groups]
 main = "north"
 departments = ["Сервис Север"]
 rest = "none"
@@ -50,27 +51,9 @@ name = "south"
 site_id = "222"
 token_env = "ALFA_GROUPS_TEST_SOUTH_UNSET"
 departments = {south_departments}
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "2026-01-01"
-host = "127.0.0.1"
-port = 9
-database = "alfa"
-user = "reader"
-password_env = "ALFA_GROUPS_TEST_PASSWORD_UNSET"
-tls = "off"
-connect_timeout_secs = 1
-
-[register]
-path = "register.sqlite"
 "#
     );
-    let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    keys.write(&dir.join("alfa-calltouch.toml"))
 }
 
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -152,14 +135,6 @@ const NORTH_TOKEN: &str = "north-token";
 const SOUTH_SITE: &str = "222";
 const SOUTH_TOKEN: &str = "south-token";
 
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
-
 /// A generated base, two emulated accounts, and a config splitting the base between them:
 /// `north` takes «Сервис Север» by description, `south` department code 000000002 («Сервис
 /// Юг»), and no account takes the rest.
@@ -197,52 +172,35 @@ impl Group {
         std::fs::write(dir.join("north-token.txt"), NORTH_TOKEN).unwrap();
         std::fs::write(dir.join("south-token.txt"), SOUTH_TOKEN).unwrap();
         std::fs::write(dir.join("password.txt"), "unused").unwrap();
+        let source = SourceKeys {
+            preset,
+            start_date: fixture.spec().first_day.to_string(),
+            ..SourceKeys::new(Connection::local_postgres(cluster().port(), &database))
+        }
+        .exact();
+        let mut keys = TestConfig::new(NORTH_SITE, &emulator.base_url(), source)
+            .order_number("{kind}-{number}")
+            .register(RegisterKeys::sqlite());
+        keys.calltouch.token_file = Some("north-token.txt".into());
         // Two orders a request, so a cycle makes enough requests to measure the pace.
-        let text = format!(
-            r#"
-[calltouch]
-site_id = "{NORTH_SITE}"
-token_env = "ALFA_GROUPS_E2E_UNSET"
-token_file = "north-token.txt"
-base_url = "{base_url}"
-requests_per_second = 5
-batch_size = 2
-max_attempts = 2
-backoff_initial_ms = 10
-[deal]
-order_number = "{{kind}}-{{number}}"
-[groups]
+        keys.calltouch.requests_per_second = Some(5);
+        keys.calltouch.batch_size = Some(2);
+        keys.calltouch.max_attempts = Some(2);
+        keys.calltouch.backoff_initial_ms = Some(10);
+        keys.extra = format!(
+            r#"[groups]
 main = "north"
 departments = ["Сервис Север"]
 rest = "none"
 [[groups.accounts]]
 name = "south"
 site_id = "{SOUTH_SITE}"
-token_env = "ALFA_GROUPS_E2E_UNSET"
+token_env = "{TOKEN_ENV}"
 token_file = "south-token.txt"
 departments = ["000000002"]
-[source]
-kind = "postgres"
-preset = "{preset}"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_GROUPS_E2E_UNSET"
-password_file = "password.txt"
-tls = "off"
-change_window_days = 0
-[register]
-path = "register.sqlite"
-"#,
-            base_url = emulator.base_url(),
-            preset = preset.code(),
-            start = fixture.spec().first_day,
-            port = cluster().port(),
+"#
         );
-        std::fs::write(dir.join("config.toml"), text).unwrap();
+        keys.write(&dir.join("config.toml"));
         let config = Config::load(&dir.join("config.toml")).expect("config");
         Group {
             fixture,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::attribute_types;
+use testkit::fixture::attribute_types;
 
 const SIX: &str = "alfa6-metadata.md";
 const FIVE: &str = "alfa5-metadata.md";

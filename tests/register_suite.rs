@@ -5,13 +5,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::lock::LockError;
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::postgres::{self, PostgresRegister};
 use alfa_calltouch::register::sqlite::{self, SqliteRegister};
 use alfa_calltouch::register::{
@@ -20,19 +18,12 @@ use alfa_calltouch::register::{
     SendRecord, StateCount, SyncState,
 };
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::cluster::shared as cluster;
 
 #[derive(Debug, Clone, Copy)]
 enum Backend {
     Sqlite,
     Postgres,
-}
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
 }
 
 /// Where one case's register lives, so it can be reopened and reached from outside.

@@ -1,6 +1,5 @@
-//! Everything that speaks to Calltouch: the API bodies, the HTTP client, and a strict local
-//! emulator of the API used by the tests and the demo.
+//! Everything that speaks to Calltouch: the API bodies and the HTTP client (the strict local
+//! emulator of the API lives in the test harness, `testkit/`).
 
 pub mod client;
-pub mod emulator;
 pub mod payload;

@@ -1,28 +1,61 @@
-//! `demo`: the whole pipeline on sample data, with nothing to set up but the PostgreSQL server
-//! binaries. It starts a throwaway PostgreSQL holding a small 1C-shaped Альфа-Авто database and
-//! a local Calltouch emulator, runs a cycle, changes states and sums as 1C users would, runs
-//! another cycle, and prints what Calltouch received and the register. With `--keep` it leaves
-//! the database, the emulator and the config running for the other commands to be tried on.
+//! The demo: the whole pipeline on sample data, with nothing to set up but the PostgreSQL server
+//! binaries (`cargo run -p alfa-calltouch-testkit --bin demo`). It starts a throwaway PostgreSQL
+//! holding a small 1C-shaped Альфа-Авто database and a local Calltouch emulator, runs a cycle,
+//! changes states and sums as 1C users would, runs another cycle, and prints what Calltouch
+//! received and the register. With `--keep` it leaves the database, the emulator and the config
+//! running for the tool's commands to be tried on. It drives the product only through its library.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
 use std::path::Path;
+use std::process::ExitCode;
 
-use crate::calltouch::emulator::Emulator;
-use crate::cli;
-use crate::config::{Config, Preset};
-use crate::fixture::{Fixture, FixtureSpec};
-use crate::pgcluster::PgCluster;
-use crate::register::{self, Admin, CycleStore, ListFilter, RunLog};
-use crate::report;
-use crate::snapshot::DocKind;
-use crate::{out, outln, watch};
+use alfa_calltouch::cli::{self, LogFormat};
+use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::register::{self, Admin, CycleStore, ListFilter, RunLog};
+use alfa_calltouch::report;
+use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::{out, outln, watch};
+use testkit::config::{write_private, Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::PgCluster;
+
+const USAGE: &str = "usage: demo [--keep]\n  \
+     --keep  leave the database, the emulator and the config running (until Ctrl-C) and print \
+     how to try `preview`, `register` and `run` on them";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut keep = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--keep" => keep = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("error: unexpected argument {arg:?}\n{USAGE}");
+                return ExitCode::from(cli::exit::CONFIG);
+            }
+        }
+    }
+    cli::init_logging(LogFormat::Text, 0);
+    match run(keep).await {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(cli::exit::FAILURE)
+        }
+    }
+}
 
 const SITE_ID: &str = "100500";
 const DEMO_TOKEN: &str = "demo-token";
 
 /// Runs the demo; returns the exit code of the last cycle. `keep`: stay up until Ctrl-C.
-pub async fn run(keep: bool) -> Result<u8> {
+async fn run(keep: bool) -> Result<u8> {
     let cluster = PgCluster::start().context("the demo needs a local PostgreSQL server")?;
     let connection = cluster.create_database("alfa_demo").await?;
     outln!(
@@ -99,10 +132,9 @@ pub async fn run(keep: bool) -> Result<u8> {
 
 /// Prints how to use the other commands on the running demo, and waits for Ctrl-C.
 async fn keep_running(dir: &Path, cluster: &PgCluster, fixture: &Fixture) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot tell where this program is")?;
     let command = format!(
         "{} --config {}",
-        exe.display(),
+        tool_command()?,
         dir.join("alfa-calltouch.toml").display()
     );
     let number = fixture
@@ -130,14 +162,16 @@ async fn keep_running(dir: &Path, cluster: &PgCluster, fixture: &Fixture) -> Res
     Ok(())
 }
 
-/// Writes a demo file only its owner may read: it holds a token or a password, and the config
-/// loader rightly warns about readable ones.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
+/// How to start the tool: its binary when it was built beside this one, else through cargo from
+/// the project's folder.
+fn tool_command() -> Result<String> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let tool = exe.with_file_name(format!("alfa-calltouch{}", std::env::consts::EXE_SUFFIX));
+    Ok(if tool.is_file() {
+        tool.display().to_string()
+    } else {
+        "cargo run -q --".to_string()
+    })
 }
 
 fn write_demo_config(
@@ -152,38 +186,19 @@ fn write_demo_config(
         &dir.join("db-password.txt"),
         "not-checked-by-the-demo-server",
     )?;
-    let text = format!(
-        r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_CALLTOUCH_DEMO_TOKEN"
-token_file = "calltouch-token.txt"
-base_url = "{base_url}"
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "alfa_demo"
-user = "postgres"
-password_env = "ALFA_CALLTOUCH_DEMO_DB_PASSWORD"
-password_file = "db-password.txt"
-tls = "off"
-# The demo's documents are months old and edited between the cycles: a base this small is read
-# exactly every cycle instead of through the recent-days window.
-change_window_days = 0
-
-[register]
-path = "register.sqlite"
-"#,
-        base_url = emulator.base_url(),
-        start = fixture.spec().first_day,
-        port = cluster.port(),
-    );
+    let mut connection = Connection::local_postgres(cluster.port(), "alfa_demo");
+    connection.password_env = Some("ALFA_CALLTOUCH_DEMO_DB_PASSWORD".into());
+    connection.password_file = Some("db-password.txt".into());
+    // The demo's documents are months old and edited between the cycles: a base this small is
+    // read exactly every cycle instead of through the recent-days window.
+    let mut source = SourceKeys::new(connection).exact();
+    source.start_date = fixture.spec().first_day.to_string();
+    let mut keys =
+        TestConfig::new(SITE_ID, &emulator.base_url(), source).register(RegisterKeys::sqlite());
+    keys.calltouch.token_env = Some("ALFA_CALLTOUCH_DEMO_TOKEN".into());
+    keys.calltouch.token_file = Some("calltouch-token.txt".into());
     let path = dir.join("alfa-calltouch.toml");
-    write_private(&path, &text)?;
+    write_private(&path, &keys.render())?;
     Ok(Config::load(&path)?)
 }
 
