@@ -18,16 +18,17 @@ use clap::{Parser, ValueEnum};
 use tokio_postgres::{Client, NoTls};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Config, Preset, Secret};
-use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::Register;
+use alfa_calltouch::register::{CycleStore, RunLog};
 use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::bulk::{Age, BulkFixture, BulkSpec};
+use testkit::pgcluster::PgCluster;
 
 const SITE_ID: &str = "777";
 const TOKEN: &str = "bench-token";
@@ -179,39 +180,17 @@ fn write_config(dir: &Path, target: &Target<'_>) -> Result<Config> {
     std::fs::write(dir.join("namemap.toml"), target.fixture.name_map_toml())?;
     std::fs::write(dir.join("token.txt"), TOKEN)?;
     std::fs::write(dir.join("password.txt"), "unused")?;
-    let text = format!(
-        r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_BENCH_UNSET_TOKEN"
-token_file = "token.txt"
-base_url = "{base_url}"
-requests_per_second = {rps}
-[deal]
-order_number = "{{kind}}-{{number}}"
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_BENCH_UNSET_PASSWORD"
-password_file = "password.txt"
-tls = "off"
-query_timeout_secs = 3600
-[register]
-path = "register.sqlite"
-"#,
-        base_url = target.emulator.base_url(),
-        rps = target.requests_per_second,
-        start = target.start_date,
-        port = target.cluster.port(),
-        database = target.database,
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text)?;
+    let mut source = SourceKeys::new(Connection::local_postgres(
+        target.cluster.port(),
+        target.database,
+    ));
+    source.start_date = target.start_date.to_string();
+    source.query_timeout_secs = Some(3600);
+    let mut keys = TestConfig::new(SITE_ID, &target.emulator.base_url(), source)
+        .order_number("{kind}-{number}")
+        .register(RegisterKeys::sqlite());
+    keys.calltouch.requests_per_second = Some(target.requests_per_second);
+    let path = keys.write(&dir.join("config.toml"));
     Ok(Config::load(&path)?)
 }
 
@@ -677,8 +656,8 @@ async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
     }
     let orders = accepted_orders(target.emulator);
     let register = SqliteRegister::open(&config.register_path())?;
-    if let Some((_, _, outcome, summary)) = register.last_run().await? {
-        println!("  run: {outcome}: {summary}");
+    if let Some(run) = register.last_run().await? {
+        println!("  run: {}: {}", run.outcome, run.summary);
     }
     Ok(SyncRun {
         deals,

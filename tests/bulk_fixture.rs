@@ -2,26 +2,16 @@
 //! database completely and without rejections, and sees the edits `change_documents` makes —
 //! in exact mode every cycle, in recent-window mode by the window or by the next reconcile.
 
-use std::sync::OnceLock;
-
 use chrono::NaiveDate;
 use tokio_postgres::NoTls;
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::DocKind;
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
+use testkit::cluster::shared as cluster;
+use testkit::fixture::bulk::{Age, BulkFixture, BulkSpec};
 
 fn small_spec() -> BulkSpec {
     BulkSpec {

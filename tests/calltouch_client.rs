@@ -5,11 +5,11 @@ use std::time::Duration;
 use alfa_calltouch::calltouch::client::{
     CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
 };
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::calltouch::payload::{
     CallContactParams, CreateOrder, CustomSourceParams, Matching, Tag, UpdateOrder,
 };
 use alfa_calltouch::config::{CalltouchConfig, Secret};
+use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "12345";
 const TOKEN: &str = "test-token-value";

@@ -4,29 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Config, Preset, Secret};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{read_all, ReadFrom, Source};
 use alfa_calltouch::sync::{run_cycle, CycleSummary};
+use testkit::cluster::shared as cluster;
+use testkit::config::TestConfig;
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const SITE_ID: &str = "515";
 const TOKEN: &str = "chunked-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 async fn fixture(database: &str) -> (Fixture, String) {
     let connection = cluster().create_database(database).await.unwrap();
@@ -58,29 +50,13 @@ impl Side {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
-        let text = format!(
-            r#"
-            [calltouch]
-            site_id = "{SITE_ID}"
-            base_url = "{}"
-            batch_size = 4
-            requests_per_second = 0
-            [deal]
-            order_number = "{{kind}}-{{number}}"
-            [source]
-            kind = "postgres"
-            preset = "alfa6"
-            name_map = "map.toml"
-            start_date = "{first_day}"
-            host = "fixture"
-            database = "fixture"
-            user = "reader"
-            [sync]
-            chunk_documents = {chunk}
-            "#,
-            emulator.base_url()
-        );
-        let config = Config::parse(&text, &dir.join("c.toml"), &dir).unwrap();
+        let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+            .order_number("{kind}-{number}");
+        keys.calltouch.batch_size = Some(4);
+        keys.calltouch.requests_per_second = Some(0);
+        keys.source.start_date = first_day.to_string();
+        keys.sync.chunk_documents = Some(chunk);
+        let config = keys.parse_in(&dir).unwrap();
         let register = SqliteRegister::open(&config.register_path()).unwrap();
         let client = CalltouchClient::new(
             &config.calltouch,

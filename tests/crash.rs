@@ -14,37 +14,29 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use tokio::process::{Child, Command};
 
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::cli::exit;
 use alfa_calltouch::config::{Config, Preset};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, SyncState};
 use alfa_calltouch::rules::{DealRules, Decision};
 use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
 use alfa_calltouch::source::{ReadFrom, Source};
 use common::Outcome;
+use testkit::cluster::shared as cluster;
+use testkit::config::{write_private, Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::{Emulator, Fault};
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const SITE_ID: &str = "424242";
 /// Distinctive, so a leak anywhere is found by a plain search.
 const TOKEN: &str = "ct-TOKEN-7c1e9f-never-printed";
 const DB_PASSWORD: &str = "pg-PASSWORD-3b8d2a-never-printed";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 fn env_size(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -79,8 +71,8 @@ impl World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("namemap.toml"), fixture.name_map_toml()).unwrap();
-        write_private(&dir.join("token.txt"), TOKEN);
-        write_private(&dir.join("db-password.txt"), DB_PASSWORD);
+        write_private(&dir.join("token.txt"), TOKEN).unwrap();
+        write_private(&dir.join("db-password.txt"), DB_PASSWORD).unwrap();
         let config_path = dir.join("alfa-calltouch.toml");
         let world = World {
             fixture,
@@ -97,50 +89,32 @@ impl World {
         world
     }
 
-    /// A config for this world; `base_url` and `port` vary to point a run elsewhere.
+    /// The config of this world; `base_url` and `port` vary to point a run elsewhere.
+    fn keys(&self, base_url: &str, port: u16) -> TestConfig {
+        let database = self.connection.rsplit("dbname=").next().unwrap();
+        let mut source = Connection::local_postgres(port, database);
+        source.password_file = Some("db-password.txt".into());
+        source.connect_timeout_secs = Some(2);
+        let mut source = SourceKeys::new(source);
+        source.start_date = self.fixture.spec().first_day.to_string();
+        let mut keys = TestConfig::new(SITE_ID, base_url, source)
+            .order_number("{kind}-{number}")
+            .register(RegisterKeys::sqlite_at(self.register_path()));
+        let calltouch = &mut keys.calltouch;
+        calltouch.batch_size = Some(25);
+        calltouch.requests_per_second = Some(0);
+        calltouch.connect_timeout_secs = Some(2);
+        calltouch.request_timeout_secs = Some(5);
+        calltouch.max_attempts = Some(4);
+        calltouch.backoff_initial_ms = Some(10);
+        calltouch.backoff_max_ms = Some(50);
+        keys.sync.retry_backoff_secs = Some(0);
+        keys
+    }
+
+    /// Writes this world's config to `path`.
     fn write_config(&self, path: &Path, base_url: &str, port: u16) {
-        let text = format!(
-            r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_CRASH_TEST_TOKEN_UNSET"
-token_file = "token.txt"
-base_url = "{base_url}"
-batch_size = 25
-requests_per_second = 0
-connect_timeout_secs = 2
-request_timeout_secs = 5
-max_attempts = 4
-backoff_initial_ms = 10
-backoff_max_ms = 50
-
-[deal]
-order_number = "{{kind}}-{{number}}"
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_CRASH_TEST_PASSWORD_UNSET"
-password_file = "db-password.txt"
-tls = "off"
-connect_timeout_secs = 2
-
-[register]
-path = "{register}"
-
-[sync]
-retry_backoff_secs = 0
-"#,
-            start = self.fixture.spec().first_day,
-            database = self.connection.rsplit("dbname=").next().unwrap(),
-            register = self.register_path().display(),
-        );
-        write_private(path, &text);
+        self.keys(base_url, port).write(path);
     }
 
     fn register_path(&self) -> PathBuf {
@@ -220,11 +194,6 @@ fn scratch_dir() -> PathBuf {
     }
 }
 
-fn write_private(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
 /// What the final state holds against what the database and the rules say.
 struct Verdict {
     documents: usize,
@@ -244,8 +213,8 @@ async fn verify(world: &World) -> Verdict {
         .await
         .unwrap()
         .into_iter()
-        .find(|(state, _)| *state == SyncState::Pending)
-        .map_or(0, |(_, count)| count);
+        .find(|c| c.state == SyncState::Pending)
+        .map_or(0, |c| c.count);
     assert_eq!(pending, 0, "the register holds pending documents");
     let creates = world.emulator.creates_per_order();
     let duplicates = creates.values().filter(|count| **count > 1).count();
@@ -721,8 +690,9 @@ async fn a_config_file_others_can_read_is_warned_about() {
 async fn sigkill_between_chunks_loses_and_duplicates_nothing() {
     let mut outcome = Outcome::start("SIGKILL between chunks of run");
     let world = World::new("chunks", 400).await;
-    let text = std::fs::read_to_string(&world.config_path).unwrap();
-    write_private(&world.config_path, &format!("{text}chunk_documents = 40\n"));
+    let mut keys = world.keys(&world.emulator.base_url(), cluster().port());
+    keys.sync.chunk_documents = Some(40);
+    keys.write(&world.config_path);
     world.emulator.set_latency(Duration::from_millis(20));
     let config = world.config();
     let key = alfa_calltouch::sync::checkpoint_key(&config);
@@ -757,8 +727,8 @@ async fn sigkill_between_chunks_loses_and_duplicates_nothing() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|(state, _)| *state != SyncState::Pending)
-            .map(|(_, count)| count)
+            .filter(|c| c.state != SyncState::Pending)
+            .map(|c| c.count)
             .sum();
         assert!(
             settled > settled_before,

@@ -8,26 +8,18 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::{Preset, StatusConfig};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::storage::{Storage, Unresolved};
 use alfa_calltouch::discover::{live, read_metadata, structure, DiscoverError};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::namemap::{Column, NameMap};
 use alfa_calltouch::source::postgres::required_entries;
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
 
 /// A fresh database with random storage numbers; returns it and its name.
 async fn generated(preset: Preset) -> (Fixture, String, String) {
@@ -227,37 +219,15 @@ async fn corrupt_and_truncated_metadata_are_clear_errors() {
 fn write_config(dir: &Path, database: &str, emulator: &Emulator, preset: Preset, start: &str) {
     std::fs::write(dir.join("token.txt"), "discover-token").unwrap();
     std::fs::write(dir.join("db-password.txt"), "unused").unwrap();
-    let text = format!(
-        r#"[calltouch]
-site_id = "4242"
-token_env = "ALFA_DISCOVER_TEST_TOKEN_UNSET"
-token_file = "token.txt"
-base_url = "{base_url}"
-
-[deal]
-order_number = "{{kind}}-{{number}}"
-
-[source]
-kind = "postgres"
-preset = "{preset}"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_DISCOVER_TEST_DB_PASSWORD_UNSET"
-password_file = "db-password.txt"
-tls = "off"
-
-[register]
-path = "register.sqlite"
-"#,
-        base_url = emulator.base_url(),
-        preset = preset.code(),
-        port = cluster().port(),
-    );
-    std::fs::write(dir.join("alfa-calltouch.toml"), text).unwrap();
+    let mut source = Connection::local_postgres(cluster().port(), database);
+    source.password_file = Some("db-password.txt".into());
+    let mut source = SourceKeys::new(source);
+    source.preset = preset;
+    source.start_date = start.into();
+    TestConfig::new("4242", &emulator.base_url(), source)
+        .order_number("{kind}-{number}")
+        .register(RegisterKeys::sqlite())
+        .write(&dir.join("alfa-calltouch.toml"));
 }
 
 async fn binary(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -22,19 +21,11 @@ use alfa_calltouch::discover::live::{self, ColumnClass, LiveDatabase, LiveSchema
 use alfa_calltouch::discover::mssql::{self, MssqlMetadata};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::{read_metadata, DiscoverError, MetadataStore};
-use alfa_calltouch::fixture::{storage_name_map, Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::source::mssql::required_entries;
 use alfa_calltouch::source::mssql::MssqlRow;
 use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
+use testkit::cluster::shared as cluster;
+use testkit::fixture::{storage_name_map, Fixture, FixtureSpec};
 
 fn text(value: &str) -> ColumnData<'static> {
     ColumnData::String(Some(value.to_string().into()))

@@ -8,29 +8,21 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli;
 use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
-use alfa_calltouch::register::{self, AnyRegister, Register, SyncState};
+use alfa_calltouch::register::{self, Admin, AnyRegister, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const SITE_ID: &str = "4242";
 const TOKEN: &str = "e2e-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// One generated database, the emulator, and a config file pointing at both.
 struct World {
@@ -61,40 +53,17 @@ impl World {
         std::fs::write(dir.join("namemap.toml"), fixture.name_map_toml()).unwrap();
         std::fs::write(dir.join("token.txt"), TOKEN).unwrap();
         std::fs::write(dir.join("password.txt"), "unused").unwrap();
-        let text = format!(
-            r#"
-[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_E2E_UNSET_TOKEN"
-token_file = "token.txt"
-base_url = "{base_url}"
-requests_per_second = 0
-max_attempts = 2
-backoff_initial_ms = 10
-[deal]
-order_number = "{{kind}}-{{number}}"
-[source]
-kind = "postgres"
-preset = "{preset}"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_E2E_UNSET_PASSWORD"
-password_file = "password.txt"
-tls = "off"
-# Cycles here follow each other at once and edit documents months old: exact every cycle.
-change_window_days = 0
-{register_section}"#,
-            base_url = emulator.base_url(),
-            preset = preset.code(),
-            start = fixture.spec().first_day,
-            port = cluster().port(),
-            register_section = register_section(register, &database),
-        );
-        std::fs::write(dir.join("config.toml"), text).unwrap();
+        let mut source = SourceKeys::new(Connection::local_postgres(cluster().port(), &database))
+            // Cycles here follow each other at once and edit documents months old: exact every
+            // cycle.
+            .exact();
+        source.preset = preset;
+        source.start_date = fixture.spec().first_day.to_string();
+        TestConfig::new(SITE_ID, &emulator.base_url(), source)
+            .quick()
+            .order_number("{kind}-{number}")
+            .register(register_keys(register, &database))
+            .write(&dir.join("config.toml"));
         let config = Config::load(&dir.join("config.toml")).expect("config");
         World {
             fixture,
@@ -167,23 +136,12 @@ change_window_days = 0
 
 /// The `[register]` section: a SQLite file beside the config, or a schema of its own in the
 /// 1C database itself, as on a customer's server.
-fn register_section(kind: RegisterKind, database: &str) -> String {
+fn register_keys(kind: RegisterKind, database: &str) -> RegisterKeys {
     match kind {
-        RegisterKind::Sqlite => "[register]\npath = \"register.sqlite\"\n".to_string(),
-        RegisterKind::Postgres => format!(
-            r#"[register]
-kind = "postgres"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_E2E_UNSET_PASSWORD"
-password_file = "password.txt"
-tls = "off"
-schema = "alfa_calltouch"
-"#,
-            port = cluster().port()
-        ),
+        RegisterKind::Sqlite => RegisterKeys::sqlite(),
+        RegisterKind::Postgres => {
+            RegisterKeys::server(Connection::local_postgres(cluster().port(), database))
+        }
         RegisterKind::Mssql => unreachable!("no MS SQL register in these tests"),
     }
 }

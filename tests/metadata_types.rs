@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::attribute_types;
+use testkit::fixture::attribute_types;
 
 const SIX: &str = "alfa6-metadata.md";
 const FIVE: &str = "alfa5-metadata.md";
@@ -83,6 +83,8 @@ fn alfa6() -> Vec<Row> {
         row("Документ.СводныйРемонтныйЗаказ.ПредставлениеТелефона", "string", Some((SIX, 109, "| `ПредставлениеТелефона` | string(50) |"))),
         // Common attributes
         row("ОбщийРеквизит.Менеджер", "reference", Some((SIX, 120, "| `Менеджер` | reference Справочник.Сотрудники |"))),
+        row("ОбщийРеквизит.Организация", "reference", Some((SIX, 121, "| `Организация` | reference Справочник.Организации |"))),
+        row("ОбщийРеквизит.ПодразделениеКомпании", "reference", Some((SIX, 122, "| `ПодразделениеКомпании` | reference Справочник.ПодразделенияКомпании |"))),
         row("ОбщийРеквизит.СуммаДокумента", "number", Some((SIX, 123, "| `СуммаДокумента` | number(15,2) |"))),
         // Контрагенты.КонтактнаяИнформация
         row("Справочник.Контрагенты.КонтактнаяИнформация.НомерСтроки", "line number", None),
@@ -108,6 +110,8 @@ fn alfa5() -> Vec<Row> {
         row("Документ.ЗаявкаНаРемонт.ПричинаОбращения", "string", Some((FIVE, 44, "| `ПричинаОбращения` | string(unlimited) |"))),
         row("Документ.ЗаявкаНаРемонт.Состояние", "reference", Some((FIVE, 46, "| `Состояние` | reference Перечисление.СостоянияЗаявкиНаРемонт (empty = not yet decided) |"))),
         row("Документ.ЗаявкаНаРемонт.СуммаДокумента", "number", Some((FIVE, 47, "| `СуммаДокумента` | number(15,2) |"))),
+        row("Документ.ЗаявкаНаРемонт.Организация", "reference", Some((FIVE, 48, "| `Организация`, `ПодразделениеКомпании` | references |"))),
+        row("Документ.ЗаявкаНаРемонт.ПодразделениеКомпании", "reference", Some((FIVE, 48, "| `Организация`, `ПодразделениеКомпании` | references |"))),
         // ЗаказНаряд
         row("Документ.ЗаказНаряд.Автомобиль", "reference", Some((FIVE, 53, "| `Автомобиль` | reference Справочник.Автомобили (**plain**) |"))),
         row("Документ.ЗаказНаряд.ДокументОснование", "composite: 13 reference types", Some((FIVE, 55, "| `ДокументОснование` | **composite**: 13 document types incl. Документ.ЗаявкаНаРемонт |"))),
@@ -116,6 +120,10 @@ fn alfa5() -> Vec<Row> {
         row("Документ.ЗаказНаряд.Менеджер", "reference", Some((FIVE, 59, "| `Менеджер`, `Мастер`, `Диспетчер` | reference Справочник.Сотрудники |"))),
         row("Документ.ЗаказНаряд.Состояние", "reference", Some((FIVE, 60, "| `Состояние` | reference Справочник.ВидыСостоянийЗаказНарядов |"))),
         row("Документ.ЗаказНаряд.СуммаДокумента", "number", Some((FIVE, 61, "| `СуммаДокумента` | number(15,2) |"))),
+        // Both are the work order's attributes in 5.x too (alfa5-metadata.md, line 11), typed
+        // as on the booking.
+        row("Документ.ЗаказНаряд.Организация", "reference", Some((FIVE, 48, "| `Организация`, `ПодразделениеКомпании` | references |"))),
+        row("Документ.ЗаказНаряд.ПодразделениеКомпании", "reference", Some((FIVE, 48, "| `Организация`, `ПодразделениеКомпании` | references |"))),
         // Not confirmed by the dump: typed as 6.1 types them (ДатаЗакрытия date, the reason a string).
         row("Документ.ЗаказНаряд.ДатаЗакрытия", "date", Some((FIVE, 63, "| `ДатаЗакрытия`, `ПричинаОбращения` | not confirmed in the dump's part that was read; inferred from 5.x code that reads them |"))),
         row("Документ.ЗаказНаряд.ПричинаОбращения", "string", Some((FIVE, 63, "| `ДатаЗакрытия`, `ПричинаОбращения` | not confirmed in the dump's part that was read; inferred from 5.x code that reads them |"))),

@@ -15,13 +15,13 @@ use tiberius::time::DateTime;
 use tiberius::{ColumnData, ToSql};
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::storage_name_map;
 use alfa_calltouch::snapshot::{DocKind, DocRef};
 use alfa_calltouch::source::decode::Decoder;
 use alfa_calltouch::source::mssql::{statements, MssqlRow, MssqlSource, RowVersion};
 use alfa_calltouch::source::namemap::{Column, CompositeColumns, Dialect, NameMap};
 use alfa_calltouch::source::window::{ChangeDetection, Checkpoint};
 use alfa_calltouch::source::{ReadFrom, Source};
+use testkit::fixture::storage_name_map;
 
 const PRESETS: [Preset; 2] = [Preset::Alfa6, Preset::Alfa5];
 
@@ -460,6 +460,11 @@ fn work_order_cells(
         ("booking_reference", binary(&BOOKING)),
         ("booking_number", string("ЗР-000045")),
         ("booking_date", date(at(2026, 3, 1, 8, 0, 0))),
+        ("department_name", string("Сервис Юг")),
+        ("department_code", string("000000002")),
+        ("organisation_name", string("ООО Юг")),
+        // A catalog with a numeric code reads it as text.
+        ("organisation_code", string("2")),
     ]
 }
 
@@ -535,6 +540,11 @@ fn work_orders_decode_with_either_year_offset_and_date_type() {
             let booking = snapshot.booking.expect("the booking link");
             assert_eq!(booking.reference, DocRef(BOOKING));
             assert_eq!(booking.date, at(2026, 3, 1, 8, 0, 0), "{context}");
+            let department = snapshot.department.expect("the department");
+            assert_eq!(department.description, "Сервис Юг");
+            assert_eq!(department.code.as_deref(), Some("000000002"));
+            let organisation = snapshot.organisation.expect("the organisation");
+            assert_eq!(organisation.code.as_deref(), Some("2"));
         }
     }
 }
@@ -574,6 +584,11 @@ fn a_booking_with_padding_empty_values_and_nulls_decodes() {
             ("booking_reference", ColumnData::I32(None)),
             ("booking_number", ColumnData::String(None)),
             ("booking_date", ColumnData::DateTime2(None)),
+            // The empty reference joins no department; the organisation's code is blank.
+            ("department_name", ColumnData::String(None)),
+            ("department_code", ColumnData::String(None)),
+            ("organisation_name", string("ООО Север   ")),
+            ("organisation_code", string("   ")),
         ]);
         let snapshot = decoder
             .snapshot(DocKind::Booking, &row)
@@ -591,6 +606,12 @@ fn a_booking_with_padding_empty_values_and_nulls_decodes() {
         assert_eq!(snapshot.car.model.as_deref(), Some("Веста (строкой)"));
         assert_eq!(snapshot.car.year, None, "offset {offset}: the empty date");
         assert_eq!(snapshot.booking, None);
+        assert_eq!(snapshot.department, None);
+        let organisation = snapshot.organisation.expect("the organisation");
+        assert_eq!(
+            (organisation.description.as_str(), organisation.code),
+            ("ООО Север", None)
+        );
     }
 }
 

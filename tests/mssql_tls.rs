@@ -24,6 +24,7 @@ use alfa_calltouch::config::Config;
 use alfa_calltouch::db::mssql::MssqlTarget;
 use alfa_calltouch::db::{Cause, Endpoint, Role};
 use alfa_calltouch::register::{self, RegisterError};
+use testkit::config::{Connection, RegisterKeys, Server, SourceKeys, TestConfig, PASSWORD_ENV};
 
 /// What the endpoint saw of one connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -233,16 +234,26 @@ fn config(port: u16, keys: &str) -> Config {
     let dir = std::env::temp_dir().join(format!("alfa-mssql-tls-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("password.txt"), "not-used-by-the-endpoint").unwrap();
-    let connection = format!(
-        "host = \"127.0.0.1\"\nport = {port}\ndatabase = \"alfa\"\nuser = \"sync\"\n\
-         password_env = \"ALFA_MSSQL_TLS_TEST_UNSET\"\npassword_file = \"password.txt\"\n\
-         connect_timeout_secs = 10\n{keys}\n"
-    );
-    let text = format!(
-        "[calltouch]\nsite_id = \"1\"\n\n[source]\nkind = \"mssql\"\npreset = \"alfa6\"\n\
-         name_map = \"namemap.toml\"\nstart_date = \"2026-01-01\"\n{connection}\n\
-         [register]\nkind = \"mssql\"\nschema = \"alfa_calltouch\"\n{connection}"
-    );
+    let connection = Connection {
+        server: Server::Mssql,
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        database: "alfa".into(),
+        user: "sync".into(),
+        password_env: Some(PASSWORD_ENV.into()),
+        password_file: Some("password.txt".into()),
+        tls: None,
+        connect_timeout_secs: Some(10),
+        extra: keys.into(),
+    };
+    let mut config = TestConfig::new(
+        "1",
+        "http://127.0.0.1:9/",
+        SourceKeys::new(connection.clone()),
+    )
+    .register(RegisterKeys::server(connection));
+    config.calltouch.base_url = None;
+    let text = config.render();
     Config::parse(&text, Path::new("mssql-tls.toml"), &dir).expect("valid config")
 }
 

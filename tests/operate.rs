@@ -3,26 +3,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{FailedDocument, Register, SyncState};
+use alfa_calltouch::register::{CycleStore, FailedDocument, RunLog, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, Server, SourceKeys, TestConfig};
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// A fresh folder for one test's config, secrets and register.
 fn folder(name: &str) -> PathBuf {
@@ -34,36 +26,18 @@ fn folder(name: &str) -> PathBuf {
     dir
 }
 
-/// Writes a config for a PostgreSQL 1C base at `port` and returns its path.
+/// A config for a PostgreSQL 1C base at `port`; Calltouch is a closed port.
+fn keys(port: u16, database: &str) -> TestConfig {
+    let mut source = Connection::local_postgres(port, database);
+    source.password_file = Some("db-password.txt".into());
+    source.connect_timeout_secs = Some(2);
+    TestConfig::new("100500", "http://127.0.0.1:9/", SourceKeys::new(source))
+        .register(RegisterKeys::sqlite())
+}
+
+/// Writes the config of [`keys`] and returns its path.
 fn write_config(dir: &Path, port: u16, database: &str) -> PathBuf {
-    let text = format!(
-        r#"[calltouch]
-site_id = "100500"
-token_env = "ALFA_OPERATE_TEST_TOKEN_UNSET"
-token_file = "token.txt"
-base_url = "http://127.0.0.1:9/"
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "2026-01-01"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_OPERATE_TEST_PASSWORD_UNSET"
-password_file = "db-password.txt"
-tls = "off"
-connect_timeout_secs = 2
-
-[register]
-path = "register.sqlite"
-"#
-    );
-    let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    keys(port, database).write(&dir.join("alfa-calltouch.toml"))
 }
 
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -175,7 +149,7 @@ async fn check_explains_an_unreachable_database() {
 async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
     let dir = std::env::temp_dir().join(format!("alfa-operate-mssql-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let map = alfa_calltouch::fixture::storage_name_map(
+    let map = testkit::fixture::storage_name_map(
         Preset::Alfa6,
         7,
         alfa_calltouch::source::namemap::Dialect::MsSql,
@@ -183,11 +157,9 @@ async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
     std::fs::write(dir.join("namemap.toml"), map.to_toml()).unwrap();
     std::fs::write(dir.join("token.txt"), "token").unwrap();
     std::fs::write(dir.join("db-password.txt"), "password").unwrap();
-    let config = write_config(&dir, closed_port(), "alfa").with_extension("toml");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("kind = \"postgres\"", "kind = \"mssql\"");
-    std::fs::write(&config, text).unwrap();
+    let mut keys = keys(closed_port(), "alfa");
+    keys.source.connection.server = Server::Mssql;
+    let config = keys.write(&dir.join("alfa-calltouch.toml"));
     let output = run(&config, &["check"]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -214,6 +186,7 @@ async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
 #[cfg(unix)]
 mod watch_signal {
     use super::*;
+    use alfa_calltouch::register::RunRecord;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
@@ -235,16 +208,17 @@ mod watch_signal {
         // A run records "running" when it starts, and its outcome when it ends.
         while last_run(&register)
             .await
-            .is_none_or(|(.., outcome, _)| outcome == "running")
+            .is_none_or(|run| run.outcome == "running")
         {
             assert!(Instant::now() < deadline, "no cycle was recorded");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let (_, _, outcome, summary) = last_run(&register).await.unwrap();
-        assert_eq!(outcome, "error");
+        let run = last_run(&register).await.unwrap();
+        assert_eq!(run.outcome, "error");
         assert!(
-            summary.contains("cannot connect to the 1C database"),
-            "{summary}"
+            run.summary.contains("cannot connect to the 1C database"),
+            "{}",
+            run.summary
         );
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -270,7 +244,7 @@ mod watch_signal {
         assert!(log.contains("cycle failed, the next one retries"), "{log}");
     }
 
-    async fn last_run(register: &Path) -> Option<(NaiveDateTime, NaiveDateTime, String, String)> {
+    async fn last_run(register: &Path) -> Option<RunRecord> {
         if !register.exists() {
             return None;
         }
@@ -311,7 +285,7 @@ async fn register_shows_every_column_filters_and_the_schedule() {
                 number: "ЗН-12",
                 date: Some(day(4, 11)),
                 order_number: Some("ЗН-12"),
-                reason: "Calltouch rejected the deal: phone is not valid",
+                reason: "Calltouch rejected the deal: phone is not valid".into(),
             },
             None,
             day(5, 12),
@@ -383,22 +357,17 @@ impl alfa_calltouch::progress::Progress for Recorded {
 #[tokio::test]
 async fn a_cycle_reports_progress_a_batch_at_a_time() {
     use alfa_calltouch::calltouch::client::CalltouchClient;
-    use alfa_calltouch::calltouch::emulator::Emulator;
-    use alfa_calltouch::config::{Config, Secret};
+    use alfa_calltouch::config::Secret;
     use alfa_calltouch::source::memory::MemorySource;
+    use testkit::emulator::Emulator;
 
     let dir = folder("progress");
     let emulator = Emulator::start("100500", "test-token").await.unwrap();
-    let text = std::fs::read_to_string(write_config(&dir, 5432, "alfa"))
-        .unwrap()
-        .replace(
-            "base_url = \"http://127.0.0.1:9/\"",
-            &format!(
-                "base_url = \"{}\"\nbatch_size = 2\nrequests_per_second = 0",
-                emulator.base_url()
-            ),
-        );
-    let config = Config::parse(&text, &dir.join("c.toml"), &dir).unwrap();
+    let mut keys = keys(5432, "alfa");
+    keys.calltouch.base_url = Some(emulator.base_url());
+    keys.calltouch.batch_size = Some(2);
+    keys.calltouch.requests_per_second = Some(0);
+    let config = keys.parse_in(&dir).unwrap();
     let mut register = SqliteRegister::open(&config.register_path()).unwrap();
     let client = CalltouchClient::new(
         &config.calltouch,
@@ -420,11 +389,12 @@ async fn a_cycle_reports_progress_a_batch_at_a_time() {
         source.put(booking);
     }
     let progress = Recorded::default();
+    let clients = alfa_calltouch::sync::AccountClients::new(&config, &client).unwrap();
     let summary = alfa_calltouch::sync::run_cycle_with_progress(
         &config,
         &mut source,
         &mut register,
-        &client,
+        &clients,
         &progress,
     )
     .await
@@ -436,29 +406,4 @@ async fn a_cycle_reports_progress_a_batch_at_a_time() {
     );
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The README's first command: the demo runs both cycles and its second cycle sends exactly the
-/// changes it made (updates only), exiting 0.
-#[test]
-fn the_demo_sends_its_changes_in_the_second_cycle() {
-    let output = Command::new(BINARY)
-        .arg("demo")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let second = stdout
-        .split("== Cycle 2")
-        .nth(1)
-        .and_then(|rest| rest.split("== The register").next())
-        .expect("the demo prints its second cycle");
-    assert!(second.contains("POST client-order/update"), "{second}");
-    assert!(!second.contains("POST client-order/create"), "{second}");
 }

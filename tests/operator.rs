@@ -8,31 +8,23 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Datelike, Duration, NaiveDateTime};
 use serde_json::Value;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::cli::exit;
 use alfa_calltouch::config::{Preset, RegisterKind};
-use alfa_calltouch::fixture::{Fixture, FixtureDoc, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{ListFilter, Register};
+use alfa_calltouch::register::{CycleStore, ListFilter, RunLog};
 use alfa_calltouch::snapshot::DocKind;
+use testkit::cluster::shared as cluster;
+use testkit::config::{write_private, Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureDoc, FixtureSpec};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "100500";
 const TOKEN: &str = "operator-token";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// A generated 1C base, the emulator, and a folder with a config pointing at both.
 struct World {
@@ -56,8 +48,8 @@ impl World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("namemap.toml"), fixture.name_map_toml()).unwrap();
-        write_private(&dir.join("token.txt"), TOKEN);
-        write_private(&dir.join("password.txt"), "unused");
+        write_private(&dir.join("token.txt"), TOKEN).unwrap();
+        write_private(&dir.join("password.txt"), "unused").unwrap();
         let world = World {
             fixture,
             emulator,
@@ -75,51 +67,19 @@ impl World {
 
     /// Writes the config; `template` None leaves `deal.order_number` at its default.
     fn write_config(&self, template: Option<&str>) {
-        let deal = template.map_or(String::new(), |t| {
-            format!("[deal]\norder_number = \"{t}\"\n")
-        });
+        let connection = Connection::local_postgres(cluster().port(), &self.database);
         let register = match self.register {
-            RegisterKind::Postgres => format!(
-                "[register]\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
-                 database = \"{}\"\nuser = \"postgres\"\npassword_env = \"ALFA_OP_UNSET\"\n\
-                 password_file = \"password.txt\"\nschema = \"alfa_calltouch\"\ntls = \"off\"\n",
-                cluster().port(),
-                self.database
-            ),
-            _ => "[register]\npath = \"register.sqlite\"\n".to_string(),
+            RegisterKind::Postgres => RegisterKeys::server(connection.clone()),
+            _ => RegisterKeys::sqlite(),
         };
-        let text = format!(
-            r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_OP_UNSET_TOKEN"
-token_file = "token.txt"
-base_url = "{base_url}"
-requests_per_second = 0
-max_attempts = 2
-backoff_initial_ms = 10
-{deal}
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "{start}"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_OP_UNSET"
-password_file = "password.txt"
-tls = "off"
-# Runs here follow each other at once and edit documents months old: exact every run.
-change_window_days = 0
-
-{register}"#,
-            base_url = self.emulator.base_url(),
-            start = self.fixture.spec().first_day,
-            port = cluster().port(),
-            database = self.database,
-        );
-        write_private(&self.config_path(), &text);
+        // Runs here follow each other at once and edit documents months old: exact every run.
+        let source = SourceKeys::new(connection).exact();
+        let mut keys = TestConfig::new(SITE_ID, &self.emulator.base_url(), source)
+            .quick()
+            .register(register);
+        keys.source.start_date = self.fixture.spec().first_day.to_string();
+        keys.order_number = template.map(str::to_string);
+        keys.write(&self.config_path());
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
@@ -161,17 +121,6 @@ change_window_days = 0
 impl Drop for World {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Secrets and the config as an operator keeps them: readable by the owner only, so the
-/// tool has no warning to give.
-fn write_private(path: &Path, contents: &str) {
-    std::fs::write(path, contents).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
 

@@ -7,13 +7,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::path::{Path, PathBuf};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, RunLog, SyncState};
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::sync::run_cycle;
+use testkit::config::TestConfig;
+use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "778";
 const TOKEN: &str = "personal-data-token";
@@ -51,32 +52,19 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The config of these tests: the memory source, the register's default file, a send log kept
+/// `days` days.
+fn keys(emulator: &Emulator, days: u32) -> TestConfig {
+    let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+        .quick()
+        .backoff(5, 20)
+        .order_number("{number}");
+    keys.register.send_log_days = Some(days);
+    keys
+}
+
 async fn config(dir: &Path, emulator: &Emulator, days: u32) -> Config {
-    let text = format!(
-        r#"
-        [calltouch]
-        site_id = "{SITE_ID}"
-        base_url = "{}"
-        requests_per_second = 0
-        max_attempts = 2
-        backoff_initial_ms = 5
-        backoff_max_ms = 20
-        [deal]
-        order_number = "{{number}}"
-        [source]
-        kind = "postgres"
-        preset = "alfa6"
-        name_map = "map.toml"
-        start_date = "2026-01-01"
-        host = "memory"
-        database = "memory"
-        user = "reader"
-        [register]
-        send_log_days = {days}
-        "#,
-        emulator.base_url()
-    );
-    Config::parse(&text, &dir.join("c.toml"), dir).unwrap()
+    keys(emulator, days).parse_in(dir).unwrap()
 }
 
 /// Every text of every row of every table, as SQLite gives it back.
@@ -133,9 +121,11 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
         .await
         .unwrap();
     assert_eq!((first.created, first.failed), (1, 1), "{first}");
-    let log = register.send_log().await.unwrap();
+    let log = register.dump_send_log().await.unwrap();
     assert_eq!(log.len(), 2);
-    assert!(log.iter().any(|entry| entry.2.contains("79157771122")));
+    assert!(log
+        .iter()
+        .any(|entry| entry.request.contains("79157771122")));
     let failed = register
         .document(rejected.reference)
         .await
@@ -153,7 +143,7 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
     run_cycle(&config, &mut source, &mut register, &client)
         .await
         .unwrap();
-    assert_eq!(register.send_log().await.unwrap().len(), 2);
+    assert_eq!(register.dump_send_log().await.unwrap().len(), 2);
 
     // Eight days after the send, the next cycle deletes them.
     source.now = Some(at(10, 12));
@@ -161,7 +151,7 @@ async fn the_cycle_prunes_the_send_log_and_leaves_no_phone_or_email_in_the_regis
         .await
         .unwrap();
     assert_eq!(later.read, 0);
-    assert!(register.send_log().await.unwrap().is_empty());
+    assert!(register.dump_send_log().await.unwrap().is_empty());
     drop(register);
 
     let values = every_value(&path);
@@ -244,16 +234,7 @@ async fn a_register_file_others_can_read_is_warned_about() {
     let dir = temp_dir("warn");
     let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
     let config = config(&dir, &emulator, 30).await;
-    let config_path = dir.join("c.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[calltouch]\nsite_id = \"{SITE_ID}\"\n[source]\nkind = \"postgres\"\n\
-             preset = \"alfa6\"\nname_map = \"map.toml\"\nstart_date = \"2026-01-01\"\n\
-             host = \"127.0.0.1\"\ndatabase = \"alfa\"\nuser = \"reader\"\n"
-        ),
-    )
-    .unwrap();
+    let config_path = keys(&emulator, 30).write(&dir.join("c.toml"));
     std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let path = config.register_path();
     drop(SqliteRegister::open(&path).unwrap());

@@ -10,14 +10,15 @@ use std::time::Duration;
 use common::Outcome;
 
 use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::register::{Register, SyncState};
+use alfa_calltouch::register::{Admin, CycleStore, SyncState};
 use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;
 use alfa_calltouch::sync::{run_cycle, CycleError};
+use testkit::config::TestConfig;
+use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "777";
 const TOKEN: &str = "pipeline-secret-token";
@@ -37,35 +38,16 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let emulator = Emulator::start(SITE_ID, TOKEN).await.unwrap();
-        let text = format!(
-            r#"
-            [calltouch]
-            site_id = "{SITE_ID}"
-            base_url = "{}"
-            requests_per_second = 0
-            connect_timeout_secs = 1
-            request_timeout_secs = 1
-            max_attempts = 2
-            backoff_initial_ms = 5
-            backoff_max_ms = 20
-            [deal]
-            # The documents here carry numbers unique across kinds and years.
-            order_number = "{{number}}"
-            [source]
-            kind = "postgres"
-            preset = "alfa6"
-            name_map = "map.toml"
-            start_date = "2026-01-01"
-            host = "memory"
-            database = "memory"
-            user = "reader"
-            [sync]
-            # Cycles here follow each other at once; a deferred document is retried in each.
-            retry_backoff_secs = 0
-            "#,
-            emulator.base_url()
-        );
-        let config = Config::parse(&text, &dir.join("c.toml"), &dir).unwrap();
+        let mut keys = TestConfig::without_database(SITE_ID, &emulator.base_url())
+            .quick()
+            .backoff(5, 20)
+            // The documents here carry numbers unique across kinds and years.
+            .order_number("{number}");
+        keys.calltouch.connect_timeout_secs = Some(1);
+        keys.calltouch.request_timeout_secs = Some(1);
+        // Cycles here follow each other at once; a deferred document is retried in each.
+        keys.sync.retry_backoff_secs = Some(0);
+        let config = keys.parse_in(&dir).unwrap();
         let register = SqliteRegister::open(&config.register_path()).unwrap();
         let client = CalltouchClient::new(
             &config.calltouch,

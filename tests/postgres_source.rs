@@ -4,27 +4,18 @@
 //! These tests fail (they do not skip) when the PostgreSQL server programs are missing.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::{CarValue, Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::decode::booking_state_enum;
 use alfa_calltouch::source::namemap::{Column, CompositeColumns, NameMap};
 use alfa_calltouch::source::postgres::{check_name_map, PostgresSource};
 use alfa_calltouch::source::template::render;
 use alfa_calltouch::source::{ChangeSet, ReadFrom, Source, SourceError};
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
+use testkit::cluster::shared as cluster;
+use testkit::fixture::{CarValue, Fixture, FixtureSpec};
 
 struct Setup {
     fixture: Fixture,
@@ -84,7 +75,7 @@ async fn read(source: &mut PostgresSource, from: &ReadFrom, cutoff: NaiveDate) -
 }
 
 /// The first document of a kind dated on or after the cut-off.
-fn pick(fixture: &Fixture, kind: DocKind, skip: usize) -> alfa_calltouch::fixture::FixtureDoc {
+fn pick(fixture: &Fixture, kind: DocKind, skip: usize) -> testkit::fixture::FixtureDoc {
     let cutoff = cutoff(fixture);
     fixture
         .documents()

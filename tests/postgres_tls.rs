@@ -17,10 +17,12 @@ use tokio_postgres::{Client, NoTls};
 use alfa_calltouch::config::{Config, Preset};
 use alfa_calltouch::db::postgres::PgTarget;
 use alfa_calltouch::db::{Cause, ConnectError, Endpoint, Role};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 use alfa_calltouch::register::{self, RegisterError};
 use alfa_calltouch::source::{self, SourceError};
+use testkit::cluster::SharedCluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::fixture::{Fixture, FixtureSpec};
+use testkit::pgcluster::{ClusterOptions, PgCluster, ServerTls};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const PASSWORD: &str = "tls-test-password";
@@ -63,24 +65,25 @@ fn certificates() -> &'static Certificates {
     })
 }
 
-fn start(tls: Option<ServerTls>) -> PgCluster {
-    PgCluster::start_with(ClusterOptions {
+/// The clusters' options: a password over TCP, and TLS with `tls` when given.
+fn options(tls: Option<ServerTls>) -> ClusterOptions {
+    ClusterOptions {
         password: Some(PASSWORD.to_string()),
         tls,
-    })
-    .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
+    }
 }
 
 /// The cluster offering TLS, with a generated Альфа-Авто 6.x database `alfa`.
 fn tls_cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| start(Some(certificates().server.clone())))
+    static CLUSTER: SharedCluster =
+        SharedCluster::new(|| options(Some(certificates().server.clone())));
+    CLUSTER.get()
 }
 
 /// The cluster without TLS.
 fn plain_cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| start(None))
+    static CLUSTER: SharedCluster = SharedCluster::new(|| options(None));
+    CLUSTER.get()
 }
 
 /// A folder with the CA files, the password file and the name map of `alfa`.
@@ -124,31 +127,30 @@ impl Keys {
         self
     }
 
-    fn lines(&self) -> String {
-        let password = if self.extra.contains("password_file") {
-            ""
-        } else {
-            "password_file = \"password.txt\"\n"
-        };
-        format!(
-            "host = \"{}\"\nport = {}\ndatabase = \"{}\"\nuser = \"postgres\"\n{password}\
-             tls = \"{}\"\nconnect_timeout_secs = 5\n{}\n",
-            self.host, self.port, self.database, self.tls, self.extra
-        )
+    /// The keys as a `[source]` or `[register]` connection.
+    fn connection(&self) -> Connection {
+        let mut connection = Connection::local_postgres(self.port, self.database);
+        connection.host = self.host.into();
+        connection.tls = Some(self.tls.into());
+        connection.connect_timeout_secs = Some(5);
+        if self.extra.contains("password_file") {
+            connection.password_file = None;
+        }
+        connection.extra = self.extra.clone();
+        connection
     }
 }
 
 /// A config whose `[source]` and `[register]` both use `keys`.
 fn config_text(keys: &Keys) -> String {
-    let lines = keys.lines();
-    format!(
-        "[calltouch]\nsite_id = \"1\"\ntoken_env = \"ALFA_TLS_TEST_TOKEN_UNSET\"\n\
-         token_file = \"token.txt\"\nbase_url = \"http://127.0.0.1:9/\"\n\n\
-         [source]\nkind = \"postgres\"\npreset = \"alfa6\"\nname_map = \"namemap.toml\"\n\
-         start_date = \"2026-01-01\"\npassword_env = \"ALFA_TLS_TEST_PASSWORD_UNSET\"\n{lines}\n\
-         [register]\nkind = \"postgres\"\nschema = \"alfa_calltouch\"\n\
-         password_env = \"ALFA_TLS_TEST_PASSWORD_UNSET\"\n{lines}"
+    let connection = keys.connection();
+    TestConfig::new(
+        "1",
+        "http://127.0.0.1:9/",
+        SourceKeys::new(connection.clone()),
     )
+    .register(RegisterKeys::server(connection))
+    .render()
 }
 
 fn config(dir: &Path, keys: &Keys) -> Config {
@@ -393,7 +395,7 @@ fn check(dir: &Path, keys: &Keys) -> String {
     assert!(
         !output.status.success(),
         "check passed with {}",
-        keys.lines()
+        config_text(keys)
     );
     format!(
         "{}{}",

@@ -17,10 +17,10 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use alfa_calltouch::db::mssql::MssqlTarget;
 use alfa_calltouch::db::Role;
 use alfa_calltouch::lock::LockError;
-use alfa_calltouch::register::mssql::{self, Statement};
-use alfa_calltouch::register::mssql_server::MssqlRegister;
+use alfa_calltouch::register::mssql::{self, MssqlRegister, Statement};
 use alfa_calltouch::register::{
-    AcceptedDeal, ListFilter, Outcome, Register, SendRecord, SyncState,
+    AcceptedDeal, Admin, CycleStore, ListFilter, Outcome, Register, RunLog, SendRecord, StateCount,
+    SyncState,
 };
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
@@ -224,12 +224,19 @@ async fn a_real_server_runs_the_register() {
     assert_eq!(stored.last_status.as_deref(), Some("Подтверждено"));
     let deal = register.deal("ЗР-000001").await.unwrap().unwrap();
     assert_eq!(deal.driver_date, Some(now));
-    assert_eq!(register.send_log().await.unwrap().len(), 1);
+    assert_eq!(register.dump_send_log().await.unwrap().len(), 1);
     assert_eq!(register.prune_send_log(now).await.unwrap(), 0, "kept");
     let later = now + chrono::Duration::seconds(1);
     assert_eq!(register.prune_send_log(later).await.unwrap(), 1);
-    assert!(register.send_log().await.unwrap().is_empty());
-    assert_eq!(register.counts().await.unwrap(), vec![(SyncState::Sent, 1)]);
+    assert!(register.dump_send_log().await.unwrap().is_empty());
+    let counts = register.counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![StateCount {
+            state: SyncState::Sent,
+            count: 1
+        }]
+    );
     let sent = ListFilter {
         state: Some(SyncState::Sent),
         ..ListFilter::default()
@@ -238,7 +245,7 @@ async fn a_real_server_runs_the_register() {
 
     register.record_run(now, now, "ok", "read 1").await.unwrap();
     let last = register.last_run().await.unwrap().unwrap();
-    assert_eq!(last.3, "read 1");
+    assert_eq!(last.summary, "read 1");
 
     let held = register.lock_run().await.expect("takes the lock");
     let refused = reopened.lock_run().await.unwrap_err();
@@ -281,7 +288,7 @@ async fn a_real_server_answers_the_status_reads() {
 
     let runs = register.recent_runs(1).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].2, "error");
+    assert_eq!(runs[0].outcome, "error");
     let durations = register.run_durations().await.unwrap();
     assert!(durations
         .iter()

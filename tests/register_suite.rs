@@ -5,33 +5,25 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use alfa_calltouch::lock::LockError;
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::postgres::{self, PostgresRegister};
 use alfa_calltouch::register::sqlite::{self, SqliteRegister};
 use alfa_calltouch::register::{
-    AcceptedDeal, AnyRegister, CheckpointRow, DocumentRecord, FailedDocument, ListFilter, Outcome,
-    PendingDocument, Register, RegisterError, SendRecord, SyncState,
+    AcceptedDeal, Admin, AnyRegister, CheckpointRow, CycleStore, DocumentRecord, FailedDocument,
+    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunLog, RunRecord, SendLogEntry,
+    SendRecord, StateCount, SyncState,
 };
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use testkit::cluster::shared as cluster;
 
 #[derive(Debug, Clone, Copy)]
 enum Backend {
     Sqlite,
     Postgres,
-}
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
 }
 
 /// Where one case's register lives, so it can be reopened and reached from outside.
@@ -200,7 +192,7 @@ fn pending<'a>(
         snapshot,
         order_number: &snapshot.number,
         state_seen_at: at(1, 9),
-        error,
+        error: error.map(Into::into),
         count_attempt,
     }
 }
@@ -227,7 +219,7 @@ fn failure<'a>(snapshot: &'a DocumentSnapshot, reason: &'a str) -> FailedDocumen
         number: &snapshot.number,
         date: Some(snapshot.date),
         order_number: None,
-        reason,
+        reason: reason.into(),
     }
 }
 
@@ -287,13 +279,13 @@ async fn an_accepted_deal_is_remembered_with_its_values_and_logged(backend: Back
     assert_eq!(document.last_revenue.as_deref(), Some("100.50"));
     assert_eq!(document.updated_at, at(2, 10));
     assert_eq!(
-        register.send_log().await.unwrap(),
-        vec![(
-            "create".to_string(),
-            "000101".to_string(),
-            "{}".to_string(),
-            "accepted".to_string()
-        )]
+        register.dump_send_log().await.unwrap(),
+        vec![SendLogEntry {
+            endpoint: "create".to_string(),
+            order_number: "000101".to_string(),
+            request: "{}".to_string(),
+            outcome: "accepted".to_string()
+        }]
     );
     assert!(register.deal("000999").await.unwrap().is_none());
 }
@@ -368,7 +360,16 @@ async fn failures_count_attempts_and_filters_find_them(backend: Backend) {
     assert_eq!(newest_first, ["0001040", "000103"]);
     assert_eq!(
         register.counts().await.unwrap(),
-        vec![(SyncState::Failed, 1), (SyncState::Sent, 1)]
+        vec![
+            StateCount {
+                state: SyncState::Failed,
+                count: 1
+            },
+            StateCount {
+                state: SyncState::Sent,
+                count: 1
+            }
+        ]
     );
 }
 
@@ -378,7 +379,7 @@ async fn a_rejection_is_logged_with_the_failure(backend: Backend) {
     let snapshot = booking("000105");
     let rejected = SendRecord {
         outcome: "rejected",
-        detail: Some("phone is not valid"),
+        detail: Some("phone is not valid".into()),
         ..send("000105")
     };
     register
@@ -389,9 +390,9 @@ async fn a_rejection_is_logged_with_the_failure(backend: Backend) {
         )
         .await
         .unwrap();
-    let log = register.send_log().await.unwrap();
+    let log = register.dump_send_log().await.unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].3, "rejected");
+    assert_eq!(log[0].outcome, "rejected");
 }
 
 async fn skipped_and_settled_documents_keep_their_reason(backend: Backend) {
@@ -519,7 +520,12 @@ async fn runs_are_recorded_and_the_last_one_is_shown(backend: Backend) {
         .unwrap();
     assert_eq!(
         register.last_run().await.unwrap(),
-        Some((at(8, 11), at(8, 12), "ok".into(), "read 2".into()))
+        Some(RunRecord {
+            started_at: at(8, 11),
+            finished_at: at(8, 12),
+            outcome: "ok".into(),
+            summary: "read 2".into()
+        })
     );
 }
 
@@ -557,7 +563,10 @@ async fn the_status_reads_count_runs_documents_and_sends(backend: Backend) {
         .unwrap();
     let recent = register.recent_runs(2).await.unwrap();
     assert_eq!(
-        recent.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        recent
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
         ["error", "ok"],
         "newest first, no more than asked"
     );
@@ -589,7 +598,7 @@ async fn the_status_reads_count_runs_documents_and_sends(backend: Backend) {
         order_number: &failed.number,
         request_json: "{}",
         outcome: "rejected",
-        detail: Some("bad phone"),
+        detail: Some("bad phone".into()),
     };
     let mut refused = failure(&failed, "Calltouch refused the order: bad phone");
     refused.order_number = Some(failed.number.as_str());
@@ -687,7 +696,7 @@ async fn a_step_that_fails_midway_leaves_nothing_behind(backend: Backend) {
         .await
         .unwrap();
     assert!(register.deal("000108").await.unwrap().is_some());
-    assert_eq!(register.send_log().await.unwrap().len(), 1);
+    assert_eq!(register.dump_send_log().await.unwrap().len(), 1);
 }
 
 async fn a_batch_is_marked_pending_in_one_step(backend: Backend) {
@@ -714,7 +723,7 @@ async fn a_batch_is_marked_pending_in_one_step(backend: Backend) {
         waiting.last_error.as_deref(),
         Some("waiting for an earlier change")
     );
-    assert!(register.send_log().await.unwrap().is_empty());
+    assert!(register.dump_send_log().await.unwrap().is_empty());
 }
 
 async fn a_batch_of_outcomes_is_recorded_together(backend: Backend) {
@@ -726,7 +735,7 @@ async fn a_batch_of_outcomes_is_recorded_together(backend: Backend) {
     let rejected = SendRecord {
         endpoint: "send",
         outcome: "rejected",
-        detail: Some("bad phone"),
+        detail: Some("bad phone".into()),
         ..send(&batch[1].number)
     };
     let outcomes = [
@@ -758,11 +767,11 @@ async fn a_batch_of_outcomes_is_recorded_together(backend: Backend) {
     assert!(register.deal(&batch[1].number).await.unwrap().is_none());
     assert!(register.deal(&batch[2].number).await.unwrap().is_none());
     let outcomes: Vec<String> = register
-        .send_log()
+        .dump_send_log()
         .await
         .unwrap()
         .into_iter()
-        .map(|(_, number, _, outcome)| format!("{number} {outcome}"))
+        .map(|entry| format!("{} {}", entry.order_number, entry.outcome))
         .collect();
     assert_eq!(outcomes, vec!["000301 accepted", "000302 rejected"]);
 }
@@ -872,7 +881,7 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
     let rejected = SendRecord {
         request_json: BODY,
         outcome: "rejected",
-        detail: Some(ECHO),
+        detail: Some(ECHO.into()),
         ..send("000131")
     };
     register
@@ -911,13 +920,13 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
         .record_outcomes(&[recent], at(10, 9))
         .await
         .unwrap();
-    assert_eq!(register.send_log().await.unwrap().len(), 3);
+    assert_eq!(register.dump_send_log().await.unwrap().len(), 3);
 
     // A cycle on day 12 keeping 7 days deletes what was sent before day 5.
     assert_eq!(register.prune_send_log(at(5, 9)).await.unwrap(), 2);
-    let log = register.send_log().await.unwrap();
+    let log = register.dump_send_log().await.unwrap();
     assert_eq!(log.len(), 1, "the kept window stays");
-    assert_eq!(log[0].3, "accepted");
+    assert_eq!(log[0].outcome, "accepted");
     assert_eq!(register.prune_send_log(at(5, 9)).await.unwrap(), 0);
 
     let mut kept: Vec<String> = Vec::new();
@@ -938,8 +947,8 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
     }
     let deal = register.deal("000130").await.unwrap().unwrap();
     kept.extend([deal.status, deal.manager].into_iter().flatten());
-    let (_, _, outcome, summary) = register.last_run().await.unwrap().unwrap();
-    kept.extend([outcome, summary]);
+    let run = register.last_run().await.unwrap().unwrap();
+    kept.extend([run.outcome, run.summary]);
     let text = kept.join("\n");
     assert!(
         text.contains("Calltouch rejected the deal: HTTP 400"),
@@ -993,6 +1002,40 @@ async fn a_deal_keeps_the_account_it_was_created_in(backend: Backend) {
     assert_eq!(deal.account, None);
 }
 
+/// A register made before dealer groups (SQLite version 2, PostgreSQL version 1: no deal
+/// account) opens, is migrated to the newest version, and keeps its rows.
+async fn a_register_from_before_dealer_groups_is_migrated_keeping_its_rows(backend: Backend) {
+    let subject = Subject::new(backend, "migrated");
+    let mut register = subject.open().await.unwrap();
+    accept(&mut register, &booking("000150"), "Подтверждено", at(2, 10))
+        .await
+        .unwrap();
+    drop(register);
+    let downgrade = match subject.place {
+        Place::File(_) => "ALTER TABLE deals DROP COLUMN account; PRAGMA user_version = 2;",
+        Place::Schema(_) => {
+            "ALTER TABLE deals DROP COLUMN account; DELETE FROM schema_version WHERE version = 2;"
+        }
+    };
+    subject.outside(downgrade).await;
+
+    let mut register = subject.open().await.unwrap();
+    assert_eq!(
+        register.schema_version().await.unwrap(),
+        subject.newest_version()
+    );
+    let kept = register.deal("000150").await.unwrap().unwrap();
+    assert_eq!(kept.status.as_deref(), Some("Подтверждено"));
+    assert_eq!(kept.account, None);
+    let south = booking("000151");
+    register
+        .record_outcomes(&[in_account(&south, Some("south"), at(3, 10))], at(3, 10))
+        .await
+        .unwrap();
+    let deal = register.deal("000151").await.unwrap().unwrap();
+    assert_eq!(deal.account.as_deref(), Some("south"));
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -1029,6 +1072,7 @@ on_every_backend!(
     the_register_view_shows_readable_columns,
     the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails,
     a_deal_keeps_the_account_it_was_created_in,
+    a_register_from_before_dealer_groups_is_migrated_keeping_its_rows,
 );
 
 /// The grants docs/register.md gives are enough: a login that owns only the register's

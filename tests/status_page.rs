@@ -7,37 +7,30 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{Local, NaiveDateTime, TimeDelta};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use alfa_calltouch::calltouch::emulator::{Emulator, Fault};
 use alfa_calltouch::config::{Config, Preset};
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::{
-    self, AcceptedDeal, FailedDocument, ListFilter, Outcome, Register, SendRecord, SyncState,
+    self, AcceptedDeal, CycleStore, FailedDocument, ListFilter, Outcome, RunLog, SendRecord,
+    SyncState,
 };
 use alfa_calltouch::schedule::Interval;
 use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use alfa_calltouch::status::server::{self, Settings, StatusServer};
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::{Emulator, Fault};
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const CALLTOUCH_TOKEN: &str = "ct-token-never-shown";
 const DB_PASSWORD: &str = "db-password-never-shown";
 const PHONE: &str = "+7 916 555-12-34";
 const MASKED_PHONE: &str = "+7 *** *** 12 34";
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 fn folder(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("alfa-status-{name}-{}", std::process::id()));
@@ -54,7 +47,31 @@ enum Backend {
     Postgres,
 }
 
-/// A config whose source is a PostgreSQL database `database` and whose register is `backend`.
+/// A config whose source is a PostgreSQL database `database` and whose register is `backend`;
+/// `extra`: further `[status_page]` keys.
+fn keys(
+    dir: &Path,
+    backend: Backend,
+    database: &str,
+    base_url: &str,
+    extra: &str,
+) -> (TestConfig, PathBuf) {
+    let mut connection = Connection::local_postgres(cluster().port(), database);
+    connection.password_file = Some("db-password.txt".into());
+    let register = match backend {
+        Backend::Sqlite => RegisterKeys::sqlite(),
+        Backend::Postgres => RegisterKeys::server(connection.clone()),
+    };
+    connection.connect_timeout_secs = Some(5);
+    let mut keys =
+        TestConfig::new("100500", base_url, SourceKeys::new(connection)).register(register);
+    keys.calltouch.requests_per_second = Some(0);
+    keys.extra =
+        format!("[status_page]\ntoken_env = \"ALFA_STATUS_TEST_PAGE_TOKEN_UNSET\"\n{extra}\n");
+    (keys, dir.join("alfa-calltouch.toml"))
+}
+
+/// Writes the config of [`keys`] and returns its path.
 fn write_config(
     dir: &Path,
     backend: Backend,
@@ -62,48 +79,8 @@ fn write_config(
     base_url: &str,
     extra: &str,
 ) -> PathBuf {
-    let register = match backend {
-        Backend::Sqlite => "[register]\npath = \"register.sqlite\"\n".to_string(),
-        Backend::Postgres => format!(
-            "[register]\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
-             database = \"{database}\"\nuser = \"postgres\"\n\
-             password_env = \"ALFA_STATUS_TEST_UNSET\"\npassword_file = \"db-password.txt\"\n\
-             schema = \"alfa_calltouch\"\ntls = \"off\"\n",
-            cluster().port()
-        ),
-    };
-    let text = format!(
-        r#"[calltouch]
-site_id = "100500"
-token_env = "ALFA_STATUS_TEST_TOKEN_UNSET"
-token_file = "token.txt"
-base_url = "{base_url}"
-requests_per_second = 0
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "2026-01-01"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_STATUS_TEST_PASSWORD_UNSET"
-password_file = "db-password.txt"
-tls = "off"
-connect_timeout_secs = 5
-
-{register}
-[status_page]
-token_env = "ALFA_STATUS_TEST_PAGE_TOKEN_UNSET"
-{extra}
-"#,
-        port = cluster().port()
-    );
-    let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let (keys, path) = keys(dir, backend, database, base_url, extra);
+    keys.write(&path)
 }
 
 fn now() -> NaiveDateTime {
@@ -115,7 +92,7 @@ fn every() -> Interval {
 }
 
 /// A sent booking, a refused one and a cycle, as a real cycle leaves them.
-async fn fill(register: &mut impl Register) -> (DocumentSnapshot, DocumentSnapshot) {
+async fn fill(register: &mut (impl CycleStore + RunLog)) -> (DocumentSnapshot, DocumentSnapshot) {
     let at = now() - TimeDelta::minutes(1);
     let mut sent = DocumentSnapshot::new(DocKind::Booking, DocRef([1; 16]), "ЗР-000101", at);
     sent.state = Some("Подтверждено".into());
@@ -148,14 +125,14 @@ async fn fill(register: &mut impl Register) -> (DocumentSnapshot, DocumentSnapsh
         number: &refused.number,
         date: Some(at),
         order_number: Some(&refused.number),
-        reason: &reason,
+        reason: reason.as_str().into(),
     };
     let answer = SendRecord {
         endpoint: "send",
         order_number: &refused.number,
         request_json: "{}",
         outcome: "rejected",
-        detail: Some("invalid phone <script>"),
+        detail: Some("invalid phone <script>".into()),
     };
     register
         .record_failed(&failed, Some(&answer), at)
@@ -494,12 +471,10 @@ async fn chromium_shows_a_document_a_failing_cycle_left_failed() {
     let dir = folder(name);
     std::fs::write(dir.join("namemap.toml"), fixture.name_map_toml()).unwrap();
     let emulator = Emulator::start("100500", CALLTOUCH_TOKEN).await.unwrap();
-    let path = write_config(&dir, Backend::Sqlite, name, &emulator.base_url(), "");
+    let (keys, path) = keys(&dir, Backend::Sqlite, name, &emulator.base_url(), "");
     // Bookings and work orders share numbers in the generated base: deals named by kind keep
     // them apart, so the only failures are the ones Calltouch is told to make.
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("\n[deal]\norder_number = \"{kind}-{number}\"\n");
-    std::fs::write(&path, text).unwrap();
+    let path = keys.order_number("{kind}-{number}").write(&path);
     let reason = format!("phone {PHONE} is not valid");
     let bookings: Vec<String> = fixture
         .documents()

@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use alfa_calltouch::calltouch::emulator::Emulator;
 use alfa_calltouch::config::Preset;
-use alfa_calltouch::fixture::{Fixture, FixtureSpec};
-use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::snapshot::DocKind;
+use testkit::cluster::shared as cluster;
+use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
+use testkit::emulator::Emulator;
+use testkit::fixture::{Fixture, FixtureSpec};
 
 const LINUX_BINARY: &str = env!("CARGO_BIN_EXE_alfa-calltouch");
 const SITE_ID: &str = "31337";
@@ -33,14 +34,6 @@ const TOKEN: &str = "wine-token";
 /// A Wine start (a fresh prefix takes ~20 s) plus a cycle on a small base, with room for a
 /// loaded 2-core machine; past this the `.exe` is taken to hang.
 const DEADLINE: Duration = Duration::from_secs(300);
-
-fn cluster() -> &'static PgCluster {
-    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        PgCluster::start()
-            .unwrap_or_else(|e| panic!("these tests need a local PostgreSQL server: {e}"))
-    })
-}
 
 /// The `.exe` in a folder of this test's own, and how to run it under Wine.
 struct Wine {
@@ -334,43 +327,16 @@ fn closed_port() -> u16 {
 fn write_config(dir: &Path, base_url: &str, port: u16, database: &str) -> PathBuf {
     std::fs::write(dir.join("token.txt"), TOKEN).unwrap();
     std::fs::write(dir.join("password.txt"), "unused-with-trust").unwrap();
-    let text = format!(
-        r#"[calltouch]
-site_id = "{SITE_ID}"
-token_env = "ALFA_WINE_TEST_TOKEN_UNSET"
-token_file = "token.txt"
-base_url = "{base_url}"
-requests_per_second = 0
-max_attempts = 2
-backoff_initial_ms = 10
-
-[deal]
-order_number = "{{kind}}-{{number}}"
-
-[source]
-kind = "postgres"
-preset = "alfa6"
-name_map = "namemap.toml"
-start_date = "2026-01-01"
-host = "127.0.0.1"
-port = {port}
-database = "{database}"
-user = "postgres"
-password_env = "ALFA_WINE_TEST_PASSWORD_UNSET"
-password_file = "password.txt"
-tls = "off"
-connect_timeout_secs = 5
-# The bases' documents are months old and edited between the cycles: read exactly every cycle,
-# so the comparison covers the change cycle, not the window's nightly reconcile.
-change_window_days = 0
-
-[register]
-path = "register.sqlite"
-"#
-    );
-    let path = dir.join("alfa-calltouch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let mut connection = Connection::local_postgres(port, database);
+    connection.connect_timeout_secs = Some(5);
+    // The bases' documents are months old and edited between the cycles: read exactly every
+    // cycle, so the comparison covers the change cycle, not the window's nightly reconcile.
+    let source = SourceKeys::new(connection).exact();
+    TestConfig::new(SITE_ID, base_url, source)
+        .quick()
+        .order_number("{kind}-{number}")
+        .register(RegisterKeys::sqlite())
+        .write(&dir.join("alfa-calltouch.toml"))
 }
 
 /// A generated 1C base, an emulator and a config folder pointing at both.

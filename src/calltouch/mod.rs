@@ -1,8 +1,7 @@
-//! Everything that speaks to Calltouch: the HTTP client and its settings, and a strict local
-//! emulator of the API used by the tests and the demo. The API bodies are vocabulary the rules
-//! build too, so they live in `domain::payload` (re-exported here).
+//! Everything that speaks to Calltouch: the HTTP client and its settings (the strict local
+//! emulator of the API lives in the test harness, `testkit/`). The API bodies are vocabulary the
+//! rules build too, so they live in `domain::payload` (re-exported here).
 
 pub mod client;
-pub mod emulator;
 pub mod settings;
 pub use crate::domain::payload;

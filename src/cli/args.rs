@@ -103,14 +103,6 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Run the whole pipeline on a throwaway PostgreSQL with sample Альфа-Авто data and a local
-    /// Calltouch emulator.
-    Demo {
-        /// Leave the database, the emulator and the config running (until Ctrl-C) and print how
-        /// to try `preview`, `register` and `run` on them.
-        #[arg(long)]
-        keep: bool,
-    },
 }
 
 #[derive(Debug, Args)]

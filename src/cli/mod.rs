@@ -13,12 +13,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::lock::LockError;
-use crate::register::{self, ListFilter, Register, SyncState};
+use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
 use crate::schedule::{Interval, Scheduler};
 use crate::snapshot::DocKind;
-use crate::{demo, discover, doctor, progress, report, schedule, source, status, sync, watch};
+use crate::{discover, doctor, progress, report, schedule, source, status, sync, watch};
 use tokio_util::sync::CancellationToken;
 
 mod args;
@@ -93,7 +94,9 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
     })
 }
 
-fn init_logging(format: LogFormat, verbose: u8) {
+/// Logs to stderr at `info` (`-v` debug, `-vv` trace) unless `RUST_LOG` says otherwise; also used
+/// by the demo binary, so it logs as the tool does.
+pub fn init_logging(format: LogFormat, verbose: u8) {
     progress::set_json_log(format == LogFormat::Json);
     let default_level = match verbose {
         0 => "info",
@@ -138,7 +141,6 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
 
 async fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Demo { keep } => demo::run(keep).await,
         Command::Run(args) if args.dry_run => {
             dry_run(&load(&cli.config)?, args.output.as_deref()).await
         }
@@ -202,7 +204,7 @@ async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
 
 /// Cycles every interval until a stop request; a failed cycle is logged and retried.
 async fn watch(config: &Config, every: Option<Interval>, listen: Option<SocketAddr>) -> Result<u8> {
-    config.sends_to_one_account()?;
+    config.group_tokens()?;
     let every = every.unwrap_or(config.schedule.every_minutes);
     let stop = CancellationToken::new();
     let server = match listen {
@@ -267,7 +269,7 @@ async fn show_schedule(config_path: &Path, config: &Config, args: &ScheduleArgs)
             Err(LockError::Busy { .. }) => schedule::Activity::Running,
             _ if last_run
                 .as_ref()
-                .is_some_and(|(.., outcome, _)| outcome == RUN_IN_PROGRESS) =>
+                .is_some_and(|run| run.outcome == RUN_IN_PROGRESS) =>
             {
                 schedule::Activity::Died
             }
@@ -345,18 +347,45 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         with_errors: args.errors,
     };
     let documents = register.list(&filter).await?;
-    if args.json {
+    // Dealer groups: each document's deal account; a single account's listing is unchanged.
+    let accounts = Accounts::of(config);
+    let mut deal_accounts = Vec::new();
+    if !accounts.is_single() {
         for document in &documents {
-            outln!("{}", serde_json::to_string(document)?)?;
+            let deal = match &document.order_number {
+                Some(number) => register.deal(number).await?,
+                None => None,
+            };
+            deal_accounts
+                .push(deal.map(|deal| deal.account.unwrap_or(accounts.list[0].name.clone())));
+        }
+    }
+    if args.json {
+        for (index, document) in documents.iter().enumerate() {
+            let line = match deal_accounts.get(index) {
+                None => serde_json::to_string(document)?,
+                Some(account) => {
+                    let mut value = serde_json::to_value(document)?;
+                    if let Some(fields) = value.as_object_mut() {
+                        fields.insert("account".into(), serde_json::json!(account));
+                    }
+                    serde_json::to_string(&value)?
+                }
+            };
+            outln!("{line}")?;
         }
     } else {
         let last_run = register.last_run().await?;
-        out!("{}", report::register_table(&documents))?;
+        let table = match accounts.is_single() {
+            true => report::register_table(&documents),
+            false => report::register_table_with_accounts(&documents, &deal_accounts),
+        };
+        out!("{table}")?;
         outln!(
             "{}; {}",
             report::register_summary(&register.counts().await?, last_run.as_ref()),
             schedule::due_line(
-                last_run.map(|(started, ..)| started),
+                last_run.map(|run| run.started_at),
                 config.schedule.every_minutes,
                 chrono::Local::now().naive_local()
             )
@@ -416,11 +445,15 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
 /// its orderNumber and action, its notes, then the exact request body.
 fn preview_text(item: &sync::PreviewItem) -> Result<String> {
     let mut text = format!(
-        "# {} → {} ({})\n",
+        "# {} → {} ({})",
         item.document,
         item.order_number.as_deref().unwrap_or("-"),
         item.action
     );
+    if let Some(account) = &item.account {
+        text += &format!(" in account `{account}`");
+    }
+    text += "\n";
     for note in &item.notes {
         text += &format!("# {note}\n");
     }

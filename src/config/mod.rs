@@ -126,6 +126,15 @@ impl Config {
         self.resolve(&self.source.name_map)
     }
 
+    /// The tokens of the `[[groups.accounts]]` are readable, so `run` and `watch` stop before
+    /// anything is sent rather than leave one account's documents failing every cycle.
+    pub fn group_tokens(&self) -> Result<(), ConfigError> {
+        for account in &self.groups.accounts {
+            self.account_token(&account.name)?;
+        }
+        Ok(())
+    }
+
     /// The token of a named account: `[calltouch]`'s for the main one.
     pub fn account_token(&self, name: &str) -> Result<Secret, ConfigError> {
         if name == self.groups.main {

@@ -372,25 +372,4 @@ impl Config {
         }
         Ok(())
     }
-
-    /// The cycle does not yet read departments and organisations from the 1C base nor keep a
-    /// deal's account in the register, so a config that splits documents between accounts is
-    /// refused before anything is sent: sending all to `[calltouch]` would put deals in the
-    /// wrong account. `check` still checks such a config in full.
-    pub fn sends_to_one_account(&self) -> Result<(), ConfigError> {
-        let g = &self.groups;
-        if g.accounts.is_empty()
-            && g.departments.is_empty()
-            && g.organisations.is_empty()
-            && g.rest == g.main
-        {
-            return Ok(());
-        }
-        Err(ConfigError::invalid(
-            "groups",
-            "this version checks dealer-group accounts (`check`) but does not send to them yet; \
-             remove the [groups] rules and accounts so the [calltouch] account takes every \
-             document (docs/dealer-groups.md)",
-        ))
-    }
 }

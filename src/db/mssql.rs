@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 
-use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, SqlBrowser};
+use chrono::{NaiveDate, NaiveDateTime};
+use tiberius::numeric::Numeric;
+use tiberius::{AuthMethod, Client, ColumnData, EncryptionLevel, FromSql, SqlBrowser};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
@@ -225,7 +227,7 @@ fn describe(error: &tiberius::error::Error) -> (Cause, String) {
 }
 
 /// One result row as tiberius values with their column names, read by the source (its
-/// `Cells`) and the register alike.
+/// `Cells`) and the register alike, each cell through one typed reader below.
 #[derive(Debug, Clone)]
 pub struct MssqlRow {
     columns: Vec<String>,
@@ -260,6 +262,56 @@ impl MssqlRow {
         let cell = &self.cells[index];
         Ok((!is_null(cell)).then_some(cell))
     }
+
+    /// A string cell, or a `numeric` as exact decimal text.
+    pub fn text(&self, column: &str) -> Result<Option<String>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::String(Some(text))) => Ok(Some(text.to_string())),
+            Some(ColumnData::Numeric(Some(n))) => Ok(Some(decimal_text(*n))),
+            Some(other) => Err(wrong_type(column, "a string or numeric", other)),
+        }
+    }
+
+    pub fn integer(&self, column: &str) -> Result<Option<i32>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::I32(Some(n))) => Ok(Some(*n)),
+            Some(ColumnData::I16(Some(n))) => Ok(Some(i32::from(*n))),
+            Some(ColumnData::U8(Some(n))) => Ok(Some(i32::from(*n))),
+            Some(other) => Err(wrong_type(column, "an int", other)),
+        }
+    }
+
+    /// `datetime2`, `datetime` and `smalldatetime` all read as a local date-time.
+    pub fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(cell) => {
+                NaiveDateTime::from_sql(cell).map_err(|_| wrong_type(column, "a date-time", cell))
+            }
+        }
+    }
+
+    pub fn date(&self, column: &str) -> Result<Option<NaiveDate>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(cell) => NaiveDate::from_sql(cell).map_err(|_| wrong_type(column, "a date", cell)),
+        }
+    }
+}
+
+/// A `numeric` as exact decimal text (tiberius's own formatting breaks negative values).
+fn decimal_text(n: Numeric) -> String {
+    let scale = u32::from(n.scale());
+    let digits = n.value().unsigned_abs().to_string();
+    let sign = if n.value() < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale as usize + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale as usize);
+    format!("{sign}{whole}.{fraction}")
 }
 
 fn is_null(cell: &ColumnData<'_>) -> bool {
@@ -325,6 +377,16 @@ mod tests {
             tls,
             connect_timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn decimals_keep_sign_scale_and_leading_zeros() {
+        let text = |value, scale| decimal_text(Numeric::new_with_scale(value, scale));
+        assert_eq!(text(1530050, 2), "15300.50");
+        assert_eq!(text(-1234, 2), "-12.34");
+        assert_eq!(text(-5, 2), "-0.05");
+        assert_eq!(text(7, 0), "7");
+        assert_eq!(text(0, 2), "0.00");
     }
 
     #[test]

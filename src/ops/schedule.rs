@@ -11,6 +11,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::run::RunRecord;
+
 /// The longest interval: a day. Every scheduler below can express it.
 const MAX_MINUTES: u32 = 24 * 60;
 
@@ -161,33 +163,35 @@ pub enum Activity {
 /// What `schedule --show` prints: how the last run ended (or that one is at work, or died)
 /// and when the next is due.
 pub fn status(
-    last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
+    last_run: Option<&RunRecord>,
     activity: Activity,
     every: Interval,
     now: NaiveDateTime,
 ) -> String {
     let time = |at: &NaiveDateTime| at.format("%Y-%m-%d %H:%M:%S").to_string();
     let last = match (last_run, activity) {
-        (Some((started, ..)), Activity::Running) => {
-            format!("a run is in progress: started {}\n", time(started))
+        (Some(run), Activity::Running) => {
+            format!("a run is in progress: started {}\n", time(&run.started_at))
         }
         (None, Activity::Running) => "a run is in progress\n".to_string(),
-        (Some((started, ..)), Activity::Died) => format!(
+        (Some(run), Activity::Died) => format!(
             "the last run, started {}, ended without recording an outcome (killed, crashed or \
              the machine stopped); the next run repeats its unsettled work, and its log says \
              why it stopped\n",
-            time(started)
+            time(&run.started_at)
         ),
-        (Some((started, finished, outcome, summary)), _) => format!(
-            "last run: started {}, finished {}, {outcome}: {summary}\n",
-            started.format("%Y-%m-%d %H:%M:%S"),
-            finished.format("%Y-%m-%d %H:%M:%S")
+        (Some(run), _) => format!(
+            "last run: started {}, finished {}, {}: {}\n",
+            run.started_at.format("%Y-%m-%d %H:%M:%S"),
+            run.finished_at.format("%Y-%m-%d %H:%M:%S"),
+            run.outcome,
+            run.summary
         ),
         (None, _) => String::new(),
     };
     format!(
         "{last}{}\n",
-        due_line(last_run.map(|(started, ..)| *started), every, now)
+        due_line(last_run.map(|run| run.started_at), every, now)
     )
 }
 
@@ -643,18 +647,19 @@ WantedBy=timers.target
 
     #[test]
     fn the_status_shows_the_last_run_and_the_next() {
-        let last = (
-            at(10, 0),
-            at(10, 1),
-            "ok".to_string(),
-            "read 3, created 3".to_string(),
-        );
+        let run = |finished, outcome: &str, summary: &str| RunRecord {
+            started_at: at(10, 0),
+            finished_at: finished,
+            outcome: outcome.into(),
+            summary: summary.into(),
+        };
+        let last = run(at(10, 1), "ok", "read 3, created 3");
         assert_eq!(
             status(Some(&last), Activity::Idle, every(5), at(10, 3)),
             "last run: started 2026-11-28 10:00:00, finished 2026-11-28 10:01:00, ok: read 3, created 3\n\
              next run due 2026-11-28 10:05 (every 5m)\n"
         );
-        let running = (at(10, 0), at(10, 0), "running".to_string(), String::new());
+        let running = run(at(10, 0), "running", "");
         assert!(
             status(Some(&running), Activity::Running, every(5), at(10, 3))
                 .starts_with("a run is in progress: started 2026-11-28 10:00:00\n")

@@ -3,7 +3,7 @@
 
 use super::CycleError;
 use crate::config::Config;
-use crate::register::{DealRecord, DocumentRecord, Register, SyncState};
+use crate::register::{CycleStore, DealRecord, DocumentRecord, SyncState};
 use crate::rules::{DealRules, DocumentError};
 use crate::snapshot::{DocRef, DocumentSnapshot};
 
@@ -13,7 +13,7 @@ use crate::snapshot::{DocRef, DocumentSnapshot};
 /// document pending without a deal keeps its number too, since its create may have reached
 /// Calltouch with the answer lost. Only a document of a deal not yet created gets the template.
 /// The deal returned may belong to another document (a collision); the caller decides.
-pub async fn resolve_deal<R: Register>(
+pub async fn resolve_deal<R: CycleStore>(
     rules: &DealRules<'_>,
     register: &R,
     snapshot: &DocumentSnapshot,
@@ -46,7 +46,7 @@ pub async fn resolve_deal<R: Register>(
 
 /// The deal with this number, with the number of the document it follows when that is not
 /// `snapshot` itself, so messages name it by kind and number.
-pub(super) async fn deal_with_driver<R: Register>(
+pub(super) async fn deal_with_driver<R: CycleStore>(
     register: &R,
     order_number: &str,
     snapshot: &DocumentSnapshot,
@@ -61,7 +61,7 @@ pub(super) async fn deal_with_driver<R: Register>(
 }
 
 /// Why a document cannot have the orderNumber another document's deal already carries.
-pub(super) async fn taken_number<R: Register>(
+pub(super) async fn taken_number<R: CycleStore>(
     register: &R,
     snapshot: &DocumentSnapshot,
     deal: &DealRecord,
@@ -82,7 +82,7 @@ pub(super) async fn taken_number<R: Register>(
 
 /// Documents that the read would give one orderNumber without sharing a deal, one message per
 /// number, for `check` and `preview` to report before anything is sent.
-pub async fn collisions<R: Register>(
+pub async fn collisions<R: CycleStore>(
     config: &Config,
     register: &R,
     documents: &[DocumentSnapshot],

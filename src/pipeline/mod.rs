@@ -22,6 +22,10 @@
 //! the booking that owns its deal, names it, so a changed `deal.order_number` template names only
 //! deals not yet created and never orphans one in Calltouch.
 //!
+//! With dealer groups (`[groups]`) each document's deal goes to one Calltouch account, chosen by
+//! `Accounts::place`: a deal stays in the account it was created in. A batch holds one account's
+//! documents only, and every account's client shares one pacer (`AccountClients`).
+//!
 //! The register is written once per batch on each side of its request: every document of the
 //! batch is recorded pending (with its orderNumber) in one transaction before the request
 //! leaves, and all of the batch's outcomes in one transaction after Calltouch answered. A
@@ -41,8 +45,9 @@ use crate::calltouch::client::{CalltouchClient, ClientError};
 use crate::config::Config;
 use crate::progress::{Progress, Silent};
 use crate::register::{
-    DocumentRecord, FailedDocument, ListFilter, Register, RegisterError, SyncState,
+    CycleStore, DocumentRecord, FailedDocument, ListFilter, RegisterError, SyncState,
 };
+use crate::rules::accounts::Accounts;
 use crate::rules::DealRules;
 use crate::snapshot::{DocRef, DocumentSnapshot};
 use crate::source::{read_all, ChangeSet, Chunk, ReadFrom, Source, SourceError};
@@ -61,6 +66,56 @@ pub enum CycleError {
     Register(#[from] RegisterError),
     #[error(transparent)]
     Calltouch(#[from] ClientError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Every account's client, in the order of `Accounts::list`: the `[calltouch]` client for the
+/// first, each further one made from it with its own `SiteId` and token, so all share one
+/// pacer (Calltouch's 5 requests per second hold per IP, for the sum over accounts).
+pub struct AccountClients<'a> {
+    pub accounts: Accounts,
+    main: &'a CalltouchClient,
+    others: Vec<CalltouchClient>,
+}
+
+impl<'a> AccountClients<'a> {
+    /// Reads each further account's token; a missing one is a config error naming its key.
+    pub fn new(config: &Config, main: &'a CalltouchClient) -> Result<Self, CycleError> {
+        let accounts = Accounts::of(config);
+        let mut others = Vec::new();
+        for account in accounts.list.iter().skip(1) {
+            let token = config.account_token(&account.name)?;
+            others.push(main.for_account(&account.site_id, &token)?);
+        }
+        Ok(AccountClients {
+            accounts,
+            main,
+            others,
+        })
+    }
+
+    /// The client of the account at this index of `Accounts::list`.
+    fn client(&self, index: usize) -> &CalltouchClient {
+        match index {
+            0 => self.main,
+            n => &self.others[n - 1],
+        }
+    }
+
+    fn index_of(&self, name: &str) -> usize {
+        self.accounts
+            .list
+            .iter()
+            .position(|account| account.name == name)
+            .unwrap_or(0)
+    }
+
+    /// What the register records as a new deal's account: nothing in the single-account
+    /// setup (as before dealer groups), else the account's name.
+    fn recorded<'n>(&self, name: &'n str) -> Option<&'n str> {
+        (!self.accounts.is_single()).then_some(name)
+    }
 }
 
 /// What one cycle did, for its summary line.
@@ -115,13 +170,14 @@ pub fn checkpoint_key(config: &Config) -> String {
 }
 
 /// Runs one cycle.
-pub async fn run_cycle<S: Source, R: Register>(
+pub async fn run_cycle<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &mut R,
     client: &CalltouchClient,
 ) -> Result<CycleSummary, CycleError> {
-    run_cycle_with_progress(config, source, register, client, &Silent).await
+    let clients = AccountClients::new(config, client)?;
+    run_cycle_with_progress(config, source, register, &clients, &Silent).await
 }
 
 /// Runs one cycle, reporting to `progress` how many documents were read and settled.
@@ -130,11 +186,11 @@ pub async fn run_cycle<S: Source, R: Register>(
 /// recorded before the next is read, so memory is bounded by the chunk. The checkpoint moves
 /// only after the last chunk: a crash between chunks re-reads the whole cycle, and the
 /// register's rows keep what was already accepted from being sent twice.
-pub async fn run_cycle_with_progress<S: Source, R: Register>(
+pub async fn run_cycle_with_progress<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &mut R,
-    client: &CalltouchClient,
+    clients: &AccountClients<'_>,
     progress: &dyn Progress,
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
@@ -165,7 +221,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
         let step = Step {
             rules: &rules,
             retry: &retry,
-            client,
+            clients,
             progress,
             now,
         };
@@ -180,7 +236,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
         let step = Step {
             rules: &rules,
             retry: &retry,
-            client,
+            clients,
             progress,
             now,
         };
@@ -201,7 +257,7 @@ pub async fn run_cycle_with_progress<S: Source, R: Register>(
 struct Step<'a> {
     rules: &'a DealRules<'a>,
     retry: &'a DocumentRetry,
-    client: &'a CalltouchClient,
+    clients: &'a AccountClients<'a>,
     progress: &'a dyn Progress,
     now: NaiveDateTime,
 }
@@ -209,7 +265,7 @@ struct Step<'a> {
 /// Decides, sends and records one chunk: its rejected documents as failed, the rest in rounds
 /// of one document per deal, a batch at a time. After an outage what is left is counted
 /// deferred and left untouched.
-async fn settle_chunk<R: Register>(
+async fn settle_chunk<R: CycleStore>(
     step: &Step<'_>,
     register: &mut R,
     chunk: Chunk,
@@ -231,7 +287,7 @@ async fn settle_chunk<R: Register>(
                     number: rejected.number.as_deref().unwrap_or(""),
                     date: None,
                     order_number: None,
-                    reason: &reason,
+                    reason: reason.as_str().into(),
                 },
                 None,
                 now,
@@ -255,14 +311,14 @@ async fn settle_chunk<R: Register>(
                 summary.deferred += left;
                 break;
             }
-            let batch: Vec<_> = round.by_ref().take(step.client.batch_size()).collect();
+            let batch: Vec<_> = round
+                .by_ref()
+                .take(step.clients.main.batch_size())
+                .collect();
             let size = batch.len();
-            let outgoing = decide_round(
-                step.rules, step.retry, batch, register, now, blocked, summary,
-            )
-            .await?;
+            let outgoing = decide_round(step, batch, register, blocked, summary).await?;
             send_round(
-                step.client,
+                step.clients,
                 step.retry,
                 register,
                 outgoing,
@@ -279,7 +335,7 @@ async fn settle_chunk<R: Register>(
 
 /// Where a cycle starting now reads from: the stored checkpoint and the cut-off
 /// (`reset-checkpoint --since`, else `source.start_date`).
-async fn read_start<R: Register>(
+async fn read_start<R: CycleStore>(
     config: &Config,
     register: &R,
 ) -> Result<(ReadFrom, NaiveDate), CycleError> {
@@ -294,7 +350,7 @@ async fn read_start<R: Register>(
 
 /// What a cycle starting now reads, every chunk of it at once: the changes since the stored
 /// checkpoint, dated on or after the cut-off.
-pub async fn next_read<S: Source, R: Register>(
+pub async fn next_read<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -305,7 +361,7 @@ pub async fn next_read<S: Source, R: Register>(
 
 /// Deletes the send-log rows older than `[register] send_log_days`: the request bodies hold
 /// customers' phones and e-mails, which the register keeps nowhere else.
-async fn prune_send_log<R: Register>(
+async fn prune_send_log<R: CycleStore>(
     config: &Config,
     register: &mut R,
     now: NaiveDateTime,
@@ -319,7 +375,7 @@ async fn prune_send_log<R: Register>(
 }
 
 /// The register's pending documents by reference.
-async fn pending_documents<R: Register>(
+async fn pending_documents<R: CycleStore>(
     register: &R,
 ) -> Result<HashMap<DocRef, DocumentRecord>, CycleError> {
     Ok(register
@@ -335,7 +391,7 @@ async fn pending_documents<R: Register>(
 
 /// Records the re-queued documents no longer found by their numbers as failed, so none waits
 /// unseen.
-async fn record_lost<R: Register>(
+async fn record_lost<R: CycleStore>(
     register: &mut R,
     missing: &[DocumentRecord],
     now: NaiveDateTime,
@@ -352,7 +408,7 @@ async fn record_lost<R: Register>(
                     number: &lost.number,
                     date: Some(lost.date),
                     order_number: lost.order_number.as_deref(),
-                    reason: &reason,
+                    reason: reason.as_str().into(),
                 },
                 None,
                 now,
@@ -374,7 +430,7 @@ fn lost_reason(lost: &DocumentRecord) -> String {
 
 /// Adds to `changes` the pending documents the read left out, found again by their numbers;
 /// returns the ones no longer found. Reads only.
-async fn pending_outside<S: Source, R: Register>(
+async fn pending_outside<S: Source, R: CycleStore>(
     source: &mut S,
     register: &R,
     changes: &mut ChangeSet,

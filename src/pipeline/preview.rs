@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use crate::calltouch::payload::{CreateRequest, UpdateRequest};
 use crate::config::Config;
-use crate::register::{DealRecord, Register};
+use crate::register::{CycleStore, DealRecord};
+use crate::rules::accounts::{Accounts, Choice};
 use crate::rules::{DealRules, Decision, SentValues};
 use crate::snapshot::DocumentSnapshot;
 use crate::source::Source;
@@ -22,6 +23,8 @@ pub struct PreviewItem {
     pub order_number: Option<String>,
     /// `create`, `update`, `nothing` or `skip`.
     pub action: &'static str,
+    /// The Calltouch account the deal is in; `None` in the single-account setup.
+    pub account: Option<String>,
     pub body: serde_json::Value,
     pub notes: Vec<String>,
 }
@@ -29,7 +32,7 @@ pub struct PreviewItem {
 /// The request bodies the next cycle would send for the documents with this number. They are
 /// planned in order as the cycle would send them, so a second document given the orderNumber of
 /// the first one's deal shows as the error the cycle would record.
-pub async fn preview<S: Source, R: Register>(
+pub async fn preview<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -55,7 +58,7 @@ pub struct DryRun {
 
 /// The whole cycle read and decided, nothing sent: the changes since the checkpoint and the
 /// re-queued documents, planned in order. The register and the checkpoint are only read.
-pub async fn dry_run<S: Source, R: Register>(
+pub async fn dry_run<S: Source, R: CycleStore>(
     config: &Config,
     source: &mut S,
     register: &R,
@@ -82,13 +85,14 @@ pub async fn dry_run<S: Source, R: Register>(
 
 /// Plans documents in order without sending or recording anything: each sees the deals the
 /// earlier ones would have created or updated.
-async fn plan_documents<R: Register>(
+async fn plan_documents<R: CycleStore>(
     config: &Config,
     register: &R,
     documents: Vec<DocumentSnapshot>,
     now: NaiveDateTime,
 ) -> Result<Vec<PreviewItem>, CycleError> {
     let rules = DealRules::new(&config.deal, &config.statuses);
+    let accounts = Accounts::of(config);
     // orderNumber → the deal as it would stand, with the label of the document owning it.
     let mut planned: HashMap<String, (DealRecord, String)> = HashMap::new();
     let mut items = Vec::new();
@@ -99,6 +103,7 @@ async fn plan_documents<R: Register>(
             document: document.clone(),
             order_number,
             action: "error",
+            account: None,
             body: serde_json::Value::Null,
             notes: vec![note],
         };
@@ -132,6 +137,25 @@ async fn plan_documents<R: Register>(
             items.push(error(Some(order_number), reason));
             continue;
         }
+        let (account, moved) = match accounts.place(&snapshot, deal.as_ref()) {
+            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+            Ok((Choice::NotSent { reason }, _)) => {
+                items.push(PreviewItem {
+                    document,
+                    order_number: Some(order_number),
+                    action: "skip",
+                    account: None,
+                    body: serde_json::Value::Null,
+                    notes: vec![reason],
+                });
+                continue;
+            }
+            Err(problem) => {
+                items.push(error(Some(order_number), problem.to_string()));
+                continue;
+            }
+        };
+        let account = (!accounts.is_single()).then_some(account);
         let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
             Ok(plan) => plan,
             Err(problem) => {
@@ -145,8 +169,15 @@ async fn plan_documents<R: Register>(
             body,
             mut notes,
             after,
-        } = shown(plan.decision, &config.deal.crm, &snapshot, &order_number);
+        } = shown(
+            plan.decision,
+            &config.deal.crm,
+            &snapshot,
+            &order_number,
+            account.clone(),
+        );
         notes.extend(plan.warnings);
+        notes.extend(moved);
         if let Some(after) = after {
             let owner = planned
                 .get(&order_number)
@@ -158,6 +189,7 @@ async fn plan_documents<R: Register>(
             document,
             order_number: Some(order_number),
             action,
+            account,
             body,
             notes,
         });
@@ -173,7 +205,13 @@ struct Shown {
     after: Option<DealRecord>,
 }
 
-fn shown(decision: Decision, crm: &str, snapshot: &DocumentSnapshot, order_number: &str) -> Shown {
+fn shown(
+    decision: Decision,
+    crm: &str,
+    snapshot: &DocumentSnapshot,
+    order_number: &str,
+    account: Option<String>,
+) -> Shown {
     let planned_deal = |sent: SentValues| DealRecord {
         order_number: order_number.to_string(),
         root: DealRules::deal_root(snapshot),
@@ -184,7 +222,7 @@ fn shown(decision: Decision, crm: &str, snapshot: &DocumentSnapshot, order_numbe
         status: sent.status,
         revenue: sent.revenue,
         manager: sent.manager,
-        account: None,
+        account: account.clone(),
     };
     let (action, body, notes, after) = match decision {
         Decision::Create { order, sent } => (

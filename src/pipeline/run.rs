@@ -3,17 +3,17 @@
 
 use anyhow::Result;
 
-use super::run_cycle_with_progress;
+use super::{run_cycle_with_progress, AccountClients};
 use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
 use crate::ops::exit::{self, RUN_IN_PROGRESS};
 use crate::ops::progress;
-use crate::register::{self, Register};
+use crate::register::{self, RunLog};
 use crate::source;
 
 /// One cycle under the run lock, with its outcome recorded in the register.
 pub async fn run(config: &Config) -> Result<u8> {
-    config.sends_to_one_account()?;
+    config.group_tokens()?;
     let mut register = register::open(config).await?;
     let _lock = register.lock_run().await?;
     let client = CalltouchClient::new(
@@ -21,6 +21,7 @@ pub async fn run(config: &Config) -> Result<u8> {
         config.calltouch_token()?,
         config.deal.crm.clone(),
     )?;
+    let clients = AccountClients::new(config, &client)?;
     let started = chrono::Local::now().naive_local();
     // Replaced by the outcome when the cycle ends; a run that dies leaves it, for
     // `schedule --show` to tell.
@@ -34,7 +35,7 @@ pub async fn run(config: &Config) -> Result<u8> {
             config,
             &mut source,
             &mut register,
-            &client,
+            &clients,
             progress.as_ref(),
         )
         .await?;

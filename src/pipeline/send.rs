@@ -3,6 +3,7 @@
 //! recorded in one transaction.
 
 use chrono::NaiveDateTime;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::calltouch::client::{
@@ -10,14 +11,15 @@ use crate::calltouch::client::{
 };
 use crate::calltouch::payload::CreateOrder;
 use crate::register::{
-    AcceptedDeal, FailedDocument, Outcome, PendingDocument, Register, SendRecord, SyncState,
+    AcceptedDeal, CycleStore, FailedDocument, Outcome, PendingDocument, SendRecord, SyncState,
 };
+use crate::rules::accounts::Choice;
 use crate::rules::{DealRules, Decision, SentValues};
 use crate::snapshot::{DocKind, DocumentSnapshot, Money};
 
 use super::deals::{deal_with_driver, resolve_deal, taken_number};
 use super::retry::DocumentRetry;
-use super::{CycleError, CycleSummary};
+use super::{AccountClients, CycleError, CycleSummary, Step};
 
 /// One document on its way to Calltouch.
 pub(super) struct Outgoing {
@@ -30,11 +32,21 @@ pub(super) struct Outgoing {
     request_json: String,
     /// Deferred attempts counted before this one.
     attempts: u32,
+    /// The account the request goes to, as the register records a new deal's.
+    account: Option<String>,
+    /// Index of the account in `Accounts::list`.
+    account_index: usize,
+    /// Why the deal is in another account than the document would choose now.
+    moved: Option<String>,
 }
 
 impl Outgoing {
     /// Its pending row: before the request leaves, or after Calltouch deferred it.
-    fn pending<'a>(&'a self, error: Option<&'a str>, count_attempt: bool) -> PendingDocument<'a> {
+    fn pending<'a>(
+        &'a self,
+        error: Option<Cow<'a, str>>,
+        count_attempt: bool,
+    ) -> PendingDocument<'a> {
         PendingDocument {
             snapshot: &self.snapshot,
             order_number: &self.order_number,
@@ -44,49 +56,44 @@ impl Outgoing {
         }
     }
 
-    /// What the register records for it once Calltouch answered.
-    fn outcome<'a>(&'a self, answer: &'a Answer) -> Outcome<'a> {
+    /// What the register records once Calltouch accepted it through `via`.
+    fn accepted(&self, calltouch_id: Option<i64>, via: Endpoint) -> Outcome<'_> {
         let snapshot = &self.snapshot;
-        match answer {
-            Answer::Accepted { calltouch_id, via } => {
-                // An update Calltouch did not know went out as its create body.
-                let sent = match (&self.fallback_sent, via) {
-                    (Some(fallback_sent), Endpoint::Create) => fallback_sent,
-                    _ => &self.sent,
-                };
-                Outcome::Accepted {
-                    snapshot,
-                    deal: AcceptedDeal {
-                        order_number: &self.order_number,
-                        root: DealRules::deal_root(snapshot),
-                        status: sent.status.as_deref(),
-                        revenue: sent.revenue,
-                        manager: sent.manager.as_deref(),
-                        calltouch_id: *calltouch_id,
-                        account: None,
-                    },
-                    send: self.send_record(endpoint_name(*via), "accepted", None),
-                    state_seen_at: self.state_seen_at,
-                }
-            }
-            Answer::Failed {
-                outcome,
-                detail,
-                message,
-            } => Outcome::Failed {
-                failed: FailedDocument {
-                    kind: snapshot.kind,
-                    reference: snapshot.reference,
-                    number: &snapshot.number,
-                    date: Some(snapshot.date),
-                    order_number: Some(&self.order_number),
-                    reason: message,
-                },
-                send: Some(self.send_record("send", outcome, Some(detail))),
+        // An update Calltouch did not know went out as its create body.
+        let sent = match (&self.fallback_sent, via) {
+            (Some(fallback_sent), Endpoint::Create) => fallback_sent,
+            _ => &self.sent,
+        };
+        Outcome::Accepted {
+            snapshot,
+            deal: AcceptedDeal {
+                order_number: &self.order_number,
+                root: DealRules::deal_root(snapshot),
+                status: sent.status.as_deref(),
+                revenue: sent.revenue,
+                manager: sent.manager.as_deref(),
+                calltouch_id,
+                account: self.account.as_deref(),
             },
-            Answer::Deferred { reason, counted } => {
-                Outcome::Deferred(self.pending(Some(reason), *counted))
-            }
+            send: self.send_record(endpoint_name(via), "accepted", None),
+            state_seen_at: self.state_seen_at,
+        }
+    }
+
+    /// What the register records once it was rejected or given up: the send log's outcome
+    /// and Calltouch's words, and the document's error message.
+    fn failed(&self, outcome: &'static str, detail: String, message: String) -> Outcome<'_> {
+        let snapshot = &self.snapshot;
+        Outcome::Failed {
+            failed: FailedDocument {
+                kind: snapshot.kind,
+                reference: snapshot.reference,
+                number: &snapshot.number,
+                date: Some(snapshot.date),
+                order_number: Some(&self.order_number),
+                reason: message.into(),
+            },
+            send: Some(self.send_record("send", outcome, Some(detail.into()))),
         }
     }
 
@@ -94,7 +101,7 @@ impl Outgoing {
         &'a self,
         endpoint: &'a str,
         outcome: &'a str,
-        detail: Option<&'a str>,
+        detail: Option<Cow<'a, str>>,
     ) -> SendRecord<'a> {
         SendRecord {
             endpoint,
@@ -106,26 +113,9 @@ impl Outgoing {
     }
 }
 
-/// Calltouch's answer for one sent document, with the texts the register records for it.
-enum Answer {
-    Accepted {
-        calltouch_id: Option<i64>,
-        via: Endpoint,
-    },
-    /// Rejected, or deferred too often: failed, with the send log's outcome and detail.
-    Failed {
-        outcome: &'static str,
-        detail: String,
-        message: String,
-    },
-    /// Left pending for the next cycle; `counted` when the attempt counts towards giving up
-    /// (never during an outage).
-    Deferred { reason: String, counted: bool },
-}
-
 /// Splits the documents into rounds so that no round holds two documents of the same deal:
 /// a booking and its work order both new in one read go out one after the other.
-pub(super) async fn group_into_rounds<R: Register>(
+pub(super) async fn group_into_rounds<R: CycleStore>(
     rules: &DealRules<'_>,
     documents: Vec<DocumentSnapshot>,
     register: &mut R,
@@ -172,15 +162,15 @@ const WAITING_FOR_EARLIER_CHANGE: &str = "waiting for an earlier change of the s
 /// Decides every document of a round; settles the ones that need no request, and records the
 /// ones to send, and those waiting behind them, as pending in one transaction before returning
 /// them.
-pub(super) async fn decide_round<R: Register>(
-    rules: &DealRules<'_>,
-    retry: &DocumentRetry,
+pub(super) async fn decide_round<R: CycleStore>(
+    step: &Step<'_>,
     round: Vec<(String, DocumentSnapshot)>,
     register: &mut R,
-    now: NaiveDateTime,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
+    let (rules, retry, now) = (step.rules, step.retry, step.now);
+    let clients = step.clients;
     let mut outgoing = Vec::new();
     let mut waiting: Vec<(String, DocumentSnapshot, NaiveDateTime)> = Vec::new();
     for (order_number, mut snapshot) in round {
@@ -211,6 +201,33 @@ pub(super) async fn decide_round<R: Register>(
                 continue;
             }
         }
+        let (account, moved) = match clients.accounts.place(&snapshot, deal.as_ref()) {
+            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+            Ok((Choice::NotSent { reason }, _)) => {
+                tracing::info!(document = %snapshot.label(), "not sent: {reason}");
+                register
+                    .record_settled(
+                        &snapshot,
+                        Some(&order_number),
+                        SyncState::Skipped,
+                        Some(&reason),
+                        state_seen_at,
+                        now,
+                    )
+                    .await?;
+                summary.skipped += 1;
+                continue;
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        if let Some(moved) = &moved {
+            tracing::info!(document = %snapshot.label(), "{moved}");
+        }
         let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
             Ok(plan) => plan,
             Err(error) => {
@@ -230,6 +247,8 @@ pub(super) async fn decide_round<R: Register>(
         for warning in &plan.warnings {
             tracing::warn!(document = %snapshot.label(), "{warning}");
         }
+        let account_index = clients.index_of(&account);
+        let recorded = clients.recorded(&account).map(str::to_string);
         match plan.decision {
             Decision::Create { order, sent } => {
                 let request_json = serde_json::to_string(&order).unwrap_or_default();
@@ -259,6 +278,9 @@ pub(super) async fn decide_round<R: Register>(
                         state_seen_at,
                         request_json,
                         attempts,
+                        account: recorded.clone(),
+                        account_index,
+                        moved: moved.clone(),
                     },
                 ));
             }
@@ -279,6 +301,9 @@ pub(super) async fn decide_round<R: Register>(
                         state_seen_at,
                         request_json,
                         attempts,
+                        account: recorded.clone(),
+                        account_index,
+                        moved: moved.clone(),
                     },
                 ));
             }
@@ -288,7 +313,7 @@ pub(super) async fn decide_round<R: Register>(
                         &snapshot,
                         Some(&order_number),
                         SyncState::Sent,
-                        None,
+                        moved.as_deref(),
                         state_seen_at,
                         now,
                     )
@@ -316,7 +341,7 @@ pub(super) async fn decide_round<R: Register>(
             snapshot,
             order_number,
             state_seen_at: *state_seen_at,
-            error: Some(WAITING_FOR_EARLIER_CHANGE),
+            error: Some(WAITING_FOR_EARLIER_CHANGE.into()),
             count_attempt: false,
         })
         .chain(
@@ -332,7 +357,34 @@ pub(super) async fn decide_round<R: Register>(
 }
 
 /// Sends a round and records the outcomes of all its orders in one transaction.
-pub(super) async fn send_round<R: Register>(
+/// A request holds one account's orders only, so the round goes out one account at a time.
+pub(super) async fn send_round<R: CycleStore>(
+    clients: &AccountClients<'_>,
+    retry: &DocumentRetry,
+    register: &mut R,
+    outgoing: Vec<(Operation, Outgoing)>,
+    now: NaiveDateTime,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    let mut groups: Vec<(usize, Vec<(Operation, Outgoing)>)> = Vec::new();
+    for item in outgoing {
+        let index = item.1.account_index;
+        match groups.iter_mut().find(|(known, _)| *known == index) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((index, vec![item])),
+        }
+    }
+    for (index, group) in groups {
+        let client = clients.client(index);
+        send_account_batch(client, retry, register, group, now, blocked, summary).await?;
+    }
+    Ok(())
+}
+
+/// Sends one account's part of a round and records the outcomes in one transaction. After an
+/// outage found by an earlier part, it is left for the next cycle unsent.
+async fn send_account_batch<R: CycleStore>(
     client: &CalltouchClient,
     retry: &DocumentRetry,
     register: &mut R,
@@ -345,7 +397,15 @@ pub(super) async fn send_round<R: Register>(
         return Ok(());
     }
     let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
-    let outcomes = client.send(operations).await?;
+    let outcomes = match &summary.outage {
+        Some(reason) => operations
+            .iter()
+            .map(|_| OrderOutcome::Deferred {
+                reason: reason.clone(),
+            })
+            .collect(),
+        None => client.send(operations).await?,
+    };
     let deferred = outcomes
         .iter()
         .any(|outcome| matches!(outcome, OrderOutcome::Deferred { .. }));
@@ -356,7 +416,7 @@ pub(super) async fn send_round<R: Register>(
         }
     }
     let outage = summary.outage.clone();
-    let answers: Vec<Answer> = documents
+    let outcomes: Vec<Outcome<'_>> = documents
         .iter()
         .zip(outcomes)
         .map(|(document, outcome)| {
@@ -370,26 +430,38 @@ pub(super) async fn send_round<R: Register>(
             )
         })
         .collect();
-    let outcomes: Vec<Outcome<'_>> = documents
-        .iter()
-        .zip(&answers)
-        .map(|(document, answer)| document.outcome(answer))
-        .collect();
     register.record_outcomes(&outcomes, now).await?;
+    // A deal kept in the account it was created in, though the document would now choose
+    // another: the document's row says so.
+    for (document, outcome) in documents.iter().zip(&outcomes) {
+        if let (Some(moved), Outcome::Accepted { .. }) = (&document.moved, outcome) {
+            register
+                .record_settled(
+                    &document.snapshot,
+                    Some(&document.order_number),
+                    SyncState::Sent,
+                    Some(moved),
+                    document.state_seen_at,
+                    now,
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 
-/// Reads Calltouch's answer for one document and counts it. A document deferred
+/// Reads Calltouch's answer for one document, counts it, and says what the register records.
+/// A document deferred
 /// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
 /// `register retry` sends it again. During an `outage` a deferral counts no attempt.
-fn answer(
+fn answer<'a>(
     retry: &DocumentRetry,
-    document: &Outgoing,
+    document: &'a Outgoing,
     outcome: OrderOutcome,
     outage: Option<&str>,
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
-) -> Answer {
+) -> Outcome<'a> {
     let snapshot = &document.snapshot;
     match outcome {
         OrderOutcome::Accepted {
@@ -400,28 +472,20 @@ fn answer(
                 Endpoint::Create => summary.created += 1,
                 Endpoint::Update => summary.updated += 1,
             }
-            Answer::Accepted {
-                calltouch_id: calltouch_order_id,
-                via,
-            }
+            document.accepted(calltouch_order_id, via)
         }
         OrderOutcome::Rejected { reason } => {
             tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "Calltouch rejected the deal: {reason}");
             summary.failed += 1;
-            Answer::Failed {
-                outcome: "rejected",
-                message: format!("Calltouch rejected the deal: {reason}"),
-                detail: reason,
-            }
+            let message = format!("Calltouch rejected the deal: {reason}");
+            document.failed("rejected", reason, message)
         }
         OrderOutcome::Deferred { reason } => {
             if let Some(outage) = outage {
                 tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
                 summary.deferred += 1;
-                return Answer::Deferred {
-                    reason: format!("Calltouch unavailable, no attempt counted: {outage}"),
-                    counted: false,
-                };
+                let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
+                return Outcome::Deferred(document.pending(Some(reason.into()), false));
             }
             let attempts = document.attempts + 1;
             if attempts >= retry.max_attempts {
@@ -432,19 +496,12 @@ fn answer(
                 );
                 tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
                 summary.failed += 1;
-                return Answer::Failed {
-                    outcome: "gave up",
-                    detail: reason,
-                    message,
-                };
+                return document.failed("gave up", reason, message);
             }
             tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
             blocked.insert(document.order_number.clone());
             summary.deferred += 1;
-            Answer::Deferred {
-                reason,
-                counted: true,
-            }
+            Outcome::Deferred(document.pending(Some(reason.into()), true))
         }
     }
 }
@@ -467,7 +524,7 @@ fn endpoint_name(endpoint: Endpoint) -> &'static str {
 
 /// Bookings have no state history in 1C: the time of a state change is when the register first
 /// saw the new state. Returns the time to store as "state seen at".
-pub(super) async fn fill_booking_state_time<R: Register>(
+pub(super) async fn fill_booking_state_time<R: CycleStore>(
     register: &R,
     snapshot: &mut DocumentSnapshot,
     now: NaiveDateTime,
@@ -489,7 +546,7 @@ pub(super) async fn fill_booking_state_time<R: Register>(
     Ok(seen_at)
 }
 
-async fn fail_document<R: Register>(
+async fn fail_document<R: CycleStore>(
     register: &mut R,
     snapshot: &DocumentSnapshot,
     order_number: Option<&str>,
@@ -505,7 +562,7 @@ async fn fail_document<R: Register>(
                 number: &snapshot.number,
                 date: Some(snapshot.date),
                 order_number,
-                reason,
+                reason: reason.into(),
             },
             None,
             now,

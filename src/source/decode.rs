@@ -9,7 +9,7 @@ use super::namemap::{NameMap, NameMapError};
 use super::settings::Preset;
 use super::{Chunk, RejectedDocument, SourceError};
 use crate::domain::snapshot::EMPTY_STATE;
-use crate::snapshot::{BookingLink, Car, DocKind, DocRef, DocumentSnapshot};
+use crate::snapshot::{BookingLink, Car, CatalogItem, DocKind, DocRef, DocumentSnapshot};
 
 /// The enum whose `_EnumOrder` tells phones from e-mails in contact information.
 pub const CONTACT_KIND_ENUM: &str = "Перечисление.ТипыКонтактнойИнформации";
@@ -214,6 +214,8 @@ impl Decoder {
                 .map(|d| d.year()),
         };
         snapshot.booking = self.booking_link(row)?;
+        snapshot.department = catalog_item(row, "department", "ПодразделениеКомпании")?;
+        snapshot.organisation = catalog_item(row, "organisation", "Организация")?;
         Ok(snapshot)
     }
 
@@ -305,6 +307,24 @@ impl Decoder {
         date.checked_add_months(Months::new(12 * self.year_offset.unsigned_abs()))
             .ok_or_else(|| format!("{date} plus the year offset is out of range"))
     }
+}
+
+/// A catalog item from its `{prefix}_name` and `{prefix}_code` columns; the empty reference
+/// (nothing joins) is `None`.
+fn catalog_item(
+    row: &dyn Cells,
+    prefix: &str,
+    field: &'static str,
+) -> Result<Option<CatalogItem>, BadField> {
+    let description = text(at(row.text(&format!("{prefix}_name")), field)?);
+    let code = text(at(row.text(&format!("{prefix}_code")), field)?);
+    Ok(match (description, code) {
+        (None, None) => None,
+        (description, code) => Some(CatalogItem {
+            description: description.unwrap_or_default(),
+            code,
+        }),
+    })
 }
 
 /// A string value: trimmed (1C pads fixed-length strings), empty is `None`.

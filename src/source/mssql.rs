@@ -66,8 +66,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use tiberius::numeric::Numeric;
-use tiberius::{ColumnData, FromSql, ToSql};
+use tiberius::{ColumnData, ToSql};
 
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
@@ -722,19 +721,6 @@ impl ReadPosition {
     }
 }
 
-/// A `numeric` as exact decimal text (tiberius's own formatting breaks negative values).
-fn decimal_text(n: Numeric) -> String {
-    let scale = u32::from(n.scale());
-    let digits = n.value().unsigned_abs().to_string();
-    let sign = if n.value() < 0 { "-" } else { "" };
-    if scale == 0 {
-        return format!("{sign}{digits}");
-    }
-    let padded = format!("{digits:0>width$}", width = scale as usize + 1);
-    let (whole, fraction) = padded.split_at(padded.len() - scale as usize);
-    format!("{sign}{whole}.{fraction}")
-}
-
 impl Cells for MssqlRow {
     fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
         match self.cell(column)? {
@@ -745,22 +731,11 @@ impl Cells for MssqlRow {
     }
 
     fn text(&self, column: &str) -> Result<Option<String>, String> {
-        match self.cell(column)? {
-            None => Ok(None),
-            Some(ColumnData::String(Some(text))) => Ok(Some(text.to_string())),
-            Some(ColumnData::Numeric(Some(n))) => Ok(Some(decimal_text(*n))),
-            Some(other) => Err(wrong_type(column, "a string or numeric", other)),
-        }
+        MssqlRow::text(self, column)
     }
 
     fn integer(&self, column: &str) -> Result<Option<i32>, String> {
-        match self.cell(column)? {
-            None => Ok(None),
-            Some(ColumnData::I32(Some(n))) => Ok(Some(*n)),
-            Some(ColumnData::I16(Some(n))) => Ok(Some(i32::from(*n))),
-            Some(ColumnData::U8(Some(n))) => Ok(Some(i32::from(*n))),
-            Some(other) => Err(wrong_type(column, "an int", other)),
-        }
+        MssqlRow::integer(self, column)
     }
 
     /// 1C stores booleans as `binary(1)`: 0x01 true, 0x00 false.
@@ -779,19 +754,13 @@ impl Cells for MssqlRow {
         }
     }
 
-    /// `datetime2`, `datetime` and `smalldatetime` all read as a local date-time.
     fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
-        match self.cell(column)? {
-            None => Ok(None),
-            Some(cell) => {
-                NaiveDateTime::from_sql(cell).map_err(|_| wrong_type(column, "a date-time", cell))
-            }
-        }
+        MssqlRow::timestamp(self, column)
     }
 
     /// The `FOR JSON PATH` array of `{"kind": …, "text": …}`; no lines is NULL.
     fn contacts(&self) -> Result<Vec<ContactLine>, String> {
-        match self.text("contacts")? {
+        match MssqlRow::text(self, "contacts")? {
             None => Ok(Vec::new()),
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| format!("column `contacts` is not the expected JSON: {e}")),
@@ -872,16 +841,6 @@ mod tests {
             next_checkpoint(Some(RowVersion(0x100)), bound),
             Err(SourceError::BadCheckpoint(_))
         ));
-    }
-
-    #[test]
-    fn decimals_keep_sign_scale_and_leading_zeros() {
-        let text = |value, scale| decimal_text(Numeric::new_with_scale(value, scale));
-        assert_eq!(text(1530050, 2), "15300.50");
-        assert_eq!(text(-1234, 2), "-12.34");
-        assert_eq!(text(-5, 2), "-0.05");
-        assert_eq!(text(7, 0), "7");
-        assert_eq!(text(0, 2), "0.00");
     }
 
     #[test]

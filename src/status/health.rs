@@ -43,20 +43,18 @@ pub fn succeeded(outcome: &str) -> bool {
 pub fn health(last_run: Option<&RunRecord>, every: Interval, now: NaiveDateTime) -> Health {
     let verdict = match last_run {
         None => Verdict::NoRun,
-        Some((started, _, outcome, summary)) if !succeeded(outcome) => Verdict::Failed {
-            started: *started,
-            summary: mask_contacts(summary),
+        Some(run) if !succeeded(&run.outcome) => Verdict::Failed {
+            started: run.started_at,
+            summary: mask_contacts(&run.summary),
         },
-        Some((_, finished, _, _))
-            if now - *finished > TimeDelta::minutes(2 * i64::from(every.minutes())) =>
-        {
+        Some(run) if now - run.finished_at > TimeDelta::minutes(2 * i64::from(every.minutes())) => {
             Verdict::Stale {
-                finished: *finished,
+                finished: run.finished_at,
             }
         }
-        Some((_, finished, outcome, _)) => Verdict::Fine {
-            finished: *finished,
-            outcome: outcome.clone(),
+        Some(run) => Verdict::Fine {
+            finished: run.finished_at,
+            outcome: run.outcome.clone(),
         },
     };
     let at = |time: &NaiveDateTime| time.format("%Y-%m-%d %H:%M:%S").to_string();
@@ -111,12 +109,12 @@ mod tests {
     }
 
     fn run(finished: NaiveDateTime, outcome: &str, summary: &str) -> RunRecord {
-        (
-            finished - TimeDelta::seconds(30),
-            finished,
-            outcome.into(),
-            summary.into(),
-        )
+        RunRecord {
+            started_at: finished - TimeDelta::seconds(30),
+            finished_at: finished,
+            outcome: outcome.into(),
+            summary: summary.into(),
+        }
     }
 
     const EVERY: fn() -> Interval = || Interval::from_minutes(5).unwrap();

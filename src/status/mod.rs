@@ -16,8 +16,8 @@ pub mod text;
 use chrono::{Local, NaiveDateTime, TimeDelta, TimeZone};
 
 use crate::register::{
-    DocumentRecord, DocumentTotal, ListFilter, Register, RegisterError, RunDurations, RunRecord,
-    SendAnswer, SendTotal, SyncState,
+    Admin, CycleStore, DocumentRecord, DocumentTotal, ListFilter, RegisterError, RunDurations,
+    RunLog, RunRecord, SendAnswer, SendTotal, SyncState,
 };
 use crate::schedule::Interval;
 
@@ -33,6 +33,9 @@ pub const CHART_DAYS: i64 = 30;
 pub struct DocumentRow {
     pub document: DocumentRecord,
     pub answer: Option<SendAnswer>,
+    /// The Calltouch account of its deal, as the register records it: only dealer groups
+    /// (`[groups]`) record one, so the page shows the column only then.
+    pub account: Option<String>,
 }
 
 /// Everything the page shows, read at one moment.
@@ -68,7 +71,7 @@ pub struct MetricsData {
 }
 
 /// Reads what the page shows; `search` is the number typed into the search box.
-pub async fn gather<R: Register>(
+pub async fn gather<R: CycleStore + RunLog + Admin>(
     register: &R,
     every: Interval,
     now: NaiveDateTime,
@@ -121,20 +124,28 @@ pub async fn gather<R: Register>(
 }
 
 /// The first [`LIST_LIMIT`] documents, each with the last answer to its own request.
-async fn with_answers<R: Register>(
+async fn with_answers<R: Admin + CycleStore>(
     register: &R,
     documents: Vec<DocumentRecord>,
 ) -> Result<Vec<DocumentRow>, RegisterError> {
     let mut rows = Vec::new();
     for document in documents.into_iter().take(LIST_LIMIT) {
         let answer = register.last_answer(document.reference).await?;
-        rows.push(DocumentRow { document, answer });
+        let account = match &document.order_number {
+            Some(number) => register.deal(number).await?.and_then(|deal| deal.account),
+            None => None,
+        };
+        rows.push(DocumentRow {
+            document,
+            answer,
+            account,
+        });
     }
     Ok(rows)
 }
 
 /// Reads what `/metrics` reports.
-pub async fn gather_metrics<R: Register>(
+pub async fn gather_metrics<R: RunLog + Admin>(
     register: &R,
     every: Interval,
     now: NaiveDateTime,

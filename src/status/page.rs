@@ -12,7 +12,7 @@ use super::health::{health, Health};
 use super::text::{escape, shown};
 use super::{DocumentRow, PageData, CHART_DAYS, LIST_LIMIT};
 use crate::ops::exit;
-use crate::register::{SendTotal, SyncState};
+use crate::register::{RunRecord, SendTotal, SyncState};
 use crate::schedule;
 use crate::snapshot::DocKind;
 
@@ -102,8 +102,8 @@ fn summary(data: &PageData, health: &Health) -> String {
         "требует внимания"
     };
     let next = match data.runs.first() {
-        Some((started, ..)) => {
-            let due = schedule::next_due(*started, data.every);
+        Some(run) => {
+            let due = schedule::next_due(run.started_at, data.every);
             format!("Следующий цикл: {} (каждые {})", time(&due), data.every)
         }
         None => format!("Циклов ещё не было; интервал {}", data.every),
@@ -168,7 +168,13 @@ fn runs(data: &PageData) -> String {
     if data.runs.is_empty() {
         out.push_str("<tr><td colspan=\"6\" class=\"muted\">циклов ещё не было</td></tr>\n");
     }
-    for (started, finished, outcome, summary) in &data.runs {
+    for RunRecord {
+        started_at: started,
+        finished_at: finished,
+        outcome,
+        summary,
+    } in &data.runs
+    {
         let (label, code) = outcome_label(outcome);
         let class = if outcome == "error" { "bad" } else { "ok" };
         let seconds = (*finished - *started).num_seconds();
@@ -187,8 +193,15 @@ fn runs(data: &PageData) -> String {
 }
 
 fn document_table(id: &str, rows: &[DocumentRow]) -> String {
+    // Dealer groups only: a single account's page stays as it was.
+    let accounts = rows.iter().any(|row| row.account.is_some());
+    let account_header = if accounts {
+        "<th>Кабинет</th>"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "<table id=\"{id}\"><tr><th>Документ</th><th>Дата</th><th>Сделка</th>\
+        "<table id=\"{id}\"><tr><th>Документ</th><th>Дата</th><th>Сделка</th>{account_header}\
          <th>Состояние</th><th>Попыток</th><th>Причина</th>\
          <th>Последний ответ Calltouch</th></tr>\n"
     );
@@ -211,9 +224,13 @@ fn document_table(id: &str, rows: &[DocumentRow]) -> String {
             }
             None => "<span class=\"muted\">—</span>".into(),
         };
+        let account = match (accounts, &row.account) {
+            (false, _) => String::new(),
+            (true, account) => format!("<td>{}</td>", shown(account.as_deref().unwrap_or("—"))),
+        };
         let _ = writeln!(
             out,
-            "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+            "<tr><td>{} {}</td><td>{}</td><td>{}</td>{account}<td>{}</td><td class=\"num\">{}</td>\
              <td>{}</td><td>{answer}</td></tr>",
             kind_label(document.kind),
             shown(&document.number),
@@ -418,6 +435,7 @@ mod tests {
                 outcome: "rejected".into(),
                 detail: Some("client petrov@example.ru unknown".into()),
             }),
+            account: None,
         }
     }
 
@@ -426,12 +444,12 @@ mod tests {
             place: "register.sqlite".into(),
             now: at(5, 10) + TimeDelta::minutes(2),
             every: Interval::from_minutes(5).unwrap(),
-            runs: vec![(
-                at(5, 10),
-                at(5, 10) + TimeDelta::seconds(3),
-                "ok".into(),
-                "read 2, created 1, failed 1".into(),
-            )],
+            runs: vec![RunRecord {
+                started_at: at(5, 10),
+                finished_at: at(5, 10) + TimeDelta::seconds(3),
+                outcome: "ok".into(),
+                summary: "read 2, created 1, failed 1".into(),
+            }],
             totals: vec![DocumentTotal {
                 kind: DocKind::Booking,
                 state: SyncState::Failed,
@@ -460,6 +478,17 @@ mod tests {
         assert!(!html.contains("petrov@"));
         assert!(!html.contains("<bad>"));
         assert!(html.contains("Документы с ошибками: 1"));
+    }
+
+    #[test]
+    fn the_account_column_shows_only_when_the_register_records_accounts() {
+        let single = render(&data());
+        assert!(!single.contains("Кабинет"), "{single}");
+        let mut grouped = data();
+        grouped.failed[0].account = Some("south".into());
+        let html = render(&grouped);
+        assert!(html.contains("<th>Сделка</th><th>Кабинет</th>"), "{html}");
+        assert!(html.contains("<td>ЗР-0042</td><td>south</td>"), "{html}");
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! Human-readable views of the register: the document table and its summary line, as the
 //! `register` command prints them (the assignment's register form).
 
-use chrono::NaiveDateTime;
-
-use crate::register::{DocumentRecord, SyncState};
+use crate::register::{DocumentRecord, RunRecord, StateCount, SyncState};
 
 const HEADERS: [&str; 10] = [
     "document",
@@ -23,17 +21,41 @@ const ERROR_WIDTH: usize = 60;
 
 /// The documents as an aligned text table.
 pub fn register_table(documents: &[DocumentRecord]) -> String {
-    let rows: Vec<[String; 10]> = documents.iter().map(table_row).collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
+    aligned(documents.iter().map(table_row).collect(), &HEADERS)
+}
+
+/// The table with each document's Calltouch account after its deal (dealer groups): `accounts`
+/// holds one entry per document, `None` where it has no deal.
+pub fn register_table_with_accounts(
+    documents: &[DocumentRecord],
+    accounts: &[Option<String>],
+) -> String {
+    let rows = documents
+        .iter()
+        .zip(accounts)
+        .map(|(document, account)| {
+            let mut row = table_row(document).to_vec();
+            row.insert(4, account.clone().unwrap_or_else(|| "-".into()));
+            row
+        })
+        .collect();
+    let mut headers = HEADERS.to_vec();
+    headers.insert(4, "account");
+    aligned(rows, &headers)
+}
+
+fn aligned<R: AsRef<[String]>>(rows: Vec<R>, headers: &[&str]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
+        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    push_line(&mut out, &HEADERS.map(String::from), &widths);
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    push_line(&mut out, &headers, &widths);
     for row in &rows {
-        push_line(&mut out, row, &widths);
+        push_line(&mut out, row.as_ref(), &widths);
     }
     out
 }
@@ -58,7 +80,7 @@ fn table_row(document: &DocumentRecord) -> [String; 10] {
     ]
 }
 
-fn push_line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+fn push_line(out: &mut String, cells: &[String], widths: &[usize]) {
     let line: Vec<String> = cells
         .iter()
         .zip(widths)
@@ -78,11 +100,8 @@ fn shorten(text: &str, limit: usize) -> String {
 }
 
 /// One line: documents per state and how the last run ended.
-pub fn register_summary(
-    counts: &[(SyncState, u64)],
-    last_run: Option<&(NaiveDateTime, NaiveDateTime, String, String)>,
-) -> String {
-    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+pub fn register_summary(counts: &[StateCount], last_run: Option<&RunRecord>) -> String {
+    let total: u64 = counts.iter().map(|c| c.count).sum();
     let per_state: Vec<String> = [
         SyncState::Pending,
         SyncState::Sent,
@@ -93,22 +112,24 @@ pub fn register_summary(
     .map(|state| {
         let count = counts
             .iter()
-            .find(|(s, _)| s == state)
-            .map_or(0, |(_, n)| *n);
+            .find(|c| c.state == *state)
+            .map_or(0, |c| c.count);
         format!("{} {count}", state.code())
     })
     .collect();
     let run = match last_run {
         // Recorded when a run starts; `schedule --show` tells one at work from one that died.
-        Some((started, _, outcome, _)) if outcome == crate::ops::exit::RUN_IN_PROGRESS => format!(
+        Some(run) if run.outcome == crate::ops::exit::RUN_IN_PROGRESS => format!(
             "last run started {} without an outcome yet (`schedule --show` tells whether it is \
              at work or died)",
-            started.format("%Y-%m-%d %H:%M:%S")
+            run.started_at.format("%Y-%m-%d %H:%M:%S")
         ),
-        Some((_, finished, outcome, summary)) => {
+        Some(run) => {
             format!(
-                "last run {} ({outcome}: {summary})",
-                finished.format("%Y-%m-%d %H:%M:%S")
+                "last run {} ({}: {})",
+                run.finished_at.format("%Y-%m-%d %H:%M:%S"),
+                run.outcome,
+                run.summary
             )
         }
         None => "no run yet".to_string(),
@@ -120,7 +141,7 @@ pub fn register_summary(
 mod tests {
     use super::*;
     use crate::snapshot::{DocKind, DocRef};
-    use chrono::NaiveDate;
+    use chrono::{NaiveDate, NaiveDateTime};
 
     fn time(hour: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 28)
@@ -163,10 +184,32 @@ document    number      date        deal        state   last status  sum       a
     }
 
     #[test]
+    fn with_accounts_the_table_names_each_deals_account() {
+        let table = register_table_with_accounts(
+            &[
+                record("ЗН-001", SyncState::Sent, None),
+                record("ЗН-002", SyncState::Skipped, Some("no account takes it")),
+            ],
+            &[Some("south".into()), None],
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("document    number  date        deal    account  state"));
+        assert!(lines[1].contains("ЗН-001  south    sent"), "{table}");
+        assert!(lines[2].contains("ЗН-002  -        skipped"), "{table}");
+    }
+
+    #[test]
     fn the_summary_counts_states_and_names_the_last_run() {
+        let count = |state, count| StateCount { state, count };
+        let run = |started, finished, outcome: &str, summary: &str| RunRecord {
+            started_at: started,
+            finished_at: finished,
+            outcome: outcome.into(),
+            summary: summary.into(),
+        };
         let summary = register_summary(
-            &[(SyncState::Sent, 5), (SyncState::Failed, 1)],
-            Some(&(time(9), time(10), "ok".into(), "read 6, created 5".into())),
+            &[count(SyncState::Sent, 5), count(SyncState::Failed, 1)],
+            Some(&run(time(9), time(10), "ok", "read 6, created 5")),
         );
         assert_eq!(
             summary,
@@ -176,7 +219,7 @@ document    number      date        deal        state   last status  sum       a
             register_summary(&[], None),
             "0 documents: pending 0, sent 0, failed 0, skipped 0; no run yet"
         );
-        let started = (time(9), time(9), "running".into(), String::new());
+        let started = run(time(9), time(9), "running", "");
         assert!(register_summary(&[], Some(&started))
             .ends_with("last run started 2026-11-28 09:05:00 without an outcome yet (`schedule --show` tells whether it is at work or died)"));
     }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{gather, gather_metrics, health, metrics, page, text};
 use crate::config::{Config, ConfigError, Secret};
-use crate::register::{self, Register};
+use crate::register::{self, RunLog};
 use crate::schedule::Interval;
 
 /// Where the server listens, the token it asks for, and the cycle interval `/healthz` judges by.

@@ -33,7 +33,11 @@ SELECT
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     CAST(NULL AS binary(16)) AS booking_reference,
     CAST(NULL AS nvarchar(11)) AS booking_number,
-    CAST(NULL AS datetime2(0)) AS booking_date
+    CAST(NULL AS datetime2(0)) AS booking_date,
+    RTRIM(department._Description) AS department_name,
+    RTRIM(CAST(department._Code AS nvarchar(50))) AS department_code,
+    RTRIM(organisation._Description) AS organisation_name,
+    RTRIM(CAST(organisation._Code AS nvarchar(50))) AS organisation_code
 FROM {{Документ.ЗаявкаНаРемонт}} d
 LEFT JOIN {{Перечисление.СостояниеЗаявкиНаРемонт}} [state]
     ON [state]._IDRRef = {{ref(d, Документ.ЗаявкаНаРемонт.Состояние, Перечисление.СостояниеЗаявкиНаРемонт)}}
@@ -49,3 +53,8 @@ LEFT JOIN {{Справочник.Марки}} make
     ON make._IDRRef = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
     ON model_make._IDRRef = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}
+-- The department and organisation choose the Calltouch account (dealer groups).
+LEFT JOIN {{Справочник.ПодразделенияКомпании}} department
+    ON department._IDRRef = {{ref(d, ОбщийРеквизит.ПодразделениеКомпании, Справочник.ПодразделенияКомпании)}}
+LEFT JOIN {{Справочник.Организации}} organisation
+    ON organisation._IDRRef = {{ref(d, ОбщийРеквизит.Организация, Справочник.Организации)}}

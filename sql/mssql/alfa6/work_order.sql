@@ -32,7 +32,11 @@ SELECT
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     booking._IDRRef AS booking_reference,
     RTRIM(booking._Number) AS booking_number,
-    booking._Date_Time AS booking_date
+    booking._Date_Time AS booking_date,
+    RTRIM(department._Description) AS department_name,
+    RTRIM(CAST(department._Code AS nvarchar(50))) AS department_code,
+    RTRIM(organisation._Description) AS organisation_name,
+    RTRIM(CAST(organisation._Code AS nvarchar(50))) AS organisation_code
 FROM {{Документ.ЗаказНаряд}} d
 LEFT JOIN {{Документ.СводныйРемонтныйЗаказ}} summary
     ON summary._IDRRef = {{ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ)}}
@@ -74,3 +78,8 @@ LEFT JOIN {{Справочник.Марки}} make
     ON make._IDRRef = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
     ON model_make._IDRRef = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}
+-- The department and organisation choose the Calltouch account (dealer groups).
+LEFT JOIN {{Справочник.ПодразделенияКомпании}} department
+    ON department._IDRRef = {{ref(d, ОбщийРеквизит.ПодразделениеКомпании, Справочник.ПодразделенияКомпании)}}
+LEFT JOIN {{Справочник.Организации}} organisation
+    ON organisation._IDRRef = {{ref(d, ОбщийРеквизит.Организация, Справочник.Организации)}}

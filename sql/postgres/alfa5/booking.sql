@@ -26,7 +26,11 @@ SELECT
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     NULL::bytea AS booking_reference,
     NULL::text AS booking_number,
-    NULL::timestamp AS booking_date
+    NULL::timestamp AS booking_date,
+    department._description::text AS department_name,
+    department._code::text AS department_code,
+    organisation._description::text AS organisation_name,
+    organisation._code::text AS organisation_code
 FROM {{Документ.ЗаявкаНаРемонт}} d
 -- The empty reference (a new booking) joins no enum row: the decoder's empty state.
 LEFT JOIN {{Перечисление.СостоянияЗаявкиНаРемонт}} state
@@ -57,3 +61,8 @@ LEFT JOIN {{Справочник.Марки}} make
     ON make._idrref = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
     ON model_make._idrref = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}
+-- The department and organisation choose the Calltouch account (dealer groups).
+LEFT JOIN {{Справочник.ПодразделенияКомпании}} department
+    ON department._idrref = {{ref(d, Документ.ЗаявкаНаРемонт.ПодразделениеКомпании, Справочник.ПодразделенияКомпании)}}
+LEFT JOIN {{Справочник.Организации}} organisation
+    ON organisation._idrref = {{ref(d, Документ.ЗаявкаНаРемонт.Организация, Справочник.Организации)}}

@@ -25,7 +25,11 @@ SELECT
     car.{{Справочник.Автомобили.ГодВыпуска}} AS car_year,
     booking._idrref AS booking_reference,
     booking._number::text AS booking_number,
-    booking._date_time AS booking_date
+    booking._date_time AS booking_date,
+    department._description::text AS department_name,
+    department._code::text AS department_code,
+    organisation._description::text AS organisation_name,
+    organisation._code::text AS organisation_code
 FROM {{Документ.ЗаказНаряд}} d
 CROSS JOIN LATERAL (
     SELECT
@@ -68,3 +72,8 @@ LEFT JOIN {{Справочник.Марки}} make
     ON make._idrref = {{ref(car, Справочник.Автомобили.Марка, Справочник.Марки)}}
 LEFT JOIN {{Справочник.Марки}} model_make
     ON model_make._idrref = {{ref(model, Справочник.Модели.Марка, Справочник.Марки)}}
+-- The department and organisation choose the Calltouch account (dealer groups).
+LEFT JOIN {{Справочник.ПодразделенияКомпании}} department
+    ON department._idrref = {{ref(d, Документ.ЗаказНаряд.ПодразделениеКомпании, Справочник.ПодразделенияКомпании)}}
+LEFT JOIN {{Справочник.Организации}} organisation
+    ON organisation._idrref = {{ref(d, Документ.ЗаказНаряд.Организация, Справочник.Организации)}}

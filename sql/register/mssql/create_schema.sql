@@ -1,0 +1,2 @@
+-- Creates the register schema; alone in its batch.
+CREATE SCHEMA [{schema}]

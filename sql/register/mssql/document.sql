@@ -1,0 +1,4 @@
+-- One document's row.
+SELECT [kind], [reference], [number], [doc_date], [order_number], [state], [onec_state], [last_status],
+    [last_revenue], [last_manager], [attempts], [last_error], [updated_at]
+FROM [{schema}].[documents] WHERE [reference] = @P1

@@ -1,0 +1,5 @@
+-- Documents per kind, sync state and whether an error is recorded (`/metrics`).
+SELECT [kind], [state], CASE WHEN [last_error] IS NULL THEN 0 ELSE 1 END, COUNT_BIG(*)
+FROM [{schema}].[documents]
+GROUP BY [kind], [state], CASE WHEN [last_error] IS NULL THEN 0 ELSE 1 END
+ORDER BY 1, 2, 3

@@ -1,0 +1,2 @@
+-- Version 2: the Calltouch account of each deal (dealer groups); NULL = `[calltouch]`'s.
+ALTER TABLE deals ADD COLUMN account text

@@ -1,0 +1,2 @@
+-- Documents per sync state.
+SELECT state, COUNT(*) FROM documents GROUP BY state ORDER BY state

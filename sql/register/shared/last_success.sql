@@ -1,0 +1,2 @@
+-- When the last run that did not end in an error finished.
+SELECT MAX(finished_at) FROM runs WHERE outcome NOT IN ('error', 'running')

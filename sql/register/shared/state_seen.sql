@@ -1,0 +1,2 @@
+-- The 1C state a document was last seen in, and since when.
+SELECT onec_state, state_seen_at FROM documents WHERE reference = $1
