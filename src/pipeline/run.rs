@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{run_cycle_with_progress, AccountClients};
+use super::{run_cycle_with_progress, AccountClients, CycleSummary};
 use crate::calltouch::client::CalltouchClient;
 use crate::config::Config;
 use crate::ops::exit::{self, RUN_IN_PROGRESS};
@@ -45,34 +45,7 @@ pub async fn run(config: &Config) -> Result<u8> {
     let finished = chrono::Local::now().naive_local();
     match outcome {
         Ok(summary) => {
-            tracing::info!(
-                read = summary.read,
-                created = summary.created,
-                updated = summary.updated,
-                unchanged = summary.unchanged,
-                skipped = summary.skipped,
-                failed = summary.failed,
-                deferred = summary.deferred,
-                checkpoint_moved = summary.checkpoint_moved,
-                duration_secs = summary.duration.as_secs_f64(),
-                "cycle finished"
-            );
-            // Failed documents need a person; deferred ones settle by themselves next run.
-            let (code, result) = if summary.failed > 0 {
-                (exit::FAILED_DOCUMENTS, "failed documents")
-            } else if summary.deferred > 0 {
-                (exit::DEFERRED, "deferred")
-            } else {
-                (exit::OK, "ok")
-            };
-            if summary.failed > 0 {
-                tracing::warn!(
-                    failed = summary.failed,
-                    "{} document(s) failed: `register --state failed` shows why and what to do; \
-                     `register retry --all-failed` sends them again once fixed",
-                    summary.failed
-                );
-            }
+            let (code, result) = ended(&summary);
             register
                 .record_run(started, finished, result, &summary.to_string())
                 .await?;
@@ -84,5 +57,37 @@ pub async fn run(config: &Config) -> Result<u8> {
                 .await?;
             Err(error)
         }
+    }
+}
+
+/// Logs how a cycle ended and gives its exit code and the outcome the run log records.
+fn ended(summary: &CycleSummary) -> (u8, &'static str) {
+    tracing::info!(
+        read = summary.read,
+        created = summary.created,
+        updated = summary.updated,
+        unchanged = summary.unchanged,
+        skipped = summary.skipped,
+        failed = summary.failed,
+        deferred = summary.deferred,
+        checkpoint_moved = summary.checkpoint_moved,
+        duration_secs = summary.duration.as_secs_f64(),
+        "cycle finished"
+    );
+    if summary.failed > 0 {
+        tracing::warn!(
+            failed = summary.failed,
+            "{} document(s) failed: `register --state failed` shows why and what to do; \
+             `register retry --all-failed` sends them again once fixed",
+            summary.failed
+        );
+    }
+    // Failed documents need a person; deferred ones settle by themselves next run.
+    if summary.failed > 0 {
+        (exit::FAILED_DOCUMENTS, "failed documents")
+    } else if summary.deferred > 0 {
+        (exit::DEFERRED, "deferred")
+    } else {
+        (exit::OK, "ok")
     }
 }
