@@ -27,7 +27,7 @@ pub use records::{
     SendRecord, SendTotal, SettledDocument, StateCount, SyncState,
 };
 pub use settings::{RegisterKind, RegisterSettings};
-pub use traits::{Admin, CycleStore, Register, RunGuard, RunLog};
+pub use traits::{Admin, CycleStore, HeldLock, Register, RunGuard, RunLog};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {

@@ -10,7 +10,7 @@ use super::records::{
     PendingDocument, RunDurations, RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal,
     SettledDocument, StateCount, SyncState,
 };
-use super::{postgres, RegisterError};
+use super::RegisterError;
 use crate::lock::{LockError, RunLock};
 use crate::snapshot::{DocRef, DocumentSnapshot};
 
@@ -118,16 +118,26 @@ pub trait CycleStore: Register {
 }
 
 /// Held while a run (or `register retry`, `reset-checkpoint`) works on the register; dropping
-/// it releases the lock, and so does the end of the process in any way.
+/// it releases the lock, and so does the end of the process in any way. Each backend holds its
+/// own kind (an OS file lock beside the SQLite file, a PostgreSQL advisory lock or an MS SQL
+/// application lock on a connection of its own); the guard only keeps it alive.
 #[derive(Debug)]
-pub enum RunGuard {
-    /// An OS file lock beside the SQLite file.
-    File(RunLock),
-    /// A session advisory lock held on a connection of its own.
-    Server(postgres::AdvisoryLock),
-    /// An MS SQL session application lock held on a connection of its own.
-    AppLock(super::mssql::AppLock),
+pub struct RunGuard {
+    _held: Box<dyn HeldLock>,
 }
+
+impl RunGuard {
+    pub fn new(held: impl HeldLock + 'static) -> RunGuard {
+        RunGuard {
+            _held: Box::new(held),
+        }
+    }
+}
+
+/// A backend's lock, released when dropped.
+pub trait HeldLock: std::fmt::Debug + Send {}
+
+impl HeldLock for RunLock {}
 
 /// The lock that keeps runs apart, and the log of how they ended.
 #[allow(async_fn_in_trait)]

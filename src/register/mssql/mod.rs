@@ -35,7 +35,7 @@ use super::records::{
 };
 use super::rows::{self as stored, kept_text, StoredSighting};
 use super::statements::date_bounds;
-use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
+use super::traits::{Admin, CycleStore, HeldLock, Register, RunGuard, RunLog};
 use super::write::write_outcomes;
 use super::RegisterError;
 use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
@@ -58,6 +58,8 @@ pub struct AppLock {
     _client: Box<TdsClient>,
     place: String,
 }
+
+impl HeldLock for AppLock {}
 
 impl fmt::Debug for AppLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -337,7 +339,7 @@ impl RunLog for MssqlRegister {
                 holder: "another session".to_string(),
             });
         }
-        Ok(RunGuard::AppLock(AppLock {
+        Ok(RunGuard::new(AppLock {
             _client: Box::new(client),
             place,
         }))

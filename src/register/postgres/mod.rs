@@ -22,7 +22,7 @@ use super::records::{
 };
 use super::rows::{self, kept_text, StoredDeal, StoredDocument, StoredSighting};
 use super::statements::{self, FilterValue};
-use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
+use super::traits::{Admin, CycleStore, HeldLock, Register, RunGuard, RunLog};
 use super::write::write_outcomes;
 use super::RegisterError;
 use crate::db::postgres::PgTarget;
@@ -76,6 +76,8 @@ pub struct AdvisoryLock {
     _client: Client,
     place: String,
 }
+
+impl HeldLock for AdvisoryLock {}
 
 impl fmt::Debug for AdvisoryLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -362,7 +364,7 @@ impl RunLog for PostgresRegister {
                 holder: self.lock_holder().await,
             });
         }
-        Ok(RunGuard::Server(AdvisoryLock {
+        Ok(RunGuard::new(AdvisoryLock {
             _client: client,
             place,
         }))

@@ -298,7 +298,7 @@ impl CycleStore for SqliteRegister {
 
 impl RunLog for SqliteRegister {
     async fn lock_run(&self) -> Result<RunGuard, LockError> {
-        RunLock::acquire(&self.path).map(RunGuard::File)
+        RunLock::acquire(&self.path).map(RunGuard::new)
     }
 
     async fn record_run(
