@@ -26,7 +26,7 @@ use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::Register;
-use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
+use alfa_calltouch::source::postgres::{change_queries, PostgresSource, CHANGE_QUERY_SETTING};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
@@ -656,6 +656,10 @@ async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -
         main.scale.name(),
         main.documents,
     );
+    // Planned as the source plans them.
+    stats
+        .batch_execute(&format!("SET {CHANGE_QUERY_SETTING}"))
+        .await?;
     for (name, sql) in change_queries(Preset::Alfa6, main.fixture.name_map())? {
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
         let rows = if sql.contains("$3") {
@@ -671,6 +675,7 @@ async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -
             text.push('\n');
         }
     }
+    stats.batch_execute("RESET ALL").await?;
     let path = results_dir().join(format!("plans-{}.txt", main.scale.name()));
     std::fs::write(&path, text)?;
     println!("plans                          {}", path.display());
