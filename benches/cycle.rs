@@ -26,7 +26,7 @@ use alfa_calltouch::fixture::bulk::{Age, BulkFixture, BulkSpec};
 use alfa_calltouch::pgcluster::PgCluster;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::Register;
-use alfa_calltouch::source::postgres::{change_queries, PostgresSource, CHANGE_QUERY_SETTING};
+use alfa_calltouch::source::postgres::{change_queries, PostgresSource, CHANGE_QUERY_SETTINGS};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
@@ -657,9 +657,9 @@ async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -
         main.documents,
     );
     // Planned as the source plans them.
-    stats
-        .batch_execute(&format!("SET {CHANGE_QUERY_SETTING}"))
-        .await?;
+    for setting in CHANGE_QUERY_SETTINGS {
+        stats.batch_execute(&format!("SET {setting}")).await?;
+    }
     for (name, sql) in change_queries(Preset::Alfa6, main.fixture.name_map())? {
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
         let rows = if sql.contains("$3") {
