@@ -1,10 +1,12 @@
-//! `cargo bench --bench cycle -- [--scale small|full] [--deals N] [--runs N] [--skip-sync]`:
+//! `cargo bench --bench cycle -- [--scale small|full] [--deals N] [--rss-deals N,N,…] [--runs N]
+//! [--skip-sync]`:
 //! the cost of a sync cycle and of a full sync on a large generated 1C «Альфа-Авто» 6.x database.
 //!
 //! It starts a throwaway PostgreSQL, bulk-generates the database (`fixture::bulk`), and prints:
 //! the idle cycle (no changes) against a plain full scan of the two document tables, a cycle
-//! after 1,000 changed documents, and full syncs through the Calltouch emulator with the rate
-//! limit on and off, with the peak memory of the `run` process. The `EXPLAIN (ANALYZE, BUFFERS)`
+//! after 1,000 changed documents, the exact read of a change set many chunks long, and full syncs
+//! through the Calltouch emulator with the rate limit on and off, with the peak memory of the
+//! `run` process as a table by deal count. The `EXPLAIN (ANALYZE, BUFFERS)`
 //! plans of the idle cycle's queries are saved to `benches/results/`. BENCHMARKS.md records the
 //! figures; targets live there and in this output, never in tests.
 
@@ -21,7 +23,7 @@ use alfa_calltouch::calltouch::client::CalltouchClient;
 use alfa_calltouch::config::{Config, Preset, Secret};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{CycleStore, RunLog};
-use alfa_calltouch::source::postgres::{change_queries, PostgresSource};
+use alfa_calltouch::source::postgres::{change_queries, PostgresSource, CHANGE_QUERY_SETTINGS};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
@@ -34,8 +36,6 @@ const SITE_ID: &str = "777";
 const TOKEN: &str = "bench-token";
 /// Orders per Calltouch request (the API's maximum, the client's default).
 const BATCH: u64 = 100;
-/// The smaller full sync, to see how memory grows with the deal count.
-const SMALL_SYNC: u64 = 10_000;
 
 #[derive(Parser)]
 #[command(about = "Cost of a sync cycle and of a full sync on a large generated 1C database")]
@@ -43,9 +43,20 @@ struct Args {
     /// `small`: 50,000 bookings and 50,000 work orders; `full`: 1,000,000 of each.
     #[arg(long, value_enum, default_value = "small")]
     scale: Scale,
-    /// Deals in the largest full sync (at 5 requests/s, 100,000 deals take over 200 s).
+    /// Deals in the full sync at 5 requests/s (100,000 deals take over 200 s).
     #[arg(long, default_value_t = 20_000)]
     deals: u64,
+    /// Deals of the full syncs with the limit off whose peak memory is tabled (default: 10,000
+    /// and 20,000 at the small scale; 10,000, 100,000 and 1,000,000 at the full one).
+    #[arg(long, value_delimiter = ',')]
+    rss_deals: Vec<u64>,
+    /// `sync.chunk_documents` of the full syncs at 5 requests/s, one sync each (default: the
+    /// configuration's default): a chunk ends with a partial batch, which larger chunks make rarer.
+    #[arg(long, value_delimiter = ',')]
+    limited_chunk_documents: Vec<usize>,
+    /// Documents changed (half of each kind) for the exact read of a large change set.
+    #[arg(long)]
+    changed: Option<i64>,
     /// Repetitions of each timed read (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -80,6 +91,21 @@ impl Scale {
             Scale::Full => "full",
         }
     }
+
+    fn rss_deals(self) -> Vec<u64> {
+        match self {
+            Scale::Small => vec![10_000, 20_000],
+            Scale::Full => vec![10_000, 100_000, 1_000_000],
+        }
+    }
+
+    /// Documents changed for the exact read of a large change set: 20 or 100 chunks.
+    fn changed(self) -> i64 {
+        match self {
+            Scale::Small => 20_000,
+            Scale::Full => 100_000,
+        }
+    }
 }
 
 #[tokio::main]
@@ -106,7 +132,19 @@ async fn main() -> Result<()> {
     };
     report_reads(&main, &args).await?;
     if !args.skip_sync {
-        report_full_syncs(&cluster, args.deals).await?;
+        let rss_deals = match args.rss_deals.is_empty() {
+            true => args.scale.rss_deals(),
+            false => args.rss_deals.clone(),
+        };
+        let chunks = match args.limited_chunk_documents.is_empty() {
+            true => vec![None],
+            false => args
+                .limited_chunk_documents
+                .iter()
+                .map(|&c| Some(c))
+                .collect(),
+        };
+        report_full_syncs(&cluster, &rss_deals, args.deals, &chunks).await?;
     }
     Ok(())
 }
@@ -131,9 +169,20 @@ async fn print_machine(admin: &Client, args: &Args) -> Result<()> {
     );
     println!("postgresql  {version}");
     println!(
-        "command     cargo bench --bench cycle -- --scale {} --deals {} --runs {} --window-days {}{}",
+        "command     cargo bench --bench cycle -- --scale {} --deals {}{} --runs {} --window-days {}{}",
         args.scale.name(),
         args.deals,
+        match args.rss_deals.is_empty() {
+            true => String::new(),
+            false => format!(
+                " --rss-deals {}",
+                args.rss_deals
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        },
         args.runs,
         args.window_days,
         if args.skip_sync { " --skip-sync" } else { "" }
@@ -173,6 +222,8 @@ struct Target<'a> {
     emulator: &'a Emulator,
     start_date: NaiveDate,
     requests_per_second: u32,
+    /// `sync.chunk_documents`, when not the default.
+    chunk_documents: Option<usize>,
 }
 
 /// Writes the config a real `run` reads, with its name map and secrets, into `dir`.
@@ -190,6 +241,7 @@ fn write_config(dir: &Path, target: &Target<'_>) -> Result<Config> {
         .order_number("{kind}-{number}")
         .register(RegisterKeys::sqlite());
     keys.calltouch.requests_per_second = Some(target.requests_per_second);
+    keys.sync.chunk_documents = target.chunk_documents;
     let path = keys.write(&dir.join("config.toml"));
     Ok(Config::load(&path)?)
 }
@@ -284,6 +336,9 @@ async fn report_reads(main: &MainDatabase<'_>, args: &Args) -> Result<()> {
             change.summary
         );
     }
+    let per_kind = args.changed.unwrap_or_else(|| main.scale.changed()) / 2;
+    let exact = &mut benches[0];
+    exact.report_large_change(main, per_kind, scan).await?;
     Ok(())
 }
 
@@ -314,6 +369,7 @@ impl CycleBench {
             emulator: &emulator,
             start_date: main.start_date,
             requests_per_second: 0,
+            chunk_documents: None,
         };
         let config = write_config(&scratch_dir(name)?, &target)?;
         let connection = main.cluster.connection_string(main.database);
@@ -365,14 +421,95 @@ impl CycleBench {
 
     async fn report_idle(&mut self, runs: usize, scan: Duration) -> Result<()> {
         let idle = self.idle_cycles(runs).await?;
+        self.report_idle_parts(runs).await?;
         let wall = median(idle.iter().map(|m| m.wall).collect());
         let rows = median(idle.iter().map(|m| m.rows_read).collect());
         println!(
-            "{:<6} idle cycle              median {:>9.1} ms over {runs} runs, rows read {rows}; idle / full scan: rows {:.4}×, time {:.3}× (goal ≤ 0.05×)",
+            "{:<6} idle cycle              median {:>9.1} ms over {runs} runs, rows read {rows}; idle / full scan: rows {:.4}× (goal ≤ 0.05×), time {:.3}× (goal ≤ 0.10×; exact ≤ 4×)",
             self.name,
             millis(wall),
             rows as f64 / self.documents as f64,
             wall.as_secs_f64() / scan.as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// The exact read of a change set many chunks long (`sync.chunk_documents`), without
+    /// sending: the oldest `per_kind` documents of each kind changed since a checkpoint taken
+    /// just before, read chunk by chunk as a cycle reads them.
+    async fn report_large_change(
+        &mut self,
+        main: &MainDatabase<'_>,
+        per_kind: i64,
+        scan: Duration,
+    ) -> Result<()> {
+        let after_everything = chrono::Local::now().date_naive() + chrono::Days::new(2);
+        let before = self
+            .source
+            .changes(&ReadFrom::Start, after_everything)
+            .await?
+            .checkpoint;
+        let changed = main
+            .fixture
+            .change_documents(&self.stats, per_kind, Age::Oldest)
+            .await?;
+        flush_own_stats(&self.stats).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let rows_before = self.rows_read().await?;
+        let chunk = self.config.sync.chunk_documents;
+        let started = Instant::now();
+        let read = alfa_calltouch::source::read_all(
+            &mut self.source,
+            &ReadFrom::Checkpoint(before),
+            main.start_date,
+            chunk,
+        )
+        .await?;
+        let wall = started.elapsed();
+        let rows = self.settled_rows_read().await? - rows_before;
+        println!(
+            "{:<6} read of {changed} changed docs in chunks of {chunk}  {:>9.1} ms ({:.3}× the full scan), rows read {rows}, documents {}",
+            self.name,
+            millis(wall),
+            wall.as_secs_f64() / scan.as_secs_f64(),
+            read.documents.len() + read.rejected.len()
+        );
+        Ok(())
+    }
+
+    /// Where an idle cycle's time goes: the source's read alone (its transaction, position and
+    /// change queries) from the stored checkpoint, and one round trip to the server.
+    async fn report_idle_parts(&mut self, runs: usize) -> Result<()> {
+        let stored = self
+            .register
+            .checkpoint(&checkpoint_key(&self.config))
+            .await?
+            .checkpoint
+            .context("a checkpoint is stored")?;
+        let mut reads = Vec::with_capacity(runs);
+        let mut trips = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            let read = alfa_calltouch::source::read_all(
+                &mut self.source,
+                &ReadFrom::Checkpoint(stored.clone()),
+                self.config.source.start_date,
+                self.config.sync.chunk_documents,
+            )
+            .await?;
+            reads.push(started.elapsed());
+            if !read.documents.is_empty() {
+                bail!("an idle read returned {} documents", read.documents.len());
+            }
+            let started = Instant::now();
+            self.stats.query_one("SELECT 1", &[]).await?;
+            trips.push(started.elapsed());
+        }
+        println!(
+            "{:<6} idle parts              source read alone median {:.1} ms; one round trip {:.2} ms",
+            self.name,
+            millis(median(reads)),
+            millis(median(trips))
         );
         Ok(())
     }
@@ -496,6 +633,10 @@ async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -
         main.scale.name(),
         main.documents,
     );
+    // Planned as the source plans them.
+    for setting in CHANGE_QUERY_SETTINGS {
+        stats.batch_execute(&format!("SET {setting}")).await?;
+    }
     for (name, sql) in change_queries(Preset::Alfa6, main.fixture.name_map())? {
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
         let rows = if sql.contains("$3") {
@@ -511,6 +652,7 @@ async fn save_plans(main: &MainDatabase<'_>, stats: &Client, window_days: u32) -
             text.push('\n');
         }
     }
+    stats.batch_execute("RESET ALL").await?;
     let path = results_dir().join(format!("plans-{}.txt", main.scale.name()));
     std::fs::write(&path, text)?;
     println!("plans                          {}", path.display());
@@ -535,8 +677,13 @@ struct SyncRun {
     deals: u64,
     requests_per_second: u32,
     wall: Duration,
+    /// `sync.chunk_documents` when not the default.
+    chunk_documents: Option<usize>,
     /// Orders Calltouch accepted (creates and updates).
     orders: u64,
+    /// Requests the emulator received, and the span from the first to the last.
+    requests: usize,
+    request_span: Duration,
     peak_rss_kib: Option<u64>,
 }
 
@@ -551,7 +698,7 @@ impl SyncRun {
             rps => {
                 let ceiling = (BATCH * u64::from(rps)) as f64;
                 format!(
-                    "{:.0}% of the {ceiling:.0}/s ceiling (goal ≥ 90%)",
+                    "{:.1}% of the {ceiling:.0}/s ceiling (goal ≥ 95%)",
                     100.0 * self.orders_per_second() / ceiling
                 )
             }
@@ -568,66 +715,100 @@ impl SyncRun {
             self.wall.as_secs_f64(),
             self.orders,
             self.orders_per_second(),
+        );
+        println!(
+            "  requests {} (full batches alone: {}), first to last request {:.1} s, before the first and after the last {:.1} s",
+            self.requests,
+            self.orders.div_ceil(BATCH),
+            self.request_span.as_secs_f64(),
+            (self.wall.saturating_sub(self.request_span)).as_secs_f64()
         )
     }
 }
 
-/// Full syncs of fresh databases by the `run` command: the largest with the limit on and off,
-/// and a 10,000-deal one to see how memory grows.
-async fn report_full_syncs(cluster: &PgCluster, deals: u64) -> Result<()> {
+/// Full syncs of fresh databases by the `run` command: with the limit off for each of
+/// `rss_deals` (their peak memory tabled), and with 5 requests/s for `limited_deals`.
+async fn report_full_syncs(
+    cluster: &PgCluster,
+    rss_deals: &[u64],
+    limited_deals: u64,
+    limited_chunks: &[Option<usize>],
+) -> Result<()> {
     println!("\n== Full sync by `alfa-calltouch run` (a fresh register, every document a deal)");
-    let mut sizes = vec![SMALL_SYNC.min(deals), deals];
-    sizes.dedup();
+    let mut plan: Vec<(u64, u32, Option<usize>)> =
+        rss_deals.iter().map(|&deals| (deals, 0, None)).collect();
+    plan.extend(limited_chunks.iter().map(|&c| (limited_deals, 5, c)));
+    plan.sort();
     let mut runs = Vec::new();
-    for size in sizes {
-        let database = format!("bench_sync_{size}");
-        let spec = BulkSpec {
-            bookings: size / 2,
-            work_orders: size - size / 2,
-            ..BulkSpec::dealership(2, 0)
-        };
-        let (fixture, start_date) = generate(cluster, &database, &spec).await?;
-        let mut limits = vec![0];
-        if size == deals {
-            limits.push(5);
-        }
-        for requests_per_second in limits {
-            let emulator = Emulator::start(SITE_ID, TOKEN).await?;
-            let target = Target {
-                cluster,
-                database: &database,
-                fixture: &fixture,
-                emulator: &emulator,
-                start_date,
-                requests_per_second,
+    let mut generated: Option<(u64, String, BulkFixture, NaiveDate)> = None;
+    for (size, requests_per_second, chunk_documents) in plan {
+        if generated.as_ref().is_none_or(|(deals, ..)| *deals != size) {
+            let database = format!("bench_sync_{size}");
+            let spec = BulkSpec {
+                bookings: size / 2,
+                work_orders: size - size / 2,
+                ..BulkSpec::dealership(2, 0)
             };
-            let run = run_binary(size, &target).await?;
-            run.print();
-            runs.push(run);
-            emulator.shutdown().await;
+            let (fixture, start_date) = generate(cluster, &database, &spec).await?;
+            generated = Some((size, database, fixture, start_date));
         }
+        let Some((_, database, fixture, start_date)) = &generated else {
+            unreachable!("generated above");
+        };
+        let emulator = Emulator::start(SITE_ID, TOKEN).await?;
+        let target = Target {
+            cluster,
+            database,
+            fixture,
+            emulator: &emulator,
+            start_date: *start_date,
+            requests_per_second,
+            chunk_documents,
+        };
+        let run = run_binary(size, &target).await?;
+        run.print();
+        runs.push(run);
+        emulator.shutdown().await;
     }
-    print_memory_growth(&runs);
+    print_memory_table(&runs);
     Ok(())
 }
 
-fn print_memory_growth(runs: &[SyncRun]) {
-    let unlimited: Vec<&SyncRun> = runs.iter().filter(|r| r.requests_per_second == 0).collect();
-    if let [first, .., last] = unlimited.as_slice() {
-        if let (Some(small), Some(large)) = (first.peak_rss_kib, last.peak_rss_kib) {
-            println!(
-                "peak RSS {} → {} deals: {:.2}× (goal ≤ 2×)",
-                first.deals,
-                last.deals,
-                large as f64 / small as f64
-            );
-        }
+fn print_memory_table(runs: &[SyncRun]) {
+    println!("\npeak RSS of a first full sync (goal ≤ 64 MiB at every size)");
+    println!("| deals | limit | chunk | wall | orders | requests | orders/s | peak RSS |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in runs {
+        let limit = match run.requests_per_second {
+            0 => "off".to_string(),
+            rps => format!("{rps} req/s"),
+        };
+        let rss = run
+            .peak_rss_kib
+            .map_or("not measured on this OS".to_string(), |kib| {
+                format!("{:.1} MiB", kib as f64 / 1024.0)
+            });
+        let chunk = run
+            .chunk_documents
+            .map_or("default".to_string(), |n| n.to_string());
+        println!(
+            "| {} | {limit} | {chunk} | {:.1} s | {} | {} | {:.0} | {rss} |",
+            run.deals,
+            run.wall.as_secs_f64(),
+            run.orders,
+            run.requests,
+            run.orders_per_second()
+        );
     }
 }
 
 /// Runs `alfa-calltouch run` once against `target`, sampling its peak memory.
 async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
-    let dir = scratch_dir(&format!("sync-{deals}-{}", target.requests_per_second))?;
+    let dir = scratch_dir(&format!(
+        "sync-{deals}-{}-{}",
+        target.requests_per_second,
+        target.chunk_documents.unwrap_or(0)
+    ))?;
     let config = write_config(&dir, target)?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_alfa-calltouch"))
@@ -655,6 +836,11 @@ async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
         );
     }
     let orders = accepted_orders(target.emulator);
+    let received = target.emulator.requests();
+    let request_span = match (received.first(), received.last()) {
+        (Some(first), Some(last)) => last.received_at - first.received_at,
+        _ => Duration::ZERO,
+    };
     let register = SqliteRegister::open(&config.register_path())?;
     if let Some(run) = register.last_run().await? {
         println!("  run: {}: {}", run.outcome, run.summary);
@@ -663,7 +849,10 @@ async fn run_binary(deals: u64, target: &Target<'_>) -> Result<SyncRun> {
         deals,
         requests_per_second: target.requests_per_second,
         wall,
+        chunk_documents: target.chunk_documents,
         orders,
+        requests: received.len(),
+        request_span,
         peak_rss_kib: peak,
     })
 }

@@ -86,6 +86,7 @@ impl Source for MemorySource {
             cutoff,
             after: None,
             whole: None,
+            pending: None,
             done: false,
         })
     }

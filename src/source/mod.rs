@@ -76,6 +76,9 @@ pub struct CycleRead {
     pub after: Option<ChunkKey>,
     /// A source that reads everything at once keeps its read here until the first chunk.
     pub whole: Option<(Vec<DocumentSnapshot>, Vec<RejectedDocument>)>,
+    /// A source that finds the change set's keys once when the read opens keeps them here;
+    /// the chunks then read the documents by key.
+    pub pending: Option<PendingKeys>,
     /// No more chunks.
     pub done: bool,
 }
@@ -86,6 +89,36 @@ pub struct ChunkKey {
     pub kind: DocKind,
     pub date: NaiveDateTime,
     pub reference: Vec<u8>,
+}
+
+/// The references of a change set, found once when the read opened and read by chunks after:
+/// per kind, in read order, 16 bytes each (a 1C reference), so that the change filter runs once
+/// per cycle whatever the number of chunks, in memory bounded by the keys alone (16 MB for a
+/// million changed documents).
+#[derive(Debug, Clone, Default)]
+pub struct PendingKeys {
+    pub bookings: Vec<[u8; 16]>,
+    pub work_orders: Vec<[u8; 16]>,
+    /// Keys of the current kind already handed out.
+    pub taken: usize,
+}
+
+impl PendingKeys {
+    /// The next at most `limit` keys in read order, with their kind; `None` when none are left.
+    pub fn take(&mut self, limit: usize) -> Option<(DocKind, &[[u8; 16]])> {
+        if self.taken >= self.bookings.len() && !self.bookings.is_empty() {
+            self.bookings = Vec::new();
+            self.taken = 0;
+        }
+        let (kind, keys) = match self.bookings.is_empty() {
+            false => (DocKind::Booking, &self.bookings),
+            true => (DocKind::WorkOrder, &self.work_orders),
+        };
+        let start = self.taken.min(keys.len());
+        let end = start.saturating_add(limit.max(1)).min(keys.len());
+        self.taken = end;
+        (start < end).then(|| (kind, &keys[start..end]))
+    }
 }
 
 /// One chunk of a cycle's read.
@@ -106,6 +139,7 @@ impl CycleRead {
             cutoff,
             after: None,
             whole: Some((changes.documents, changes.rejected)),
+            pending: None,
             done: false,
         }
     }

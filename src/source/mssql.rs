@@ -512,6 +512,7 @@ impl Source for MssqlSource {
             cutoff,
             after: None,
             whole: None,
+            pending: None,
             done: false,
         })
     }

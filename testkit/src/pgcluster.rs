@@ -71,6 +71,20 @@ impl PgCluster {
 
     /// Creates and starts a cluster with a password or TLS.
     pub fn start_with(options: ClusterOptions) -> Result<PgCluster, ClusterError> {
+        PgCluster::start_inner(options, None)
+    }
+
+    /// Creates and starts a cluster whose next transaction id is `next` (64-bit, epoch in the
+    /// high half), set with `pg_resetwal` before the first start: for tests of what happens when
+    /// 32-bit transaction ids wrap around, which would otherwise take billions of transactions.
+    pub fn start_at_transaction(next: u64) -> Result<PgCluster, ClusterError> {
+        PgCluster::start_inner(ClusterOptions::default(), Some(next))
+    }
+
+    fn start_inner(
+        options: ClusterOptions,
+        next_xid: Option<u64>,
+    ) -> Result<PgCluster, ClusterError> {
         let bindir = find_bindir().ok_or(ClusterError::NotInstalled)?;
         let dir = temp_dir()?;
         let run_as = server_user();
@@ -84,6 +98,9 @@ impl PgCluster {
         cluster.write_secrets()?;
         cluster.hand_over_dir()?;
         cluster.init()?;
+        if let Some(next) = next_xid {
+            cluster.set_next_transaction(next)?;
+        }
         cluster.port = free_port()?;
         cluster.start_server()?;
         cluster.spawn_guardian();
@@ -209,6 +226,40 @@ impl PgCluster {
         run("initdb", &mut command)
     }
 
+    /// `pg_resetwal -x -e` on the stopped cluster. Rows `initdb` wrote last (the databases in
+    /// `pg_database`) are frozen first in single-user mode, or ids far ahead would make them
+    /// look not yet written. The commit log must already hold the segment of the new id (32
+    /// pages of 8 KiB, four ids a byte), so a zeroed one is written.
+    fn set_next_transaction(&self, next: u64) -> Result<(), ClusterError> {
+        const IDS_PER_SEGMENT: u64 = 32 * 8192 * 4;
+        let mut freeze = self.command("postgres");
+        freeze
+            .arg("--single")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("template1");
+        run_with_input("VACUUM FREEZE", &mut freeze, "VACUUM FREEZE;\n")?;
+        let (epoch, low) = (next >> 32, next & 0xFFFF_FFFF);
+        let segment = self
+            .data_dir()
+            .join("pg_xact")
+            .join(format!("{:04X}", low / IDS_PER_SEGMENT));
+        if !segment.exists() {
+            std::fs::write(&segment, vec![0u8; (IDS_PER_SEGMENT / 4) as usize])
+                .map_err(|e| step_error("pg_xact segment", e.to_string()))?;
+        }
+        self.hand_over_dir()?;
+        let mut command = self.command("pg_resetwal");
+        command
+            .arg("-x")
+            .arg(low.to_string())
+            .arg("-e")
+            .arg(epoch.to_string())
+            .arg("-D")
+            .arg(self.data_dir());
+        run("pg_resetwal", &mut command)
+    }
+
     fn start_server(&self) -> Result<(), ClusterError> {
         let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
@@ -289,6 +340,36 @@ impl Drop for PgCluster {
             .args(["stop", "-m", "immediate"]);
         let _ = run("pg_ctl stop", &mut command);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `run`, with `input` on the program's standard input.
+fn run_with_input(step: &str, command: &mut Command, input: &str) -> Result<(), ClusterError> {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| step_error(step, e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| step_error(step, e.to_string()))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| step_error(step, e.to_string()))?;
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(step_error(
+            step,
+            format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        )),
     }
 }
 

@@ -14,9 +14,8 @@ AND d._IDRRef IN (
 )
 AND (
     (d._Version > @P2 AND d._Version < @P3)
-    OR EXISTS (
-        SELECT 1 FROM {{Документ.СводныйРемонтныйЗаказ}} s
-        WHERE {{is_ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ, s._IDRRef)}}
-          AND s._Version > @P2 AND s._Version < @P3
+    OR {{ref(d, Документ.ЗаказНаряд.СводныйРемонтныйЗаказ, Документ.СводныйРемонтныйЗаказ)}} IN (
+        SELECT s._IDRRef FROM {{Документ.СводныйРемонтныйЗаказ}} s
+        WHERE s._Version > @P2 AND s._Version < @P3
     )
 )
