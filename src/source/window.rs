@@ -4,14 +4,14 @@
 //! PostgreSQL a `pg_snapshot` (`source::postgres`), on MS SQL a `_Version` row version
 //! (`rv:…`, `source::mssql`). Below, "snapshot" stands for either.
 //!
-//! # Exact (`change_window_days = 0`, the default)
+//! # Exact (`change_window_days = 0`)
 //! Every cycle tests `NOT pg_visible_in_snapshot(xmin, previous)` (MS SQL: `_Version` above the
 //! previous checkpoint) on every document dated since the cut-off. Every change is reported by
 //! the next cycle; the cost is a scan of the document tables (and a journal probe per work
 //! order) each cycle, since 1C keeps no index on `xmin` or `_version`, and a read-only tool
 //! cannot add one.
 //!
-//! # Recent window (`change_window_days = N > 0`)
+//! # Recent window (`change_window_days = N > 0`; the default is 31 with `reconcile_at = "03:00"`)
 //! Most cycles apply the same exact snapshot test to candidates found through indexes 1C already
 //! has: documents dated within N days before the previous read (`_ByDocDate`), work orders with
 //! a state-journal record whose `_period` is in that window (the journal's `_ByPeriod`), and
@@ -19,8 +19,9 @@
 //! change of those candidates, so a new document, an edit of a recent one, and any state change
 //! 1C journals are seen by the next cycle. An edit of a document dated before the window with no
 //! journal record (a late sum or manager correction) is not a candidate: the **reconcile** finds
-//! it — every `reconcile_hours` a cycle runs the exact scan from the snapshot of the previous
-//! reconcile, so such a change is reported within `reconcile_hours` (plus one cycle). Documents
+//! it — once a day at `reconcile_at` (or every `reconcile_hours`) a cycle runs the exact scan from
+//! the snapshot of the previous reconcile, so such a change is reported by the first cycle after
+//! the next reconcile time. Documents
 //! already sent in between come out unchanged from the register and are not sent again.
 //!
 //! # Checkpoint text
