@@ -1,5 +1,5 @@
-//! `cargo bench --bench cycle -- [--scale small|full] [--deals N] [--rss-deals N,N,…] [--runs N]
-//! [--skip-sync]`:
+//! `cargo bench --bench cycle -- [--scale small|full] [--deals N] [--rss-deals N,N,…]
+//! [--limited-chunk-documents N,N,…] [--changed N] [--runs N] [--window-days N] [--skip-sync]`:
 //! the cost of a sync cycle and of a full sync on a large generated 1C «Альфа-Авто» 6.x database.
 //!
 //! It starts a throwaway PostgreSQL, bulk-generates the database (`fixture::bulk`), and prints:
@@ -169,23 +169,8 @@ async fn print_machine(admin: &Client, args: &Args) -> Result<()> {
     );
     println!("postgresql  {version}");
     println!(
-        "command     cargo bench --bench cycle -- --scale {} --deals {}{} --runs {} --window-days {}{}",
-        args.scale.name(),
-        args.deals,
-        match args.rss_deals.is_empty() {
-            true => String::new(),
-            false => format!(
-                " --rss-deals {}",
-                args.rss_deals
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        },
-        args.runs,
-        args.window_days,
-        if args.skip_sync { " --skip-sync" } else { "" }
+        "command     cargo bench --bench cycle -- {}",
+        command_line(args)
     );
     Ok(())
 }
@@ -884,4 +869,33 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[cfg(not(target_os = "linux"))]
 fn peak_rss_kib(_pid: u32) -> Option<u64> {
     None
+}
+
+/// The options as given, so that a printed run can be repeated exactly.
+fn command_line(args: &Args) -> String {
+    let list = |values: Vec<String>| values.join(",");
+    let mut line = format!("--scale {} --deals {}", args.scale.name(), args.deals);
+    if !args.rss_deals.is_empty() {
+        let deals = args.rss_deals.iter().map(u64::to_string).collect();
+        line.push_str(&format!(" --rss-deals {}", list(deals)));
+    }
+    if !args.limited_chunk_documents.is_empty() {
+        let chunks = args
+            .limited_chunk_documents
+            .iter()
+            .map(usize::to_string)
+            .collect();
+        line.push_str(&format!(" --limited-chunk-documents {}", list(chunks)));
+    }
+    if let Some(changed) = args.changed {
+        line.push_str(&format!(" --changed {changed}"));
+    }
+    line.push_str(&format!(
+        " --runs {} --window-days {}",
+        args.runs, args.window_days
+    ));
+    if args.skip_sync {
+        line.push_str(" --skip-sync");
+    }
+    line
 }
