@@ -5,10 +5,11 @@ use std::time::Duration;
 use alfa_calltouch::calltouch::client::{
     CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
 };
-use alfa_calltouch::calltouch::payload::{
+use alfa_calltouch::calltouch::settings::CalltouchConfig;
+use alfa_calltouch::domain::payload::{
     CallContactParams, CreateOrder, CustomSourceParams, Matching, Tag, UpdateOrder,
 };
-use alfa_calltouch::config::{CalltouchConfig, Secret};
+use alfa_calltouch::ops::privacy::Secret;
 use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "12345";

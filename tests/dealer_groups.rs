@@ -10,10 +10,11 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use alfa_calltouch::cli;
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::pipeline;
 use alfa_calltouch::register::{self, CycleStore, SyncState};
-use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig, TOKEN_ENV};
 use testkit::emulator::{Emulator, RecordedRequest};
@@ -211,7 +212,7 @@ departments = ["000000002"]
     }
 
     async fn cycle(&self) {
-        cli::run(&self.config).await.expect("cycle");
+        pipeline::run::run(&self.config).await.expect("cycle");
     }
 
     fn truth(&self) -> Vec<DocumentSnapshot> {

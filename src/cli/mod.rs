@@ -13,13 +13,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::lock::LockError;
+use crate::domain::snapshot::DocKind;
+use crate::ops::exit::{self, RUN_IN_PROGRESS};
+use crate::ops::lock::LockError;
+use crate::ops::schedule::{Interval, Scheduler};
+use crate::ops::{progress, schedule, watch};
+use crate::pipeline::run::run;
 use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
-use crate::schedule::{Interval, Scheduler};
-use crate::snapshot::DocKind;
-use crate::{discover, doctor, progress, report, schedule, source, status, sync, watch};
+use crate::rules::accounts::Accounts;
+use crate::status::report;
+use crate::{discover, doctor, pipeline, source, status};
 use tokio_util::sync::CancellationToken;
 
 mod args;
@@ -44,13 +48,6 @@ macro_rules! out {
         write!(std::io::stdout().lock(), $($arg)*)
     }};
 }
-
-/// Exit codes, so a scheduler can tell outcomes apart.
-pub use crate::ops::exit;
-/// The outcome a run records when it starts.
-pub use crate::ops::exit::RUN_IN_PROGRESS;
-/// One cycle under the run lock, with its outcome recorded in the register.
-pub use crate::pipeline::run::run;
 
 /// Parses the arguments and runs the command; the binary's whole `main`.
 pub fn main() -> ExitCode {
@@ -169,7 +166,7 @@ fn load(path: &Path) -> Result<Config> {
 async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
     let register = register::open(config).await?;
     let mut source = source::open(config).await?;
-    let plan = sync::dry_run(config, &mut source, &register).await?;
+    let plan = pipeline::dry_run(config, &mut source, &register).await?;
     let mut text = String::new();
     for line in &plan.rejected {
         text += &format!("# failed: {line}\n");
@@ -431,7 +428,7 @@ async fn retry(config: &Config, number: Option<&str>, all_failed: bool) -> Resul
 async fn preview(config: &Config, number: &str) -> Result<u8> {
     let register = register::open(config).await?;
     let mut source = source::open(config).await?;
-    let items = sync::preview(config, &mut source, &register, number).await?;
+    let items = pipeline::preview(config, &mut source, &register, number).await?;
     if items.is_empty() {
         anyhow::bail!("no booking or work order with number {number:?} in the 1C database");
     }
@@ -443,7 +440,7 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
 
 /// One planned document as `preview` and `run --dry-run` print it: a comment line naming it,
 /// its orderNumber and action, its notes, then the exact request body.
-fn preview_text(item: &sync::PreviewItem) -> Result<String> {
+fn preview_text(item: &pipeline::PreviewItem) -> Result<String> {
     let mut text = format!(
         "# {} → {} ({})",
         item.document,
@@ -469,7 +466,7 @@ async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u
     let _lock = register.lock_run().await?;
     register
         .reset_checkpoint(
-            &sync::checkpoint_key(config),
+            &pipeline::checkpoint_key(config),
             since,
             chrono::Local::now().naive_local(),
         )

@@ -360,8 +360,8 @@ fn integrated_auth(section: &str) -> Result<AuthMethod, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
     use crate::db::Tls;
+    use crate::ops::privacy::Secret;
 
     fn endpoint(role: Role, tls: Tls) -> Endpoint {
         Endpoint {

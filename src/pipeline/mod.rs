@@ -43,13 +43,13 @@ use std::time::{Duration, Instant};
 
 use crate::calltouch::client::{CalltouchClient, ClientError};
 use crate::config::Config;
-use crate::progress::{Progress, Silent};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
+use crate::ops::progress::{Progress, Silent};
 use crate::register::{
     CycleStore, DocumentRecord, FailedDocument, ListFilter, RegisterError, SyncState,
 };
 use crate::rules::accounts::Accounts;
 use crate::rules::DealRules;
-use crate::snapshot::{DocRef, DocumentSnapshot};
 use crate::source::{read_all, ChangeSet, Chunk, ReadFrom, Source, SourceError};
 
 pub use deals::{collisions, resolve_deal};

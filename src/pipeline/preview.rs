@@ -4,12 +4,13 @@
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
-use crate::calltouch::payload::{CreateRequest, UpdateRequest};
 use crate::config::Config;
-use crate::register::{CycleStore, DealRecord};
+use crate::domain::deal::DealRecord;
+use crate::domain::payload::{CreateRequest, UpdateRequest};
+use crate::domain::snapshot::DocumentSnapshot;
+use crate::register::CycleStore;
 use crate::rules::accounts::{Accounts, Choice};
 use crate::rules::{DealRules, Decision, SentValues};
-use crate::snapshot::DocumentSnapshot;
 use crate::source::Source;
 
 use super::deals::{resolve_deal, taken_number};
@@ -124,7 +125,7 @@ async fn plan_documents<R: CycleStore>(
                     format!(
                         "Номер: orderNumber {order_number} would already name the deal of {owner}; \
                          set deal.order_number to \"{}\" (it applies only to deals not yet created)",
-                        crate::config::DEFAULT_ORDER_NUMBER
+                        crate::rules::settings::DEFAULT_ORDER_NUMBER
                     ),
                 ));
                 continue;

@@ -9,13 +9,13 @@ use std::collections::{HashMap, HashSet};
 use crate::calltouch::client::{
     update_from_create, CalltouchClient, Endpoint, Operation, OrderOutcome,
 };
-use crate::calltouch::payload::CreateOrder;
+use crate::domain::payload::CreateOrder;
+use crate::domain::snapshot::{DocKind, DocumentSnapshot, Money};
 use crate::register::{
     AcceptedDeal, CycleStore, FailedDocument, Outcome, PendingDocument, SendRecord, SyncState,
 };
 use crate::rules::accounts::Choice;
 use crate::rules::{DealRules, Decision, SentValues};
-use crate::snapshot::{DocKind, DocumentSnapshot, Money};
 
 use super::deals::{deal_with_driver, resolve_deal, taken_number};
 use super::retry::DocumentRetry;

@@ -22,9 +22,9 @@ mod write;
 
 pub use any::{open, AnyRegister};
 pub use records::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
-    ListFilter, Outcome, PendingDocument, RunDurations, RunRecord, SendAnswer, SendLogEntry,
-    SendRecord, SendTotal, SettledDocument, StateCount, SyncState,
+    AcceptedDeal, CheckpointRow, DocumentRecord, DocumentTotal, FailedDocument, ListFilter,
+    Outcome, PendingDocument, RunDurations, SendAnswer, SendLogEntry, SendRecord, SendTotal,
+    SettledDocument, StateCount, SyncState,
 };
 pub use settings::{RegisterKind, RegisterSettings};
 pub use traits::{Admin, CycleStore, Register, RunGuard, RunLog};

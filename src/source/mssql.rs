@@ -74,10 +74,9 @@ use super::queries::{self, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-pub use crate::db::mssql::MssqlRow;
-use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
+use crate::db::mssql::{wrong_type, MssqlRow, MssqlTarget, TdsClient};
 use crate::db::Role;
-use crate::snapshot::{DocKind, DocumentSnapshot};
+use crate::domain::snapshot::{DocKind, DocumentSnapshot};
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/mssql/read_position.sql");
 const DATABASE_STATE_SQL: &str = include_str!("../../sql/mssql/database_state.sql");

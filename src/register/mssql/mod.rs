@@ -30,8 +30,8 @@ pub use self::statements::{bootstrap, migration, operations, Statement, SCHEMA_V
 use self::statements::{Rendered, Tsql};
 use self::writes::MssqlWrites;
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
-    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount, SyncState,
+    CheckpointRow, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations, SendAnswer,
+    SendLogEntry, SendTotal, StateCount, SyncState,
 };
 use super::rows::{self as stored, kept_text, StoredSighting};
 use super::statements::date_bounds;
@@ -39,8 +39,10 @@ use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
 use super::write::write_outcomes;
 use super::RegisterError;
 use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
-use crate::lock::LockError;
-use crate::snapshot::DocRef;
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocRef;
+use crate::ops::lock::LockError;
 
 pub struct MssqlRegister {
     /// The data connection; tiberius needs it mutably even to read.
