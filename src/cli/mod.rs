@@ -8,7 +8,6 @@
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Parser;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,8 +16,9 @@ use crate::config::Config;
 use crate::domain::snapshot::DocKind;
 use crate::ops::exit::{self, RUN_IN_PROGRESS};
 use crate::ops::lock::LockError;
+use crate::ops::logging::{init_logging, LogFormat};
 use crate::ops::schedule::{Interval, Scheduler};
-use crate::ops::{progress, schedule, watch};
+use crate::ops::{schedule, watch};
 use crate::pipeline::run::run;
 use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
 use crate::rules::accounts::Accounts;
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 mod args;
 pub use args::{
-    Cli, Command, KindArg, LogFormat, RegisterAction, RegisterArgs, RunArgs, ScheduleArgs, StateArg,
+    Cli, Command, KindArg, RegisterAction, RegisterArgs, RunArgs, ScheduleArgs, StateArg,
 };
 
 /// `println!` that returns the write error instead of panicking on a closed stdout.
@@ -89,29 +89,6 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Logs to stderr at `info` (`-v` debug, `-vv` trace) unless `RUST_LOG` says otherwise; also used
-/// by the demo binary, so it logs as the tool does.
-pub fn init_logging(format: LogFormat, verbose: u8) {
-    progress::set_json_log(format == LogFormat::Json);
-    let default_level = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("alfa_calltouch={default_level},warn"))
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into cron's or a service's log file.
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {

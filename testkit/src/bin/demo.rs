@@ -10,10 +10,10 @@ use chrono::NaiveDateTime;
 use std::path::Path;
 use std::process::ExitCode;
 
-use alfa_calltouch::cli::{init_logging, LogFormat};
 use alfa_calltouch::config::Config;
 use alfa_calltouch::domain::snapshot::DocKind;
 use alfa_calltouch::ops::exit;
+use alfa_calltouch::ops::logging::{init_logging, LogFormat};
 use alfa_calltouch::ops::watch;
 use alfa_calltouch::pipeline;
 use alfa_calltouch::register::{self, Admin, CycleStore, ListFilter, RunLog};
