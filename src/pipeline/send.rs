@@ -546,9 +546,6 @@ async fn send_account_batch<R: CycleStore>(
 }
 
 /// Reads Calltouch's answer for one document, counts it, and says what the register records.
-/// A document deferred
-/// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
-/// `register retry` sends it again. During an `outage` a deferral counts no attempt.
 fn answer<'a>(
     retry: &DocumentRetry,
     document: &'a Outgoing,
@@ -576,29 +573,45 @@ fn answer<'a>(
             document.failed("rejected", reason, message)
         }
         OrderOutcome::Deferred { reason } => {
-            if let Some(outage) = outage {
-                tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
-                summary.deferred += 1;
-                let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
-                return Outcome::Deferred(document.pending(Some(reason.into()), false));
-            }
-            let attempts = document.attempts + 1;
-            if attempts >= retry.max_attempts {
-                let message = format!(
-                    "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
-                     `register retry {}` sends it again",
-                    snapshot.number
-                );
-                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
-                summary.failed += 1;
-                return document.failed("gave up", reason, message);
-            }
-            tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
-            blocked.insert(document.order_number.clone());
-            summary.deferred += 1;
-            Outcome::Deferred(document.pending(Some(reason.into()), true))
+            deferred(retry, document, reason, outage, blocked, summary)
         }
     }
+}
+
+/// A document Calltouch did not take this time. During an `outage` it stays pending with no
+/// attempt counted; deferred `max_attempts` times it is given up as failed (the checkpoint may
+/// then move past it, and `register retry` sends it again); otherwise it stays pending with one
+/// more attempt and its deal waits for the next cycle.
+fn deferred<'a>(
+    retry: &DocumentRetry,
+    document: &'a Outgoing,
+    reason: String,
+    outage: Option<&str>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Outcome<'a> {
+    let snapshot = &document.snapshot;
+    if let Some(outage) = outage {
+        tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
+        summary.deferred += 1;
+        let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
+        return Outcome::Deferred(document.pending(Some(reason.into()), false));
+    }
+    let attempts = document.attempts + 1;
+    if attempts >= retry.max_attempts {
+        let message = format!(
+            "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
+             `register retry {}` sends it again",
+            snapshot.number
+        );
+        tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
+        summary.failed += 1;
+        return document.failed("gave up", reason, message);
+    }
+    tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
+    blocked.insert(document.order_number.clone());
+    summary.deferred += 1;
+    Outcome::Deferred(document.pending(Some(reason.into()), true))
 }
 
 /// The values a create body sends, as the register stores them.
