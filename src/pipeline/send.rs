@@ -84,16 +84,8 @@ impl Outgoing {
     /// What the register records once it was rejected or given up: the send log's outcome
     /// and Calltouch's words, and the document's error message.
     fn failed(&self, outcome: &'static str, detail: String, message: String) -> Outcome<'_> {
-        let snapshot = &self.snapshot;
         Outcome::Failed {
-            failed: FailedDocument {
-                kind: snapshot.kind,
-                reference: snapshot.reference,
-                number: &snapshot.number,
-                date: Some(snapshot.date),
-                order_number: Some(&self.order_number),
-                reason: message.into(),
-            },
+            failed: failed_row(&self.snapshot, Some(&self.order_number), message.into()),
             send: Some(self.send_record("send", outcome, Some(detail.into()))),
         }
     }
@@ -664,17 +656,26 @@ async fn fail_document<R: CycleStore>(
     tracing::warn!(document = %snapshot.label(), "{reason}");
     register
         .record_failed(
-            &FailedDocument {
-                kind: snapshot.kind,
-                reference: snapshot.reference,
-                number: &snapshot.number,
-                date: Some(snapshot.date),
-                order_number,
-                reason: reason.into(),
-            },
+            &failed_row(snapshot, order_number, reason.into()),
             None,
             now,
         )
         .await?;
     Ok(())
+}
+
+/// The register's row of a document that failed, with the deal it drives when known.
+fn failed_row<'a>(
+    snapshot: &'a DocumentSnapshot,
+    order_number: Option<&'a str>,
+    reason: Cow<'a, str>,
+) -> FailedDocument<'a> {
+    FailedDocument {
+        kind: snapshot.kind,
+        reference: snapshot.reference,
+        number: &snapshot.number,
+        date: Some(snapshot.date),
+        order_number,
+        reason,
+    }
 }
