@@ -26,7 +26,6 @@ pub use records::{
     Outcome, PendingDocument, RunDurations, SendAnswer, SendLogEntry, SendRecord, SendTotal,
     SettledDocument, StateCount, SyncState,
 };
-pub use settings::{RegisterKind, RegisterSettings};
 pub use traits::{Admin, CycleStore, Register, RunGuard, RunLog};
 
 #[derive(Debug, thiserror::Error)]

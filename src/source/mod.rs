@@ -16,7 +16,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
-pub use settings::{NameMapSettings, Preset, SourceKind, SourceSettings};
+use settings::{NameMapSettings, SourceKind, SourceSettings};
 
 use crate::domain::snapshot::{DocKind, DocRef, DocumentSnapshot};
 

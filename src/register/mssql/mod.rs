@@ -13,7 +13,7 @@
 //! server releases it when that connection ends, including when the process is killed.
 
 mod rows;
-pub mod statements;
+mod statements;
 mod writes;
 
 use std::fmt;
