@@ -1,6 +1,6 @@
 //! The register on MS SQL Server (`[register] kind = "mssql"`): the connection, the schema's
 //! creation and versioned migration, the run lock, and every operation of the register, run
-//! through tiberius with the T-SQL of [`statements`]; [`rows`] decodes what they return.
+//! through tiberius with the T-SQL of `statements`; `rows` decodes what they return.
 //!
 //! The connection is made by [`crate::db::mssql`] from `[register]`'s own keys, which are the
 //! source's: host and port or a named instance, `tls`, `ca_file`, `trust_server_certificate`
