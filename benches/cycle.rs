@@ -20,13 +20,13 @@ use clap::{Parser, ValueEnum};
 use tokio_postgres::{Client, NoTls};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::config::{Config, Preset, Secret};
+use alfa_calltouch::pipeline::{checkpoint_key, run_cycle, CycleSummary};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{CycleStore, RunLog};
 use alfa_calltouch::source::postgres::{change_queries, PostgresSource, CHANGE_QUERY_SETTINGS};
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
-use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
+use alfa_calltouch::{config::Config, ops::privacy::Secret, source::settings::Preset};
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;
 use testkit::fixture::bulk::{Age, BulkFixture, BulkSpec};

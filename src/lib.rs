@@ -18,10 +18,3 @@ pub mod register;
 pub mod rules;
 pub mod source;
 pub mod status;
-
-// The modules' former top-level paths, so code written against them keeps compiling.
-pub use domain::snapshot;
-pub use ops::{lock, privacy, progress, schedule, watch};
-pub use pipeline as sync;
-pub use rules::{accounts, format};
-pub use status::report;

@@ -5,9 +5,9 @@
 use chrono::NaiveDate;
 use tokio_postgres::NoTls;
 
-use alfa_calltouch::config::Preset;
-use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::domain::snapshot::DocKind;
 use alfa_calltouch::source::postgres::PostgresSource;
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::window::ChangeDetection;
 use alfa_calltouch::source::{ReadFrom, Source};
 use testkit::cluster::shared as cluster;
@@ -126,7 +126,7 @@ async fn the_window_reads_recent_changes_and_the_reconcile_reads_the_rest() {
         .changes(&ReadFrom::Checkpoint(first.checkpoint), everything())
         .await
         .unwrap();
-    let bookings = |docs: &[alfa_calltouch::snapshot::DocumentSnapshot]| {
+    let bookings = |docs: &[alfa_calltouch::domain::snapshot::DocumentSnapshot]| {
         docs.iter().filter(|d| d.kind == DocKind::Booking).count()
     };
     assert_eq!(windowed.documents.len(), 15, "the old bookings wait");

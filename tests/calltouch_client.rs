@@ -5,10 +5,11 @@ use std::time::Duration;
 use alfa_calltouch::calltouch::client::{
     CalltouchClient, ClientError, Endpoint, Operation, OrderOutcome,
 };
-use alfa_calltouch::calltouch::payload::{
+use alfa_calltouch::calltouch::settings::CalltouchConfig;
+use alfa_calltouch::domain::payload::{
     CallContactParams, CreateOrder, CustomSourceParams, Matching, Tag, UpdateOrder,
 };
-use alfa_calltouch::config::{CalltouchConfig, Secret};
+use alfa_calltouch::ops::privacy::Secret;
 use testkit::emulator::{Emulator, Fault};
 
 const SITE_ID: &str = "12345";
@@ -559,12 +560,12 @@ async fn two_accounts_share_one_rate_limit_and_keep_their_deals_apart() {
     }
     // Any six consecutive requests of both accounts span about a second (5 per second in
     // total). Arrival times carry each request's way from the pacer to the emulator, which on a
-    // loaded machine varies by tens of milliseconds, so 100 ms are allowed; two pacers of 5 per
-    // second each would put six requests within about 500 ms.
+    // loaded 2-core machine was seen to vary by up to 114 ms, so 200 ms are allowed; two pacers
+    // of 5 per second each would put six requests within about 500 ms.
     for window in requests.windows(6) {
         let span = window[5].received_at - window[0].received_at;
         assert!(
-            span >= Duration::from_millis(900),
+            span >= Duration::from_millis(800),
             "six requests within {span:?}"
         );
     }

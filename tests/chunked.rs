@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::config::{Config, Preset, Secret};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, Money};
+use alfa_calltouch::ops::privacy::Secret;
+use alfa_calltouch::pipeline::{run_cycle, CycleSummary};
 use alfa_calltouch::register::sqlite::SqliteRegister;
-use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::{read_all, ReadFrom, Source};
-use alfa_calltouch::sync::{run_cycle, CycleSummary};
 use testkit::cluster::shared as cluster;
 use testkit::config::TestConfig;
 use testkit::emulator::Emulator;

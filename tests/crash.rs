@@ -19,13 +19,14 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::process::{Child, Command};
 
-use alfa_calltouch::cli::exit;
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, Money};
+use alfa_calltouch::ops::exit;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Admin, CycleStore, SyncState};
 use alfa_calltouch::rules::{DealRules, Decision};
-use alfa_calltouch::snapshot::{DocKind, Money};
 use alfa_calltouch::source::postgres::PostgresSource;
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::{ReadFrom, Source};
 use common::Outcome;
 use testkit::cluster::shared as cluster;
@@ -500,7 +501,7 @@ async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
     let mut outcome = Outcome::start("database refused or dropped mid-cycle");
     let world = World::new("dbfault", 60).await;
     let config = world.config();
-    let key = alfa_calltouch::sync::checkpoint_key(&config);
+    let key = alfa_calltouch::pipeline::checkpoint_key(&config);
 
     let refused_config = world.dir.join("refused.toml");
     world.write_config(&refused_config, &world.emulator.base_url(), closed_port());
@@ -525,7 +526,7 @@ async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
     let mut register = SqliteRegister::open(&world.register_path()).unwrap();
     let client = alfa_calltouch::calltouch::client::CalltouchClient::new(
         &config.calltouch,
-        alfa_calltouch::config::Secret::new(TOKEN),
+        alfa_calltouch::ops::privacy::Secret::new(TOKEN),
         config.deal.crm.clone(),
     )
     .unwrap();
@@ -547,11 +548,11 @@ async fn database_faults_stop_the_run_and_keep_the_checkpoint() {
         )
         .await
         .unwrap();
-    let error = alfa_calltouch::sync::run_cycle(&config, &mut source, &mut register, &client)
+    let error = alfa_calltouch::pipeline::run_cycle(&config, &mut source, &mut register, &client)
         .await
         .unwrap_err();
     assert!(
-        matches!(error, alfa_calltouch::sync::CycleError::Source(_)),
+        matches!(error, alfa_calltouch::pipeline::CycleError::Source(_)),
         "{error}"
     );
     assert_eq!(register.checkpoint(&key).await.unwrap().checkpoint, None);
@@ -695,7 +696,7 @@ async fn sigkill_between_chunks_loses_and_duplicates_nothing() {
     keys.write(&world.config_path);
     world.emulator.set_latency(Duration::from_millis(20));
     let config = world.config();
-    let key = alfa_calltouch::sync::checkpoint_key(&config);
+    let key = alfa_calltouch::pipeline::checkpoint_key(&config);
     let mut settled_before = 0;
     let mut kills = 0;
     for _ in 0..3 {

@@ -10,10 +10,11 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use alfa_calltouch::cli;
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::pipeline;
 use alfa_calltouch::register::{self, CycleStore, SyncState};
-use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig, TOKEN_ENV};
 use testkit::emulator::{Emulator, RecordedRequest};
@@ -211,7 +212,7 @@ departments = ["000000002"]
     }
 
     async fn cycle(&self) {
-        cli::run(&self.config).await.expect("cycle");
+        pipeline::run::run(&self.config).await.expect("cycle");
     }
 
     fn truth(&self) -> Vec<DocumentSnapshot> {
@@ -254,8 +255,10 @@ fn site_of(department: Option<&str>) -> Option<&'static str> {
 }
 
 /// Every request carried one account's token and SiteId and was answered 200, and any six
-/// consecutive requests of both accounts span about a second: 5 per second in total. 100 ms
-/// are allowed for each request's way from the pacer to the emulator on a loaded machine.
+/// consecutive requests of both accounts span about a second: 5 per second in total. Arrival
+/// times carry each request's way from the pacer to the emulator, which on a loaded 2-core
+/// machine was seen to vary by up to 114 ms, so 200 ms are allowed; one pacer per account would
+/// put six requests within about 500 ms.
 fn assert_headers_and_pace(requests: &[RecordedRequest]) {
     for request in requests {
         assert!(request.token_matched, "{request:?}");
@@ -267,7 +270,7 @@ fn assert_headers_and_pace(requests: &[RecordedRequest]) {
     for window in times.windows(6) {
         let span = window[5] - window[0];
         assert!(
-            span >= Duration::from_millis(900),
+            span >= Duration::from_millis(800),
             "six requests within {span:?}"
         );
     }

@@ -9,13 +9,14 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use alfa_calltouch::config::{Preset, StatusConfig};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::storage::{Storage, Unresolved};
 use alfa_calltouch::discover::{live, read_metadata, structure, DiscoverError};
-use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::domain::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::rules::settings::StatusConfig;
 use alfa_calltouch::source::namemap::{Column, NameMap};
 use alfa_calltouch::source::postgres::required_entries;
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;
@@ -79,11 +80,11 @@ macro_rules! for_both_presets {
         mod $name {
             #[tokio::test]
             async fn alfa6() {
-                super::$name(alfa_calltouch::config::Preset::Alfa6).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa6).await
             }
             #[tokio::test]
             async fn alfa5() {
-                super::$name(alfa_calltouch::config::Preset::Alfa5).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa5).await
             }
         }
     )*};

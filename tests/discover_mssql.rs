@@ -16,14 +16,14 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use tiberius::ColumnData;
 use tokio_postgres::Client;
 
-use alfa_calltouch::config::Preset;
+use alfa_calltouch::db::mssql::MssqlRow;
 use alfa_calltouch::discover::live::{self, ColumnClass, LiveDatabase, LiveSchema};
 use alfa_calltouch::discover::mssql::{self, MssqlMetadata};
 use alfa_calltouch::discover::postgres::PgMetadata;
 use alfa_calltouch::discover::{read_metadata, DiscoverError, MetadataStore};
 use alfa_calltouch::source::mssql::required_entries;
-use alfa_calltouch::source::mssql::MssqlRow;
 use alfa_calltouch::source::namemap::{Column, Dialect, NameMap};
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::fixture::{storage_name_map, Fixture, FixtureSpec};
 
@@ -245,11 +245,11 @@ macro_rules! for_both_presets {
         mod $name {
             #[tokio::test]
             async fn alfa6() {
-                super::$name(alfa_calltouch::config::Preset::Alfa6).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa6).await
             }
             #[tokio::test]
             async fn alfa5() {
-                super::$name(alfa_calltouch::config::Preset::Alfa5).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa5).await
             }
         }
     )*};

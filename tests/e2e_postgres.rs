@@ -12,10 +12,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use alfa_calltouch::cli;
-use alfa_calltouch::config::{Config, Preset, RegisterKind, EMPTY_STATE};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::EMPTY_STATE;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::pipeline::run::run;
+use alfa_calltouch::register::settings::RegisterKind;
 use alfa_calltouch::register::{self, Admin, AnyRegister, CycleStore, SyncState};
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;
@@ -74,7 +77,7 @@ impl World {
     }
 
     async fn cycle(&self) -> u8 {
-        cli::run(&self.config).await.expect("cycle")
+        run(&self.config).await.expect("cycle")
     }
 
     async fn register(&self) -> AnyRegister {
@@ -702,7 +705,7 @@ async fn reset_checkpoint_resync_creates_no_duplicates(
     let requests = w.emulator.requests().len();
     assert!(deals > 10);
     let register = w.register().await;
-    let key = alfa_calltouch::sync::checkpoint_key(&w.config);
+    let key = alfa_calltouch::pipeline::checkpoint_key(&w.config);
     register
         .reset_checkpoint(&key, None, chrono::Local::now().naive_local())
         .await
@@ -733,7 +736,7 @@ async fn the_first_run_stops_at_the_start_date(preset: Preset, seed: u64, regist
     let w = World::new(preset, seed, register).await;
     let mut config = w.config.clone();
     config.source.start_date = start;
-    cli::run(&config).await.unwrap();
+    run(&config).await.unwrap();
     let register = w.register().await;
     let early: Vec<DocumentSnapshot> = w
         .truth()
@@ -798,7 +801,7 @@ async fn a_role_with_only_select_on_the_1c_tables_is_enough(
     w.fixture.client().batch_execute(&grants).await.unwrap();
     let mut config = w.config.clone();
     config.source.user = Some(role);
-    assert_eq!(cli::run(&config).await.unwrap(), 0);
+    assert_eq!(run(&config).await.unwrap(), 0);
     assert!(w.emulator.deals().len() > 10);
 }
 
@@ -892,7 +895,8 @@ async fn a_journal_record_of_another_type_never_dates_a_work_order_state(
 macro_rules! for_both_presets {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            use alfa_calltouch::config::{Preset, RegisterKind};
+            use alfa_calltouch::source::settings::Preset;
+            use alfa_calltouch::register::settings::RegisterKind;
             #[tokio::test]
             async fn alfa6() {
                 super::$name(Preset::Alfa6, 61, RegisterKind::Sqlite).await
@@ -911,7 +915,8 @@ macro_rules! with_the_register_on_postgres {
         mod register_on_postgres {$(
             #[tokio::test]
             async fn $name() {
-                use alfa_calltouch::config::{Preset, RegisterKind};
+                use alfa_calltouch::source::settings::Preset;
+                use alfa_calltouch::register::settings::RegisterKind;
                 super::$name(Preset::Alfa6, 61, RegisterKind::Postgres).await
             }
         )*}

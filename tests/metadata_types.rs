@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use alfa_calltouch::config::Preset;
+use alfa_calltouch::source::settings::Preset;
 use testkit::fixture::attribute_types;
 
 const SIX: &str = "alfa6-metadata.md";

@@ -14,11 +14,12 @@ use tiberius::numeric::Numeric;
 use tiberius::time::DateTime;
 use tiberius::{ColumnData, ToSql};
 
-use alfa_calltouch::config::Preset;
-use alfa_calltouch::snapshot::{DocKind, DocRef};
+use alfa_calltouch::db::mssql::MssqlRow;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef};
 use alfa_calltouch::source::decode::Decoder;
-use alfa_calltouch::source::mssql::{statements, MssqlRow, MssqlSource, RowVersion};
+use alfa_calltouch::source::mssql::{statements, MssqlSource, RowVersion};
 use alfa_calltouch::source::namemap::{Column, CompositeColumns, Dialect, NameMap};
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::window::{ChangeDetection, Checkpoint};
 use alfa_calltouch::source::{ReadFrom, Source};
 use testkit::fixture::storage_name_map;

@@ -6,10 +6,10 @@ use std::process::{Command, Output};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use alfa_calltouch::config::Preset;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{CycleStore, FailedDocument, RunLog, SyncState};
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, Server, SourceKeys, TestConfig};
 use testkit::fixture::{Fixture, FixtureSpec};
@@ -186,7 +186,7 @@ async fn check_walks_an_ms_sql_source_and_names_an_unreachable_server() {
 #[cfg(unix)]
 mod watch_signal {
     use super::*;
-    use alfa_calltouch::register::RunRecord;
+    use alfa_calltouch::domain::run::RunRecord;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
@@ -345,7 +345,7 @@ document        number  date        deal   state    last status  sum  attempts  
 #[derive(Default)]
 struct Recorded(std::sync::Mutex<Vec<String>>);
 
-impl alfa_calltouch::progress::Progress for Recorded {
+impl alfa_calltouch::ops::progress::Progress for Recorded {
     fn read(&self, documents: usize) {
         self.0.lock().unwrap().push(format!("read {documents}"));
     }
@@ -357,7 +357,7 @@ impl alfa_calltouch::progress::Progress for Recorded {
 #[tokio::test]
 async fn a_cycle_reports_progress_a_batch_at_a_time() {
     use alfa_calltouch::calltouch::client::CalltouchClient;
-    use alfa_calltouch::config::Secret;
+    use alfa_calltouch::ops::privacy::Secret;
     use alfa_calltouch::source::memory::MemorySource;
     use testkit::emulator::Emulator;
 
@@ -389,8 +389,8 @@ async fn a_cycle_reports_progress_a_batch_at_a_time() {
         source.put(booking);
     }
     let progress = Recorded::default();
-    let clients = alfa_calltouch::sync::AccountClients::new(&config, &client).unwrap();
-    let summary = alfa_calltouch::sync::run_cycle_with_progress(
+    let clients = alfa_calltouch::pipeline::AccountClients::new(&config, &client).unwrap();
+    let summary = alfa_calltouch::pipeline::run_cycle_with_progress(
         &config,
         &mut source,
         &mut register,

@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{Datelike, Duration, NaiveDateTime};
 use serde_json::Value;
 
-use alfa_calltouch::cli::exit;
-use alfa_calltouch::config::{Preset, RegisterKind};
+use alfa_calltouch::domain::snapshot::DocKind;
+use alfa_calltouch::ops::exit;
+use alfa_calltouch::register::settings::RegisterKind;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{CycleStore, ListFilter, RunLog};
-use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{write_private, Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;

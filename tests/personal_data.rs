@@ -7,12 +7,13 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::path::{Path, PathBuf};
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::config::{Config, Secret};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use alfa_calltouch::ops::privacy::Secret;
+use alfa_calltouch::pipeline::run_cycle;
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Admin, CycleStore, RunLog, SyncState};
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
-use alfa_calltouch::sync::run_cycle;
 use testkit::config::TestConfig;
 use testkit::emulator::{Emulator, Fault};
 

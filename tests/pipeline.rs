@@ -10,13 +10,14 @@ use std::time::Duration;
 use common::Outcome;
 
 use alfa_calltouch::calltouch::client::{CalltouchClient, ClientError};
-use alfa_calltouch::config::{Config, Secret};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
+use alfa_calltouch::ops::privacy::Secret;
+use alfa_calltouch::pipeline::{run_cycle, CycleError};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::{Admin, CycleStore, SyncState};
-use alfa_calltouch::snapshot::{BookingLink, DocKind, DocRef, DocumentSnapshot};
 use alfa_calltouch::source::memory::MemorySource;
 use alfa_calltouch::source::RejectedDocument;
-use alfa_calltouch::sync::{run_cycle, CycleError};
 use testkit::config::TestConfig;
 use testkit::emulator::{Emulator, Fault};
 
@@ -67,7 +68,7 @@ impl Harness {
         }
     }
 
-    async fn cycle(&mut self) -> Result<alfa_calltouch::sync::CycleSummary, CycleError> {
+    async fn cycle(&mut self) -> Result<alfa_calltouch::pipeline::CycleSummary, CycleError> {
         run_cycle(
             &self.config,
             &mut self.source,
@@ -232,7 +233,7 @@ async fn an_outage_leaves_documents_pending_and_the_checkpoint_in_place() {
     assert_eq!((first.deferred, first.created), (1, 0));
     assert!(!first.checkpoint_moved);
     assert_eq!(h.state_of(DocRef([4; 16])).await, SyncState::Pending);
-    let key = alfa_calltouch::sync::checkpoint_key(&h.config);
+    let key = alfa_calltouch::pipeline::checkpoint_key(&h.config);
     assert_eq!(h.register.checkpoint(&key).await.unwrap().checkpoint, None);
 
     let second = h.cycle().await.unwrap();
@@ -330,7 +331,7 @@ async fn a_bad_token_stops_the_cycle_without_failing_documents() {
         "{error}"
     );
     assert_eq!(h.state_of(DocRef([13; 16])).await, SyncState::Pending);
-    let key = alfa_calltouch::sync::checkpoint_key(&h.config);
+    let key = alfa_calltouch::pipeline::checkpoint_key(&h.config);
     assert_eq!(h.register.checkpoint(&key).await.unwrap().checkpoint, None);
     assert!(!format!("{error:?}").contains("wrong"));
 }

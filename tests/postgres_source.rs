@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use alfa_calltouch::config::Preset;
-use alfa_calltouch::snapshot::{DocKind, DocumentSnapshot};
+use alfa_calltouch::domain::snapshot::{DocKind, DocumentSnapshot};
 use alfa_calltouch::source::decode::booking_state_enum;
 use alfa_calltouch::source::namemap::{Column, CompositeColumns, NameMap};
 use alfa_calltouch::source::postgres::{check_name_map, PostgresSource};
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::template::render;
 use alfa_calltouch::source::{ChangeSet, ReadFrom, Source, SourceError};
 use testkit::cluster::shared as cluster;
@@ -91,11 +91,11 @@ macro_rules! for_both_presets {
         mod $name {
             #[tokio::test]
             async fn alfa6() {
-                super::$name(alfa_calltouch::config::Preset::Alfa6).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa6).await
             }
             #[tokio::test]
             async fn alfa5() {
-                super::$name(alfa_calltouch::config::Preset::Alfa5).await
+                super::$name(alfa_calltouch::source::settings::Preset::Alfa5).await
             }
         }
     )*};
@@ -477,7 +477,7 @@ async fn empty_reference_and_empty_date_read_as_none(preset: Preset) {
         .unwrap();
     assert_eq!(
         booking_back.state.as_deref(),
-        Some(alfa_calltouch::config::EMPTY_STATE),
+        Some(alfa_calltouch::domain::snapshot::EMPTY_STATE),
         "empty state reference"
     );
 }

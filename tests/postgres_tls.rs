@@ -14,10 +14,11 @@ use std::sync::OnceLock;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use tokio_postgres::{Client, NoTls};
 
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::Config;
 use alfa_calltouch::db::postgres::PgTarget;
 use alfa_calltouch::db::{Cause, ConnectError, Endpoint, Role};
 use alfa_calltouch::register::{self, RegisterError};
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::{self, SourceError};
 use testkit::cluster::SharedCluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};

@@ -5,10 +5,13 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use proptest::prelude::*;
 
-use alfa_calltouch::config::{DealConfig, StatusConfig};
-use alfa_calltouch::format::{calltouch_date, clean_text, normalize_emails, normalize_phones};
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::rules::format::{
+    calltouch_date, clean_text, normalize_emails, normalize_phones,
+};
+use alfa_calltouch::rules::settings::DealConfig;
+use alfa_calltouch::rules::settings::StatusConfig;
 use alfa_calltouch::rules::DealRules;
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
 /// Calltouch's money shape: a dot and exactly two decimals.
 fn is_calltouch_money(text: &str) -> bool {

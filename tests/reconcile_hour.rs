@@ -9,13 +9,15 @@ use chrono::{Days, NaiveDateTime, NaiveTime};
 use tokio_postgres::NoTls;
 
 use alfa_calltouch::calltouch::client::CalltouchClient;
-use alfa_calltouch::config::{Config, Preset, Secret};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::DocKind;
+use alfa_calltouch::ops::privacy::Secret;
+use alfa_calltouch::pipeline::{checkpoint_key, run_cycle, CycleSummary};
 use alfa_calltouch::register::sqlite::SqliteRegister;
 use alfa_calltouch::register::CycleStore;
-use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::window::{ChangeDetection, Checkpoint};
 use alfa_calltouch::source::AnySource;
-use alfa_calltouch::sync::{checkpoint_key, run_cycle, CycleSummary};
 use testkit::config::{Connection, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;
 use testkit::fixture::{Fixture, FixtureSpec};

@@ -16,13 +16,13 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use alfa_calltouch::db::mssql::MssqlTarget;
 use alfa_calltouch::db::Role;
-use alfa_calltouch::lock::LockError;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::ops::lock::LockError;
 use alfa_calltouch::register::mssql::{self, MssqlRegister, Statement};
 use alfa_calltouch::register::{
     AcceptedDeal, Admin, CycleStore, ListFilter, Outcome, Register, RunLog, SendRecord, StateCount,
     SyncState,
 };
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
 const SCHEMA: &str = "alfa_calltouch";
 

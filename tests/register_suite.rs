@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use alfa_calltouch::lock::LockError;
+use alfa_calltouch::domain::run::RunRecord;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::ops::lock::LockError;
 use alfa_calltouch::register::postgres::{self, PostgresRegister};
 use alfa_calltouch::register::sqlite::{self, SqliteRegister};
 use alfa_calltouch::register::{
     AcceptedDeal, Admin, AnyRegister, CheckpointRow, CycleStore, DocumentRecord, FailedDocument,
-    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunLog, RunRecord, SendLogEntry,
+    ListFilter, Outcome, PendingDocument, Register, RegisterError, RunLog, SendLogEntry,
     SendRecord, StateCount, SyncState,
 };
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 use testkit::cluster::shared as cluster;
 
 #[derive(Debug, Clone, Copy)]

@@ -13,13 +13,14 @@ use chrono::{Local, NaiveDateTime, TimeDelta};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use alfa_calltouch::config::{Config, Preset};
+use alfa_calltouch::config::Config;
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::ops::schedule::Interval;
 use alfa_calltouch::register::{
     self, AcceptedDeal, CycleStore, FailedDocument, ListFilter, Outcome, RunLog, SendRecord,
     SyncState,
 };
-use alfa_calltouch::schedule::Interval;
-use alfa_calltouch::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::status::server::{self, Settings, StatusServer};
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};

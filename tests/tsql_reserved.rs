@@ -12,10 +12,10 @@ use sqlparser::ast::Statement as Ast;
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
 
-use alfa_calltouch::config::Preset;
 use alfa_calltouch::register::mssql as register;
 use alfa_calltouch::source::mssql::statements;
 use alfa_calltouch::source::namemap::Dialect;
+use alfa_calltouch::source::settings::Preset;
 use testkit::fixture::storage_name_map;
 
 /// The words of all three lists, upper case.

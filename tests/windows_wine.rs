@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use alfa_calltouch::config::Preset;
-use alfa_calltouch::snapshot::DocKind;
+use alfa_calltouch::domain::snapshot::DocKind;
+use alfa_calltouch::source::settings::Preset;
 use testkit::cluster::shared as cluster;
 use testkit::config::{Connection, RegisterKeys, SourceKeys, TestConfig};
 use testkit::emulator::Emulator;

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::{Client, NoTls};
 
-use alfa_calltouch::config::Preset;
-use alfa_calltouch::snapshot::{DocKind, DocRef};
+use alfa_calltouch::domain::snapshot::{DocKind, DocRef};
 use alfa_calltouch::source::postgres::PostgresSource;
+use alfa_calltouch::source::settings::Preset;
 use alfa_calltouch::source::{read_all, ReadFrom};
 use testkit::fixture::{Fixture, FixtureSpec};
 use testkit::pgcluster::PgCluster;

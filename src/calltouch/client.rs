@@ -19,10 +19,10 @@ use reqwest::StatusCode;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::payload::{
+use super::settings::CalltouchConfig;
+use crate::domain::payload::{
     CreateOrder, CreateRequest, OrderResult, OrdersResponse, UpdateOrder, UpdateRequest,
 };
-use super::settings::CalltouchConfig;
 use crate::ops::privacy::Secret;
 
 /// The longest error body kept in a rejection reason.
@@ -705,7 +705,8 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let config: crate::config::CalltouchConfig = toml::from_str("site_id = \"42\"").unwrap();
+        let config: crate::calltouch::settings::CalltouchConfig =
+            toml::from_str("site_id = \"42\"").unwrap();
         let client =
             CalltouchClient::new(&config, Secret::new("very-secret-token"), "crm".into()).unwrap();
         assert!(!format!("{client:?}").contains("very-secret-token"));

@@ -4,4 +4,3 @@
 
 pub mod client;
 pub mod settings;
-pub use crate::domain::payload;

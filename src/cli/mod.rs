@@ -8,23 +8,27 @@
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Parser;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::lock::LockError;
+use crate::domain::snapshot::DocKind;
+use crate::ops::exit::{self, RUN_IN_PROGRESS};
+use crate::ops::lock::LockError;
+use crate::ops::logging::{init_logging, LogFormat};
+use crate::ops::schedule::{Interval, Scheduler};
+use crate::ops::{schedule, watch};
+use crate::pipeline::run::run;
 use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
-use crate::schedule::{Interval, Scheduler};
-use crate::snapshot::DocKind;
-use crate::{discover, doctor, progress, report, schedule, source, status, sync, watch};
+use crate::rules::accounts::Accounts;
+use crate::status::report;
+use crate::{discover, doctor, pipeline, source, status};
 use tokio_util::sync::CancellationToken;
 
 mod args;
 pub use args::{
-    Cli, Command, KindArg, LogFormat, RegisterAction, RegisterArgs, RunArgs, ScheduleArgs, StateArg,
+    Cli, Command, KindArg, RegisterAction, RegisterArgs, RunArgs, ScheduleArgs, StateArg,
 };
 
 /// `println!` that returns the write error instead of panicking on a closed stdout.
@@ -44,13 +48,6 @@ macro_rules! out {
         write!(std::io::stdout().lock(), $($arg)*)
     }};
 }
-
-/// Exit codes, so a scheduler can tell outcomes apart.
-pub use crate::ops::exit;
-/// The outcome a run records when it starts.
-pub use crate::ops::exit::RUN_IN_PROGRESS;
-/// One cycle under the run lock, with its outcome recorded in the register.
-pub use crate::pipeline::run::run;
 
 /// Parses the arguments and runs the command; the binary's whole `main`.
 pub fn main() -> ExitCode {
@@ -92,29 +89,6 @@ fn closed_stdout(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Logs to stderr at `info` (`-v` debug, `-vv` trace) unless `RUST_LOG` says otherwise; also used
-/// by the demo binary, so it logs as the tool does.
-pub fn init_logging(format: LogFormat, verbose: u8) {
-    progress::set_json_log(format == LogFormat::Json);
-    let default_level = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("alfa_calltouch={default_level},warn"))
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into cron's or a service's log file.
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
@@ -169,7 +143,7 @@ fn load(path: &Path) -> Result<Config> {
 async fn dry_run(config: &Config, output: Option<&Path>) -> Result<u8> {
     let register = register::open(config).await?;
     let mut source = source::open(config).await?;
-    let plan = sync::dry_run(config, &mut source, &register).await?;
+    let plan = pipeline::dry_run(config, &mut source, &register).await?;
     let mut text = String::new();
     for line in &plan.rejected {
         text += &format!("# failed: {line}\n");
@@ -431,7 +405,7 @@ async fn retry(config: &Config, number: Option<&str>, all_failed: bool) -> Resul
 async fn preview(config: &Config, number: &str) -> Result<u8> {
     let register = register::open(config).await?;
     let mut source = source::open(config).await?;
-    let items = sync::preview(config, &mut source, &register, number).await?;
+    let items = pipeline::preview(config, &mut source, &register, number).await?;
     if items.is_empty() {
         anyhow::bail!("no booking or work order with number {number:?} in the 1C database");
     }
@@ -443,7 +417,7 @@ async fn preview(config: &Config, number: &str) -> Result<u8> {
 
 /// One planned document as `preview` and `run --dry-run` print it: a comment line naming it,
 /// its orderNumber and action, its notes, then the exact request body.
-fn preview_text(item: &sync::PreviewItem) -> Result<String> {
+fn preview_text(item: &pipeline::PreviewItem) -> Result<String> {
     let mut text = format!(
         "# {} → {} ({})",
         item.document,
@@ -469,7 +443,7 @@ async fn reset_checkpoint(config: &Config, since: Option<NaiveDate>) -> Result<u
     let _lock = register.lock_run().await?;
     register
         .reset_checkpoint(
-            &sync::checkpoint_key(config),
+            &pipeline::checkpoint_key(config),
             since,
             chrono::Local::now().naive_local(),
         )

@@ -14,13 +14,10 @@ pub use sections::{
     SyncConfig, DEFAULT_RECONCILE_AT,
 };
 
-pub use crate::calltouch::settings::CalltouchConfig;
-pub use crate::db::TlsMode;
-pub use crate::ops::privacy::Secret;
-pub use crate::register::settings::RegisterKind;
-pub use crate::rules::settings::{DealConfig, StatusConfig, DEFAULT_ORDER_NUMBER};
-pub use crate::snapshot::EMPTY_STATE;
-pub use crate::source::settings::{Preset, SourceKind};
+use crate::calltouch::settings::CalltouchConfig;
+use crate::db::TlsMode;
+use crate::ops::privacy::Secret;
+use crate::rules::settings::{DealConfig, StatusConfig};
 
 /// A configuration mistake, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +83,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        crate::privacy::warn_if_others_can_read(path);
+        crate::ops::privacy::warn_if_others_can_read(path);
         let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
             cause,
@@ -230,7 +227,7 @@ fn read_secret(
             format!("set the environment variable {env_name}, or `{file_key}`"),
         ));
     };
-    crate::privacy::warn_if_others_can_read(&path);
+    crate::ops::privacy::warn_if_others_can_read(&path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ConfigError::invalid(file_key, format!("cannot read {}: {e}", path.display()))
     })?;

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 use super::TlsMode;
+use crate::ops::schedule::Interval;
 use crate::register::settings::RegisterKind;
 use crate::rules::accounts::MAIN_ACCOUNT;
-use crate::schedule::Interval;
 use crate::source::settings::{Preset, SourceKind};
 
 /// `[groups]`: a dealer group's further Calltouch accounts and the rules choosing each one's

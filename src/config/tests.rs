@@ -1,7 +1,7 @@
 //! Unit tests of parsing and validating the config file.
 
 use super::*;
-use crate::snapshot::DocKind;
+use crate::domain::snapshot::DocKind;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("test.toml"), Path::new("."))

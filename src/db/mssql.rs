@@ -227,7 +227,7 @@ fn describe(error: &tiberius::error::Error) -> (Cause, String) {
 }
 
 /// One result row as tiberius values with their column names, read by the source (its
-/// `Cells`) and the register alike, each cell through one typed reader below.
+/// `Cells`), the register and `discover` alike, each cell through one typed reader below.
 #[derive(Debug, Clone)]
 pub struct MssqlRow {
     columns: Vec<String>,
@@ -261,6 +261,31 @@ impl MssqlRow {
             .ok_or_else(|| format!("the query returns no column `{column}`"))?;
         let cell = &self.cells[index];
         Ok((!is_null(cell)).then_some(cell))
+    }
+
+    /// A binary cell: references (16 bytes), row versions (8 bytes), metadata blobs.
+    pub fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::Binary(Some(bytes))) => Ok(Some(bytes.to_vec())),
+            Some(other) => Err(wrong_type(column, "binary", other)),
+        }
+    }
+
+    /// A 1C boolean: stored as `binary(1)`, 0x01 true and 0x00 false; a `bit` reads as itself.
+    pub fn flag(&self, column: &str) -> Result<Option<bool>, String> {
+        match self.cell(column)? {
+            None => Ok(None),
+            Some(ColumnData::Binary(Some(bytes))) => match bytes.as_ref() {
+                [0x01] => Ok(Some(true)),
+                [0x00] => Ok(Some(false)),
+                _ => Err(format!(
+                    "column `{column}` is not a 1C boolean: {bytes:02X?}"
+                )),
+            },
+            Some(ColumnData::Bit(Some(bit))) => Ok(Some(*bit)),
+            Some(other) => Err(wrong_type(column, "binary(1)", other)),
+        }
     }
 
     /// A string cell, or a `numeric` as exact decimal text.
@@ -339,7 +364,7 @@ fn is_null(cell: &ColumnData<'_>) -> bool {
     )
 }
 
-pub fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
+fn wrong_type(column: &str, wanted: &str, cell: &ColumnData<'_>) -> String {
     format!("column `{column}` is not {wanted}: {cell:?}")
 }
 
@@ -360,8 +385,8 @@ fn integrated_auth(section: &str) -> Result<AuthMethod, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
     use crate::db::Tls;
+    use crate::ops::privacy::Secret;
 
     fn endpoint(role: Role, tls: Tls) -> Endpoint {
         Endpoint {

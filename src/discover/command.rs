@@ -11,11 +11,13 @@ use super::mssql::MssqlMetadata;
 use super::postgres::PgMetadata;
 use super::storage::{Storage, Unresolved};
 use super::{live, read_metadata, structure, MetadataStore};
-use crate::config::{Config, Preset, SourceKind};
+use crate::config::Config;
 use crate::db::postgres::PgTarget;
 use crate::db::Endpoint;
 use crate::ops::exit;
 use crate::source::namemap::NameMap;
+use crate::source::settings::Preset;
+use crate::source::settings::SourceKind;
 use crate::source::{mssql, postgres};
 
 /// `discover`: the name map from the database's own metadata.

@@ -31,7 +31,7 @@ use dbnames::{DbNames, DbNamesError};
 use metadata::{Attribute, MetadataError, Object, ObjectKind, TypeSet};
 use storage::{EnumValues, Field, FieldEntry, Storage, StoredColumn, ValueKind};
 
-use crate::snapshot::DocRef;
+use crate::domain::snapshot::DocRef;
 
 /// A failure that stops discovery; entries that merely cannot be resolved are reported instead.
 #[derive(Debug, thiserror::Error)]

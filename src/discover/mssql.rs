@@ -17,7 +17,6 @@ use super::{DiscoverError, MetadataStore};
 use crate::config::Config;
 use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
 use crate::db::{Endpoint, Role};
-use crate::source::decode::Cells;
 use crate::source::namemap::Dialect;
 
 /// `Config` files asked for in one query (SQL Server takes at most 2100 parameters).

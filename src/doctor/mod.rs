@@ -10,15 +10,17 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Config, RegisterKind, SourceKind};
+use crate::config::Config;
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
 use crate::db::Endpoint;
 use crate::discover::mssql::MssqlMetadata;
+use crate::pipeline;
+use crate::register::settings::RegisterKind;
 use crate::register::{self, Register};
 use crate::source::namemap::NameMap;
+use crate::source::settings::SourceKind;
 use crate::source::{self, Source};
-use crate::sync;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,8 +209,8 @@ async fn order_numbers(config: &Config) -> Vec<Finding> {
     let result = async {
         let register = register::open(config).await?;
         let mut source = source::open(config).await?;
-        let changes = sync::next_read(config, &mut source, &register).await?;
-        let collisions = sync::collisions(config, &register, &changes.documents).await?;
+        let changes = pipeline::next_read(config, &mut source, &register).await?;
+        let collisions = pipeline::collisions(config, &register, &changes.documents).await?;
         Ok::<_, anyhow::Error>((changes.documents.len(), collisions))
     }
     .await;

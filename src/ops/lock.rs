@@ -39,7 +39,7 @@ impl RunLock {
             path: path.display().to_string(),
             source,
         };
-        let mut file = crate::privacy::open_owner_only(&path).map_err(io_error)?;
+        let mut file = crate::ops::privacy::open_owner_only(&path).map_err(io_error)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

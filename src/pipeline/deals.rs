@@ -3,9 +3,10 @@
 
 use super::CycleError;
 use crate::config::Config;
-use crate::register::{CycleStore, DealRecord, DocumentRecord, SyncState};
+use crate::domain::deal::DealRecord;
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
+use crate::register::{CycleStore, DocumentRecord, SyncState};
 use crate::rules::{DealRules, DocumentError};
-use crate::snapshot::{DocRef, DocumentSnapshot};
 
 /// The orderNumber of a document's deal and the deal as Calltouch last accepted it (None: not
 /// created yet). A deal keeps the number it was created with: the register's row of the
@@ -76,7 +77,7 @@ pub(super) async fn taken_number<R: CycleStore>(
          deals not yet created",
         deal.order_number,
         DealRules::deal_root_label(snapshot),
-        crate::config::DEFAULT_ORDER_NUMBER
+        crate::rules::settings::DEFAULT_ORDER_NUMBER
     ))
 }
 
@@ -122,7 +123,7 @@ pub async fn collisions<R: CycleStore>(
                 "orderNumber {number} would name the deals of {}: only the first gets one; set \
                  deal.order_number to \"{}\" (it applies only to deals not yet created)",
                 names.join(" and "),
-                crate::config::DEFAULT_ORDER_NUMBER
+                crate::rules::settings::DEFAULT_ORDER_NUMBER
             )
         })
         .collect())

@@ -43,14 +43,16 @@ use std::time::{Duration, Instant};
 
 use crate::calltouch::client::{CalltouchClient, ClientError};
 use crate::config::Config;
-use crate::progress::{Progress, Silent};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
+use crate::ops::progress::{Progress, Silent};
 use crate::register::{
     CycleStore, DocumentRecord, FailedDocument, ListFilter, RegisterError, SyncState,
 };
 use crate::rules::accounts::Accounts;
 use crate::rules::DealRules;
-use crate::snapshot::{DocRef, DocumentSnapshot};
-use crate::source::{read_all, ChangeSet, Chunk, ReadFrom, Source, SourceError};
+use crate::source::{
+    read_all, ChangeSet, Chunk, CycleRead, ReadFrom, RejectedDocument, Source, SourceError,
+};
 
 pub use deals::{collisions, resolve_deal};
 pub use preview::{dry_run, preview, DryRun, PreviewItem};
@@ -194,7 +196,6 @@ pub async fn run_cycle_with_progress<S: Source, R: CycleStore>(
     progress: &dyn Progress,
 ) -> Result<CycleSummary, CycleError> {
     let started = Instant::now();
-    let key = checkpoint_key(config);
     let (from, cutoff) = read_start(config, register).await?;
     let mut read = source.open_read(&from, cutoff).await?;
     let now = read.read_at;
@@ -204,12 +205,51 @@ pub async fn run_cycle_with_progress<S: Source, R: CycleStore>(
     let mut pending = pending_documents(register).await?;
     let rules = DealRules::new(&config.deal, &config.statuses);
     let retry = DocumentRetry::new(&config.sync);
+    let step = Step {
+        rules: &rules,
+        retry: &retry,
+        clients,
+        progress,
+        now,
+        chunk_documents: config.sync.chunk_documents,
+    };
     let mut blocked: HashSet<String> = HashSet::new();
+    settle_changes(
+        &step,
+        source,
+        &mut read,
+        register,
+        &mut pending,
+        &mut blocked,
+        &mut summary,
+    )
+    .await?;
+    if summary.outage.is_none() && !pending.is_empty() {
+        settle_left_pending(&step, source, register, pending, &mut blocked, &mut summary).await?;
+    }
+    if summary.deferred == 0 && summary.outage.is_none() {
+        register
+            .save_checkpoint(&checkpoint_key(config), &read.checkpoint, now)
+            .await?;
+        summary.checkpoint_moved = true;
+    }
+    summary.duration = started.elapsed();
+    Ok(summary)
+}
+
+/// Reads the change set a chunk at a time, settling each chunk before the next is read, until
+/// it ends or Calltouch is found unavailable. What a chunk returns is no longer `pending`.
+async fn settle_changes<S: Source, R: CycleStore>(
+    step: &Step<'_>,
+    source: &mut S,
+    read: &mut CycleRead,
+    register: &mut R,
+    pending: &mut HashMap<DocRef, DocumentRecord>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
     while summary.outage.is_none() {
-        let Some(chunk) = source
-            .next_chunk(&mut read, config.sync.chunk_documents)
-            .await?
-        else {
+        let Some(chunk) = source.next_chunk(read, step.chunk_documents).await? else {
             break;
         };
         for reference in chunk.documents.iter().map(|d| d.reference) {
@@ -218,39 +258,27 @@ pub async fn run_cycle_with_progress<S: Source, R: CycleStore>(
         for reference in chunk.rejected.iter().map(|r| r.reference) {
             pending.remove(&reference);
         }
-        let step = Step {
-            rules: &rules,
-            retry: &retry,
-            clients,
-            progress,
-            now,
-        };
-        settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
+        settle_chunk(step, register, chunk, blocked, summary).await?;
     }
-    if summary.outage.is_none() && !pending.is_empty() {
-        let mut records: Vec<DocumentRecord> = pending.into_values().collect();
-        records.sort_by(|a, b| (a.kind, a.date, &a.number).cmp(&(b.kind, b.date, &b.number)));
-        let mut chunk = Chunk::default();
-        let missing = find_again(source, records, &mut chunk.documents).await?;
-        record_lost(register, &missing, now, &mut summary).await?;
-        let step = Step {
-            rules: &rules,
-            retry: &retry,
-            clients,
-            progress,
-            now,
-        };
-        settle_chunk(&step, register, chunk, &mut blocked, &mut summary).await?;
-    }
+    Ok(())
+}
 
-    if summary.deferred == 0 && summary.outage.is_none() {
-        register
-            .save_checkpoint(&key, &read.checkpoint, now)
-            .await?;
-        summary.checkpoint_moved = true;
-    }
-    summary.duration = started.elapsed();
-    Ok(summary)
+/// Re-reads by number the pending documents of earlier cycles no chunk returned, and settles
+/// them as one more chunk; the ones no longer found are recorded lost.
+async fn settle_left_pending<S: Source, R: CycleStore>(
+    step: &Step<'_>,
+    source: &mut S,
+    register: &mut R,
+    pending: HashMap<DocRef, DocumentRecord>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    let mut records: Vec<DocumentRecord> = pending.into_values().collect();
+    records.sort_by(|a, b| (a.kind, a.date, &a.number).cmp(&(b.kind, b.date, &b.number)));
+    let mut chunk = Chunk::default();
+    let missing = find_again(source, records, &mut chunk.documents).await?;
+    record_lost(register, &missing, step.now, summary).await?;
+    settle_chunk(step, register, chunk, blocked, summary).await
 }
 
 /// What every chunk of a cycle is settled with.
@@ -260,6 +288,8 @@ struct Step<'a> {
     clients: &'a AccountClients<'a>,
     progress: &'a dyn Progress,
     now: NaiveDateTime,
+    /// How many documents a chunk holds at most (`sync.chunk_documents`).
+    chunk_documents: usize,
 }
 
 /// Decides, sends and records one chunk: its rejected documents as failed, the rest in rounds
@@ -272,10 +302,23 @@ async fn settle_chunk<R: CycleStore>(
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<(), CycleError> {
-    let now = step.now;
     summary.read += chunk.documents.len() + chunk.rejected.len();
     step.progress.read(summary.read);
-    for rejected in &chunk.rejected {
+    record_rejected(step, register, &chunk.rejected, summary).await?;
+    step.progress.settled(chunk.rejected.len());
+    let rounds =
+        group_into_rounds(step.rules, chunk.documents, register, step.now, summary).await?;
+    settle_rounds(step, register, rounds, blocked, summary).await
+}
+
+/// Records the documents of a chunk that could not be read as failed, naming the field.
+async fn record_rejected<R: CycleStore>(
+    step: &Step<'_>,
+    register: &mut R,
+    rejected: &[RejectedDocument],
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
+    for rejected in rejected {
         let reason = format!("{}: {}", rejected.field, rejected.reason);
         tracing::warn!(kind = %rejected.kind, reference = %rejected.reference,
             number = rejected.number.as_deref().unwrap_or(""), "{reason}");
@@ -290,14 +333,23 @@ async fn settle_chunk<R: CycleStore>(
                     reason: reason.as_str().into(),
                 },
                 None,
-                now,
+                step.now,
             )
             .await?;
         summary.failed += 1;
     }
-    step.progress.settled(chunk.rejected.len());
+    Ok(())
+}
 
-    let rounds = group_into_rounds(step.rules, chunk.documents, register, now, summary).await?;
+/// Decides, sends and records the rounds of a chunk a batch at a time. After an outage what is
+/// left is counted deferred and left untouched.
+async fn settle_rounds<R: CycleStore>(
+    step: &Step<'_>,
+    register: &mut R,
+    rounds: Vec<Vec<(String, DocumentSnapshot)>>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<(), CycleError> {
     let mut rounds = rounds.into_iter();
     while let Some(round) = rounds.next() {
         // A batch at a time, so progress moves as Calltouch accepts batches; the client's own
@@ -322,7 +374,7 @@ async fn settle_chunk<R: CycleStore>(
                 step.retry,
                 register,
                 outgoing,
-                now,
+                step.now,
                 blocked,
                 summary,
             )

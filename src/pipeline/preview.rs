@@ -4,12 +4,13 @@
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
-use crate::calltouch::payload::{CreateRequest, UpdateRequest};
 use crate::config::Config;
-use crate::register::{CycleStore, DealRecord};
+use crate::domain::deal::DealRecord;
+use crate::domain::payload::{CreateRequest, UpdateRequest};
+use crate::domain::snapshot::DocumentSnapshot;
+use crate::register::CycleStore;
 use crate::rules::accounts::{Accounts, Choice};
 use crate::rules::{DealRules, Decision, SentValues};
-use crate::snapshot::DocumentSnapshot;
 use crate::source::Source;
 
 use super::deals::{resolve_deal, taken_number};
@@ -91,110 +92,135 @@ async fn plan_documents<R: CycleStore>(
     documents: Vec<DocumentSnapshot>,
     now: NaiveDateTime,
 ) -> Result<Vec<PreviewItem>, CycleError> {
-    let rules = DealRules::new(&config.deal, &config.statuses);
-    let accounts = Accounts::of(config);
+    let planner = Planner {
+        config,
+        rules: DealRules::new(&config.deal, &config.statuses),
+        accounts: Accounts::of(config),
+        now,
+    };
     // orderNumber → the deal as it would stand, with the label of the document owning it.
     let mut planned: HashMap<String, (DealRecord, String)> = HashMap::new();
     let mut items = Vec::new();
     for mut snapshot in documents {
         fill_booking_state_time(register, &mut snapshot, now).await?;
-        let document = snapshot.label();
-        let error = |order_number: Option<String>, note: String| PreviewItem {
-            document: document.clone(),
-            order_number,
-            action: "error",
-            account: None,
-            body: serde_json::Value::Null,
-            notes: vec![note],
-        };
-        let previous = register.document(snapshot.reference).await?;
-        let (order_number, stored) =
-            match resolve_deal(&rules, register, &snapshot, previous.as_ref()).await? {
-                Ok(resolved) => resolved,
-                Err(problem) => {
-                    items.push(error(None, problem.to_string()));
-                    continue;
-                }
-            };
-        let root = DealRules::deal_root(&snapshot);
-        let deal = match planned.get(&order_number) {
-            Some((deal, owner)) if deal.root != root => {
-                items.push(error(
-                    Some(order_number.clone()),
-                    format!(
-                        "Номер: orderNumber {order_number} would already name the deal of {owner}; \
-                         set deal.order_number to \"{}\" (it applies only to deals not yet created)",
-                        crate::config::DEFAULT_ORDER_NUMBER
-                    ),
-                ));
-                continue;
-            }
-            Some((deal, _)) => Some(deal.clone()),
-            None => stored,
-        };
-        if let Some(deal) = deal.as_ref().filter(|deal| deal.root != root) {
-            let reason = taken_number(register, &snapshot, deal).await?;
-            items.push(error(Some(order_number), reason));
-            continue;
-        }
-        let (account, moved) = match accounts.place(&snapshot, deal.as_ref()) {
-            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
-            Ok((Choice::NotSent { reason }, _)) => {
-                items.push(PreviewItem {
-                    document,
-                    order_number: Some(order_number),
-                    action: "skip",
-                    account: None,
-                    body: serde_json::Value::Null,
-                    notes: vec![reason],
-                });
-                continue;
-            }
-            Err(problem) => {
-                items.push(error(Some(order_number), problem.to_string()));
-                continue;
-            }
-        };
-        let account = (!accounts.is_single()).then_some(account);
-        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
-            Ok(plan) => plan,
-            Err(problem) => {
-                items.push(error(Some(order_number), problem.to_string()));
-                continue;
-            }
-        };
-        plan.decision.renumber(&order_number);
-        let Shown {
-            action,
-            body,
-            mut notes,
-            after,
-        } = shown(
-            plan.decision,
-            &config.deal.crm,
-            &snapshot,
-            &order_number,
-            account.clone(),
-        );
-        notes.extend(plan.warnings);
-        notes.extend(moved);
-        if let Some(after) = after {
-            let owner = planned
-                .get(&order_number)
-                .map(|(_, owner)| owner.clone())
-                .unwrap_or_else(|| DealRules::deal_root_label(&snapshot));
-            planned.insert(order_number.clone(), (after, owner));
-        }
-        items.push(PreviewItem {
-            document,
-            order_number: Some(order_number),
-            action,
-            account,
-            body,
-            notes,
-        });
+        items.push(plan_document(&planner, register, &mut planned, &snapshot).await?);
     }
     Ok(items)
+}
+
+/// What every document of a preview is planned with.
+struct Planner<'a> {
+    config: &'a Config,
+    rules: DealRules<'a>,
+    accounts: Accounts,
+    now: NaiveDateTime,
+}
+
+/// What the preview shows for one document, planned after the ones before it; a deal it would
+/// create or update is noted in `planned` for the documents after it.
+async fn plan_document<R: CycleStore>(
+    planner: &Planner<'_>,
+    register: &R,
+    planned: &mut HashMap<String, (DealRecord, String)>,
+    snapshot: &DocumentSnapshot,
+) -> Result<PreviewItem, CycleError> {
+    let document = snapshot.label();
+    let error = |order_number: Option<String>, note: String| PreviewItem {
+        document: document.clone(),
+        order_number,
+        action: "error",
+        account: None,
+        body: serde_json::Value::Null,
+        notes: vec![note],
+    };
+    let (order_number, deal) =
+        match deal_as_planned(&planner.rules, register, planned, snapshot).await? {
+            Ok(found) => found,
+            Err((order_number, note)) => return Ok(error(order_number, note)),
+        };
+    let (account, moved) = match planner.accounts.place(snapshot, deal.as_ref()) {
+        Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+        Ok((Choice::NotSent { reason }, _)) => {
+            return Ok(PreviewItem {
+                document,
+                order_number: Some(order_number),
+                action: "skip",
+                account: None,
+                body: serde_json::Value::Null,
+                notes: vec![reason],
+            });
+        }
+        Err(problem) => return Ok(error(Some(order_number), problem.to_string())),
+    };
+    let account = (!planner.accounts.is_single()).then_some(account);
+    let mut plan = match planner.rules.decide(snapshot, deal.as_ref(), planner.now) {
+        Ok(plan) => plan,
+        Err(problem) => return Ok(error(Some(order_number), problem.to_string())),
+    };
+    plan.decision.renumber(&order_number);
+    let Shown {
+        action,
+        body,
+        mut notes,
+        after,
+    } = shown(
+        plan.decision,
+        &planner.config.deal.crm,
+        snapshot,
+        &order_number,
+        account.clone(),
+    );
+    notes.extend(plan.warnings);
+    notes.extend(moved);
+    if let Some(after) = after {
+        let owner = planned
+            .get(&order_number)
+            .map(|(_, owner)| owner.clone())
+            .unwrap_or_else(|| DealRules::deal_root_label(snapshot));
+        planned.insert(order_number.clone(), (after, owner));
+    }
+    Ok(PreviewItem {
+        document,
+        order_number: Some(order_number),
+        action,
+        account,
+        body,
+        notes,
+    })
+}
+
+/// The orderNumber of a document's deal and the deal as the documents before it would leave
+/// it; or the error the cycle would record, with the orderNumber when it is known.
+async fn deal_as_planned<R: CycleStore>(
+    rules: &DealRules<'_>,
+    register: &R,
+    planned: &HashMap<String, (DealRecord, String)>,
+    snapshot: &DocumentSnapshot,
+) -> Result<Result<(String, Option<DealRecord>), (Option<String>, String)>, CycleError> {
+    let previous = register.document(snapshot.reference).await?;
+    let (order_number, stored) =
+        match resolve_deal(rules, register, snapshot, previous.as_ref()).await? {
+            Ok(resolved) => resolved,
+            Err(problem) => return Ok(Err((None, problem.to_string()))),
+        };
+    let root = DealRules::deal_root(snapshot);
+    let deal = match planned.get(&order_number) {
+        Some((deal, owner)) if deal.root != root => {
+            let note = format!(
+                "Номер: orderNumber {order_number} would already name the deal of {owner}; \
+                 set deal.order_number to \"{}\" (it applies only to deals not yet created)",
+                crate::rules::settings::DEFAULT_ORDER_NUMBER
+            );
+            return Ok(Err((Some(order_number), note)));
+        }
+        Some((deal, _)) => Some(deal.clone()),
+        None => stored,
+    };
+    if let Some(deal) = deal.as_ref().filter(|deal| deal.root != root) {
+        let reason = taken_number(register, snapshot, deal).await?;
+        return Ok(Err((Some(order_number), reason)));
+    }
+    Ok(Ok((order_number, deal)))
 }
 
 /// What `preview` shows of one decision, and the deal as it would stand once accepted.

@@ -9,13 +9,14 @@ use std::collections::{HashMap, HashSet};
 use crate::calltouch::client::{
     update_from_create, CalltouchClient, Endpoint, Operation, OrderOutcome,
 };
-use crate::calltouch::payload::CreateOrder;
+use crate::domain::deal::DealRecord;
+use crate::domain::payload::CreateOrder;
+use crate::domain::snapshot::{DocKind, DocumentSnapshot, Money};
 use crate::register::{
     AcceptedDeal, CycleStore, FailedDocument, Outcome, PendingDocument, SendRecord, SyncState,
 };
 use crate::rules::accounts::Choice;
 use crate::rules::{DealRules, Decision, SentValues};
-use crate::snapshot::{DocKind, DocumentSnapshot, Money};
 
 use super::deals::{deal_with_driver, resolve_deal, taken_number};
 use super::retry::DocumentRetry;
@@ -83,16 +84,8 @@ impl Outgoing {
     /// What the register records once it was rejected or given up: the send log's outcome
     /// and Calltouch's words, and the document's error message.
     fn failed(&self, outcome: &'static str, detail: String, message: String) -> Outcome<'_> {
-        let snapshot = &self.snapshot;
         Outcome::Failed {
-            failed: FailedDocument {
-                kind: snapshot.kind,
-                reference: snapshot.reference,
-                number: &snapshot.number,
-                date: Some(snapshot.date),
-                order_number: Some(&self.order_number),
-                reason: message.into(),
-            },
+            failed: failed_row(&self.snapshot, Some(&self.order_number), message.into()),
             send: Some(self.send_record("send", outcome, Some(detail.into()))),
         }
     }
@@ -169,178 +162,272 @@ pub(super) async fn decide_round<R: CycleStore>(
     blocked: &mut HashSet<String>,
     summary: &mut CycleSummary,
 ) -> Result<Vec<(Operation, Outgoing)>, CycleError> {
-    let (rules, retry, now) = (step.rules, step.retry, step.now);
-    let clients = step.clients;
     let mut outgoing = Vec::new();
-    let mut waiting: Vec<(String, DocumentSnapshot, NaiveDateTime)> = Vec::new();
-    for (order_number, mut snapshot) in round {
-        let previous = register.document(snapshot.reference).await?;
-        let next_attempt_at = previous
+    let mut waiting = Vec::new();
+    for (order_number, snapshot) in round {
+        match decide_document(step, order_number, snapshot, register, blocked, summary).await? {
+            Decided::Send(request) => outgoing.push(*request),
+            Decided::Waiting(candidate) => waiting.push(*candidate),
+            Decided::Done => {}
+        }
+    }
+    record_pending(register, &waiting, &outgoing, step.now).await?;
+    Ok(outgoing)
+}
+
+/// What became of one document of a round.
+enum Decided {
+    /// A request to send.
+    Send(Box<(Operation, Outgoing)>),
+    /// Waiting behind an earlier change of its deal: recorded pending with the round.
+    Waiting(Box<Candidate>),
+    /// Settled, failed, or left alone until its next attempt: nothing more this round.
+    Done,
+}
+
+/// A document of a round on its way to a decision, with what the register knows of it.
+struct Candidate {
+    order_number: String,
+    snapshot: DocumentSnapshot,
+    state_seen_at: NaiveDateTime,
+    /// Deferred attempts counted before this one.
+    attempts: u32,
+    /// Pending from an earlier run: its create may have reached Calltouch.
+    maybe_sent: bool,
+}
+
+/// One document of a round: left alone while its retry pause lasts, waiting while an earlier
+/// change of its deal is unsettled, otherwise decided.
+async fn decide_document<R: CycleStore>(
+    step: &Step<'_>,
+    order_number: String,
+    mut snapshot: DocumentSnapshot,
+    register: &mut R,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Result<Decided, CycleError> {
+    let previous = register.document(snapshot.reference).await?;
+    let next_attempt_at = previous
+        .as_ref()
+        .and_then(|record| step.retry.next_attempt_at(record));
+    let attempts = previous.as_ref().map_or(0, |record| record.attempts);
+    if let Some(at) = next_attempt_at.filter(|at| step.now < *at) {
+        // Left untouched: recording it would restart its pause.
+        tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
+        blocked.insert(order_number);
+        summary.deferred += 1;
+        return Ok(Decided::Done);
+    }
+    let state_seen_at = fill_booking_state_time(register, &mut snapshot, step.now).await?;
+    let candidate = Candidate {
+        order_number,
+        snapshot,
+        state_seen_at,
+        attempts,
+        maybe_sent: previous
             .as_ref()
-            .and_then(|record| retry.next_attempt_at(record));
-        let attempts = previous.as_ref().map_or(0, |record| record.attempts);
-        if let Some(at) = next_attempt_at.filter(|at| now < *at) {
-            // Left untouched: recording it would restart its pause.
-            tracing::debug!(document = %snapshot.label(), "deferred earlier; next attempt at {at}");
-            blocked.insert(order_number);
-            summary.deferred += 1;
-            continue;
+            .is_some_and(|record| record.state == SyncState::Pending),
+    };
+    if blocked.contains(&candidate.order_number) {
+        summary.deferred += 1;
+        return Ok(Decided::Waiting(Box::new(candidate)));
+    }
+    decide_candidate(step, candidate, register, summary).await
+}
+
+/// Checks the deal's number, places the deal in an account and asks the rules what to send.
+async fn decide_candidate<R: CycleStore>(
+    step: &Step<'_>,
+    candidate: Candidate,
+    register: &mut R,
+    summary: &mut CycleSummary,
+) -> Result<Decided, CycleError> {
+    let (snapshot, order_number, now) = (&candidate.snapshot, &candidate.order_number, step.now);
+    let deal = deal_with_driver(register, order_number, snapshot).await?;
+    if let Some(deal) = &deal {
+        if deal.root != DealRules::deal_root(snapshot) {
+            let reason = taken_number(register, snapshot, deal).await?;
+            fail_document(register, snapshot, Some(order_number), &reason, now).await?;
+            summary.failed += 1;
+            return Ok(Decided::Done);
         }
-        let state_seen_at = fill_booking_state_time(register, &mut snapshot, now).await?;
-        if blocked.contains(&order_number) {
-            waiting.push((order_number, snapshot, state_seen_at));
-            summary.deferred += 1;
-            continue;
+    }
+    let Some((account, moved)) =
+        place_deal(step, &candidate, deal.as_ref(), register, summary).await?
+    else {
+        return Ok(Decided::Done);
+    };
+    if let Some(moved) = &moved {
+        tracing::info!(document = %snapshot.label(), "{moved}");
+    }
+    let mut plan = match step.rules.decide(snapshot, deal.as_ref(), now) {
+        Ok(plan) => plan,
+        Err(error) => {
+            let reason = error.to_string();
+            fail_document(register, snapshot, Some(order_number), &reason, now).await?;
+            summary.failed += 1;
+            return Ok(Decided::Done);
         }
-        let deal = deal_with_driver(register, &order_number, &snapshot).await?;
-        if let Some(deal) = &deal {
-            if deal.root != DealRules::deal_root(&snapshot) {
-                let reason = taken_number(register, &snapshot, deal).await?;
-                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
-                summary.failed += 1;
-                continue;
-            }
-        }
-        let (account, moved) = match clients.accounts.place(&snapshot, deal.as_ref()) {
-            Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
-            Ok((Choice::NotSent { reason }, _)) => {
-                tracing::info!(document = %snapshot.label(), "not sent: {reason}");
-                register
-                    .record_settled(
-                        &snapshot,
-                        Some(&order_number),
-                        SyncState::Skipped,
-                        Some(&reason),
-                        state_seen_at,
-                        now,
-                    )
-                    .await?;
-                summary.skipped += 1;
-                continue;
-            }
-            Err(error) => {
-                let reason = error.to_string();
-                fail_document(register, &snapshot, Some(&order_number), &reason, now).await?;
-                summary.failed += 1;
-                continue;
-            }
-        };
-        if let Some(moved) = &moved {
-            tracing::info!(document = %snapshot.label(), "{moved}");
-        }
-        let mut plan = match rules.decide(&snapshot, deal.as_ref(), now) {
-            Ok(plan) => plan,
-            Err(error) => {
-                fail_document(
-                    register,
-                    &snapshot,
-                    Some(&order_number),
-                    &error.to_string(),
+    };
+    plan.decision.renumber(order_number);
+    for warning in &plan.warnings {
+        tracing::warn!(document = %snapshot.label(), "{warning}");
+    }
+    let target = Target {
+        account_index: step.clients.index_of(&account),
+        account: step.clients.recorded(&account).map(str::to_string),
+        moved,
+    };
+    request_for(plan.decision, candidate, target, register, now, summary).await
+}
+
+/// The account a document's deal goes to and why it stays in another, or `None` once the
+/// document is recorded skipped (no account takes it) or failed.
+async fn place_deal<R: CycleStore>(
+    step: &Step<'_>,
+    candidate: &Candidate,
+    deal: Option<&DealRecord>,
+    register: &mut R,
+    summary: &mut CycleSummary,
+) -> Result<Option<(String, Option<String>)>, CycleError> {
+    let (snapshot, order_number, now) = (&candidate.snapshot, &candidate.order_number, step.now);
+    match step.clients.accounts.place(snapshot, deal) {
+        Ok((Choice::Account { account, .. }, moved)) => Ok(Some((account.name.clone(), moved))),
+        Ok((Choice::NotSent { reason }, _)) => {
+            tracing::info!(document = %snapshot.label(), "not sent: {reason}");
+            register
+                .record_settled(
+                    snapshot,
+                    Some(order_number),
+                    SyncState::Skipped,
+                    Some(&reason),
+                    candidate.state_seen_at,
                     now,
                 )
                 .await?;
-                summary.failed += 1;
-                continue;
-            }
-        };
-        plan.decision.renumber(&order_number);
-        for warning in &plan.warnings {
-            tracing::warn!(document = %snapshot.label(), "{warning}");
+            summary.skipped += 1;
+            Ok(None)
         }
-        let account_index = clients.index_of(&account);
-        let recorded = clients.recorded(&account).map(str::to_string);
-        match plan.decision {
-            Decision::Create { order, sent } => {
-                let request_json = serde_json::to_string(&order).unwrap_or_default();
-                // Pending from an earlier run: its create may have reached Calltouch with the
-                // answer lost (a crash, a dropped connection), so it goes out as an update first
-                // and is created only if Calltouch does not know it.
-                let maybe_sent = previous
-                    .as_ref()
-                    .is_some_and(|record| record.state == SyncState::Pending);
-                let (operation, fallback_sent) = if maybe_sent {
-                    let update = update_from_create(&order);
-                    let operation = Operation::Update {
-                        order: update,
-                        fallback: order,
-                    };
-                    (operation, Some(sent.clone()))
-                } else {
-                    (Operation::Create(order), None)
-                };
-                outgoing.push((
-                    operation,
-                    Outgoing {
-                        snapshot,
-                        order_number,
-                        sent,
-                        fallback_sent,
-                        state_seen_at,
-                        request_json,
-                        attempts,
-                        account: recorded.clone(),
-                        account_index,
-                        moved: moved.clone(),
-                    },
-                ));
-            }
-            Decision::Update {
-                order,
-                fallback,
-                sent,
-            } => {
-                let request_json = serde_json::to_string(&order).unwrap_or_default();
-                let fallback_sent = Some(sent_by_create(&fallback));
-                outgoing.push((
-                    Operation::Update { order, fallback },
-                    Outgoing {
-                        snapshot,
-                        order_number,
-                        sent,
-                        fallback_sent,
-                        state_seen_at,
-                        request_json,
-                        attempts,
-                        account: recorded.clone(),
-                        account_index,
-                        moved: moved.clone(),
-                    },
-                ));
-            }
-            Decision::Unchanged => {
-                register
-                    .record_settled(
-                        &snapshot,
-                        Some(&order_number),
-                        SyncState::Sent,
-                        moved.as_deref(),
-                        state_seen_at,
-                        now,
-                    )
-                    .await?;
-                summary.unchanged += 1;
-            }
-            Decision::Skip { reason } => {
-                register
-                    .record_settled(
-                        &snapshot,
-                        Some(&order_number),
-                        SyncState::Skipped,
-                        Some(&reason),
-                        state_seen_at,
-                        now,
-                    )
-                    .await?;
-                summary.skipped += 1;
-            }
+        Err(error) => {
+            let reason = error.to_string();
+            fail_document(register, snapshot, Some(order_number), &reason, now).await?;
+            summary.failed += 1;
+            Ok(None)
         }
     }
+}
+
+/// Where a request goes: the account's client, the account the register records, and why
+/// the deal stays in another account than the document would choose now.
+struct Target {
+    account_index: usize,
+    account: Option<String>,
+    moved: Option<String>,
+}
+
+/// The request a decision sends; a decision to send nothing is recorded settled here.
+async fn request_for<R: CycleStore>(
+    decision: Decision,
+    candidate: Candidate,
+    target: Target,
+    register: &mut R,
+    now: NaiveDateTime,
+    summary: &mut CycleSummary,
+) -> Result<Decided, CycleError> {
+    let (operation, sent, fallback_sent, request_json) = match decision {
+        Decision::Create { order, sent } => {
+            let request_json = serde_json::to_string(&order).unwrap_or_default();
+            // Pending from an earlier run: its create may have reached Calltouch with the
+            // answer lost (a crash, a dropped connection), so it goes out as an update first
+            // and is created only if Calltouch does not know it.
+            if candidate.maybe_sent {
+                let update = update_from_create(&order);
+                let operation = Operation::Update {
+                    order: update,
+                    fallback: order,
+                };
+                let fallback_sent = Some(sent.clone());
+                (operation, sent, fallback_sent, request_json)
+            } else {
+                (Operation::Create(order), sent, None, request_json)
+            }
+        }
+        Decision::Update {
+            order,
+            fallback,
+            sent,
+        } => {
+            let request_json = serde_json::to_string(&order).unwrap_or_default();
+            let fallback_sent = Some(sent_by_create(&fallback));
+            (
+                Operation::Update { order, fallback },
+                sent,
+                fallback_sent,
+                request_json,
+            )
+        }
+        Decision::Unchanged => {
+            let note = target.moved.as_deref();
+            settle(register, &candidate, SyncState::Sent, note, now).await?;
+            summary.unchanged += 1;
+            return Ok(Decided::Done);
+        }
+        Decision::Skip { reason } => {
+            settle(register, &candidate, SyncState::Skipped, Some(&reason), now).await?;
+            summary.skipped += 1;
+            return Ok(Decided::Done);
+        }
+    };
+    let document = Outgoing {
+        snapshot: candidate.snapshot,
+        order_number: candidate.order_number,
+        sent,
+        fallback_sent,
+        state_seen_at: candidate.state_seen_at,
+        request_json,
+        attempts: candidate.attempts,
+        account: target.account,
+        account_index: target.account_index,
+        moved: target.moved,
+    };
+    Ok(Decided::Send(Box::new((operation, document))))
+}
+
+/// Records a document that needs no request as settled in `state`.
+async fn settle<R: CycleStore>(
+    register: &mut R,
+    candidate: &Candidate,
+    state: SyncState,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    register
+        .record_settled(
+            &candidate.snapshot,
+            Some(&candidate.order_number),
+            state,
+            note,
+            candidate.state_seen_at,
+            now,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records the round's documents to send, and those waiting behind them, as pending in one
+/// transaction.
+async fn record_pending<R: CycleStore>(
+    register: &mut R,
+    waiting: &[Candidate],
+    outgoing: &[(Operation, Outgoing)],
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
     let pending: Vec<PendingDocument<'_>> = waiting
         .iter()
-        .map(|(order_number, snapshot, state_seen_at)| PendingDocument {
-            snapshot,
-            order_number,
-            state_seen_at: *state_seen_at,
+        .map(|candidate| PendingDocument {
+            snapshot: &candidate.snapshot,
+            order_number: &candidate.order_number,
+            state_seen_at: candidate.state_seen_at,
             error: Some(WAITING_FOR_EARLIER_CHANGE.into()),
             count_attempt: false,
         })
@@ -353,7 +440,7 @@ pub(super) async fn decide_round<R: CycleStore>(
     if !pending.is_empty() {
         register.mark_pending_batch(&pending, now).await?;
     }
-    Ok(outgoing)
+    Ok(())
 }
 
 /// Sends a round and records the outcomes of all its orders in one transaction.
@@ -451,9 +538,6 @@ async fn send_account_batch<R: CycleStore>(
 }
 
 /// Reads Calltouch's answer for one document, counts it, and says what the register records.
-/// A document deferred
-/// `max_attempts` times is given up as failed: the checkpoint may then move past it, and
-/// `register retry` sends it again. During an `outage` a deferral counts no attempt.
 fn answer<'a>(
     retry: &DocumentRetry,
     document: &'a Outgoing,
@@ -481,29 +565,45 @@ fn answer<'a>(
             document.failed("rejected", reason, message)
         }
         OrderOutcome::Deferred { reason } => {
-            if let Some(outage) = outage {
-                tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
-                summary.deferred += 1;
-                let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
-                return Outcome::Deferred(document.pending(Some(reason.into()), false));
-            }
-            let attempts = document.attempts + 1;
-            if attempts >= retry.max_attempts {
-                let message = format!(
-                    "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
-                     `register retry {}` sends it again",
-                    snapshot.number
-                );
-                tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
-                summary.failed += 1;
-                return document.failed("gave up", reason, message);
-            }
-            tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
-            blocked.insert(document.order_number.clone());
-            summary.deferred += 1;
-            Outcome::Deferred(document.pending(Some(reason.into()), true))
+            deferred(retry, document, reason, outage, blocked, summary)
         }
     }
+}
+
+/// A document Calltouch did not take this time. During an `outage` it stays pending with no
+/// attempt counted; deferred `max_attempts` times it is given up as failed (the checkpoint may
+/// then move past it, and `register retry` sends it again); otherwise it stays pending with one
+/// more attempt and its deal waits for the next cycle.
+fn deferred<'a>(
+    retry: &DocumentRetry,
+    document: &'a Outgoing,
+    reason: String,
+    outage: Option<&str>,
+    blocked: &mut HashSet<String>,
+    summary: &mut CycleSummary,
+) -> Outcome<'a> {
+    let snapshot = &document.snapshot;
+    if let Some(outage) = outage {
+        tracing::debug!(document = %snapshot.label(), "left for the next cycle: {reason}");
+        summary.deferred += 1;
+        let reason = format!("Calltouch unavailable, no attempt counted: {outage}");
+        return Outcome::Deferred(document.pending(Some(reason.into()), false));
+    }
+    let attempts = document.attempts + 1;
+    if attempts >= retry.max_attempts {
+        let message = format!(
+            "Calltouch did not accept the deal in {attempts} attempts (last: {reason}); \
+             `register retry {}` sends it again",
+            snapshot.number
+        );
+        tracing::warn!(document = %snapshot.label(), order_number = %document.order_number, "{message}");
+        summary.failed += 1;
+        return document.failed("gave up", reason, message);
+    }
+    tracing::warn!(document = %snapshot.label(), "left for the next cycle: {reason}");
+    blocked.insert(document.order_number.clone());
+    summary.deferred += 1;
+    Outcome::Deferred(document.pending(Some(reason.into()), true))
 }
 
 /// The values a create body sends, as the register stores them.
@@ -556,17 +656,26 @@ async fn fail_document<R: CycleStore>(
     tracing::warn!(document = %snapshot.label(), "{reason}");
     register
         .record_failed(
-            &FailedDocument {
-                kind: snapshot.kind,
-                reference: snapshot.reference,
-                number: &snapshot.number,
-                date: Some(snapshot.date),
-                order_number,
-                reason: reason.into(),
-            },
+            &failed_row(snapshot, order_number, reason.into()),
             None,
             now,
         )
         .await?;
     Ok(())
+}
+
+/// The register's row of a document that failed, with the deal it drives when known.
+fn failed_row<'a>(
+    snapshot: &'a DocumentSnapshot,
+    order_number: Option<&'a str>,
+    reason: Cow<'a, str>,
+) -> FailedDocument<'a> {
+    FailedDocument {
+        kind: snapshot.kind,
+        reference: snapshot.reference,
+        number: &snapshot.number,
+        date: Some(snapshot.date),
+        order_number,
+        reason,
+    }
 }

@@ -4,16 +4,18 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
-    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount,
+    CheckpointRow, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations, SendAnswer,
+    SendLogEntry, SendTotal, StateCount,
 };
 use super::settings::RegisterSettings;
 use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
 use super::{mssql, postgres, sqlite, RegisterError};
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
-use crate::lock::LockError;
-use crate::snapshot::DocRef;
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocRef;
+use crate::ops::lock::LockError;
 
 /// The register the configuration names.
 pub enum AnyRegister {

@@ -22,11 +22,10 @@ mod write;
 
 pub use any::{open, AnyRegister};
 pub use records::{
-    AcceptedDeal, CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument,
-    ListFilter, Outcome, PendingDocument, RunDurations, RunRecord, SendAnswer, SendLogEntry,
-    SendRecord, SendTotal, SettledDocument, StateCount, SyncState,
+    AcceptedDeal, CheckpointRow, DocumentRecord, DocumentTotal, FailedDocument, ListFilter,
+    Outcome, PendingDocument, RunDurations, SendAnswer, SendLogEntry, SendRecord, SendTotal,
+    SettledDocument, StateCount, SyncState,
 };
-pub use settings::{RegisterKind, RegisterSettings};
 pub use traits::{Admin, CycleStore, HeldLock, Register, RunGuard, RunLog};
 
 #[derive(Debug, thiserror::Error)]

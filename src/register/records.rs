@@ -7,9 +7,7 @@ use std::borrow::Cow;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
-
-pub use crate::domain::deal::DealRecord;
+use crate::domain::snapshot::{DocKind, DocRef, DocumentSnapshot, Money};
 
 /// Sync state of one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,8 +165,6 @@ pub struct ListFilter {
     pub to: Option<NaiveDate>,
     pub with_errors: bool,
 }
-
-pub use crate::domain::run::RunRecord;
 
 /// One row of the send log: a request as sent and how Calltouch took it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,15 +3,16 @@
 
 use chrono::NaiveDateTime;
 
-use super::records::{DealRecord, DocumentRecord, SyncState};
+use super::records::{DocumentRecord, SyncState};
 use super::RegisterError;
-use crate::snapshot::{DocKind, DocRef, Money};
+use crate::domain::deal::DealRecord;
+use crate::domain::snapshot::{DocKind, DocRef, Money};
 
 /// A text the register keeps outside its send log (an error, Calltouch's reason, a run's
 /// summary), without the phones and e-mails it may quote: only the send log, pruned after
 /// `[register] send_log_days`, keeps them.
 pub(crate) fn kept_text(text: Option<&str>) -> Option<String> {
-    text.map(crate::privacy::redact_contacts)
+    text.map(crate::ops::privacy::redact_contacts)
 }
 
 /// A documents row as a backend reads it, before its codes are parsed.

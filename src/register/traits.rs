@@ -6,13 +6,15 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, FailedDocument, ListFilter, Outcome,
-    PendingDocument, RunDurations, RunRecord, SendAnswer, SendLogEntry, SendRecord, SendTotal,
+    CheckpointRow, DocumentRecord, DocumentTotal, FailedDocument, ListFilter, Outcome,
+    PendingDocument, RunDurations, SendAnswer, SendLogEntry, SendRecord, SendTotal,
     SettledDocument, StateCount, SyncState,
 };
 use super::RegisterError;
-use crate::lock::{LockError, RunLock};
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
+use crate::ops::lock::{LockError, RunLock};
 
 /// A register on one backend: where it lives and its schema.
 #[allow(async_fn_in_trait)]

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use super::records::{AcceptedDeal, FailedDocument, Outcome, SendRecord, SyncState};
 use super::rows::kept_text;
 use super::RegisterError;
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 /// The register's write statements as one backend binds them inside an open transaction.
 pub(crate) trait Writes {

@@ -218,7 +218,7 @@ fn describe(item: Option<&CatalogItem>) -> String {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::snapshot::{DocKind, DocRef};
+    use crate::domain::snapshot::{DocKind, DocRef};
     use chrono::NaiveDate;
     use std::path::Path;
 

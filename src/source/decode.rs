@@ -9,7 +9,7 @@ use super::namemap::{NameMap, NameMapError};
 use super::settings::Preset;
 use super::{Chunk, RejectedDocument, SourceError};
 use crate::domain::snapshot::EMPTY_STATE;
-use crate::snapshot::{BookingLink, Car, CatalogItem, DocKind, DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{BookingLink, Car, CatalogItem, DocKind, DocRef, DocumentSnapshot};
 
 /// The enum whose `_EnumOrder` tells phones from e-mails in contact information.
 pub const CONTACT_KIND_ENUM: &str = "Перечисление.ТипыКонтактнойИнформации";

@@ -9,7 +9,7 @@ use super::window::ReadPlan;
 use super::{
     ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, RejectedDocument, Source, SourceError,
 };
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 /// Documents kept in memory; every `put` is a new committed change.
 #[derive(Debug, Default)]

@@ -16,9 +16,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
-pub use settings::{NameMapSettings, Preset, SourceKind, SourceSettings};
+use settings::{NameMapSettings, SourceKind, SourceSettings};
 
-use crate::snapshot::{DocKind, DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocKind, DocRef, DocumentSnapshot};
 
 /// Where a cycle starts reading.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use tiberius::{ColumnData, ToSql};
+use tiberius::ToSql;
 
 use super::decode::{Cells, ContactLine, Decoder};
 use super::namemap::{Dialect, NameMap};
@@ -74,10 +74,9 @@ use super::queries::{self, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-pub use crate::db::mssql::MssqlRow;
-use crate::db::mssql::{wrong_type, MssqlTarget, TdsClient};
+use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
 use crate::db::Role;
-use crate::snapshot::{DocKind, DocumentSnapshot};
+use crate::domain::snapshot::{DocKind, DocumentSnapshot};
 
 const READ_POSITION_SQL: &str = include_str!("../../sql/mssql/read_position.sql");
 const DATABASE_STATE_SQL: &str = include_str!("../../sql/mssql/database_state.sql");
@@ -724,11 +723,7 @@ impl ReadPosition {
 
 impl Cells for MssqlRow {
     fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
-        match self.cell(column)? {
-            None => Ok(None),
-            Some(ColumnData::Binary(Some(bytes))) => Ok(Some(bytes.to_vec())),
-            Some(other) => Err(wrong_type(column, "binary", other)),
-        }
+        MssqlRow::bytes(self, column)
     }
 
     fn text(&self, column: &str) -> Result<Option<String>, String> {
@@ -739,20 +734,8 @@ impl Cells for MssqlRow {
         MssqlRow::integer(self, column)
     }
 
-    /// 1C stores booleans as `binary(1)`: 0x01 true, 0x00 false.
     fn flag(&self, column: &str) -> Result<Option<bool>, String> {
-        match self.cell(column)? {
-            None => Ok(None),
-            Some(ColumnData::Binary(Some(bytes))) => match bytes.as_ref() {
-                [0x01] => Ok(Some(true)),
-                [0x00] => Ok(Some(false)),
-                _ => Err(format!(
-                    "column `{column}` is not a 1C boolean: {bytes:02X?}"
-                )),
-            },
-            Some(ColumnData::Bit(Some(bit))) => Ok(Some(*bit)),
-            Some(other) => Err(wrong_type(column, "binary(1)", other)),
-        }
+        MssqlRow::flag(self, column)
     }
 
     fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {

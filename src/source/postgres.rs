@@ -64,7 +64,7 @@ use super::window::{ChangeDetection, Checkpoint, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, PendingKeys, ReadFrom, Source, SourceError};
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
-use crate::snapshot::{DocKind, DocumentSnapshot};
+use crate::domain::snapshot::{DocKind, DocumentSnapshot};
 
 /// A chunk size no change set reaches: `changes` reads everything in one go.
 const WHOLE_READ: usize = 1 << 40;

@@ -3,8 +3,8 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::register::RunRecord;
-use crate::schedule::Interval;
+use crate::domain::run::RunRecord;
+use crate::ops::schedule::Interval;
 
 use super::text::mask_contacts;
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::MetricsData;
+use crate::domain::snapshot::DocKind;
 use crate::register::SyncState;
-use crate::snapshot::DocKind;
 
 /// Upper bounds of the cycle duration histogram, in seconds.
 pub const DURATION_BUCKETS: &[i64] = &[1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
@@ -193,7 +193,7 @@ mod tests {
             }],
             health: crate::status::health::health(
                 None,
-                crate::schedule::Interval::from_minutes(5).unwrap(),
+                crate::ops::schedule::Interval::from_minutes(5).unwrap(),
                 chrono::NaiveDateTime::default(),
             ),
         }

@@ -15,11 +15,12 @@ pub mod text;
 
 use chrono::{Local, NaiveDateTime, TimeDelta, TimeZone};
 
+use crate::domain::run::RunRecord;
+use crate::ops::schedule::Interval;
 use crate::register::{
     Admin, CycleStore, DocumentRecord, DocumentTotal, ListFilter, RegisterError, RunDurations,
-    RunLog, RunRecord, SendAnswer, SendTotal, SyncState,
+    RunLog, SendAnswer, SendTotal, SyncState,
 };
-use crate::schedule::Interval;
 
 /// How many cycles the page lists.
 pub const RECENT_RUNS: u32 = 20;

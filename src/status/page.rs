@@ -11,10 +11,11 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use super::health::{health, Health};
 use super::text::{escape, shown};
 use super::{DocumentRow, PageData, CHART_DAYS, LIST_LIMIT};
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocKind;
 use crate::ops::exit;
-use crate::register::{RunRecord, SendTotal, SyncState};
-use crate::schedule;
-use crate::snapshot::DocKind;
+use crate::ops::schedule;
+use crate::register::{SendTotal, SyncState};
 
 const STYLE: &str =
     "body{font-family:Segoe UI,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -400,9 +401,9 @@ pub fn chart(daily: &[SendTotal], today: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::snapshot::DocRef;
+    use crate::ops::schedule::Interval;
     use crate::register::{DocumentRecord, DocumentTotal, SendAnswer};
-    use crate::schedule::Interval;
-    use crate::snapshot::DocRef;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap()

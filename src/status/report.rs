@@ -1,7 +1,8 @@
 //! Human-readable views of the register: the document table and its summary line, as the
 //! `register` command prints them (the assignment's register form).
 
-use crate::register::{DocumentRecord, RunRecord, StateCount, SyncState};
+use crate::domain::run::RunRecord;
+use crate::register::{DocumentRecord, StateCount, SyncState};
 
 const HEADERS: [&str; 10] = [
     "document",
@@ -140,7 +141,7 @@ pub fn register_summary(counts: &[StateCount], last_run: Option<&RunRecord>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{DocKind, DocRef};
+    use crate::domain::snapshot::{DocKind, DocRef};
     use chrono::{NaiveDate, NaiveDateTime};
 
     fn time(hour: u32) -> NaiveDateTime {

@@ -21,9 +21,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{gather, gather_metrics, health, metrics, page, text};
-use crate::config::{Config, ConfigError, Secret};
+use crate::config::{Config, ConfigError};
+use crate::ops::privacy::Secret;
+use crate::ops::schedule::Interval;
 use crate::register::{self, RunLog};
-use crate::schedule::Interval;
 
 /// Where the server listens, the token it asks for, and the cycle interval `/healthz` judges by.
 #[derive(Debug, Clone)]

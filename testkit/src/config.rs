@@ -6,7 +6,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use alfa_calltouch::config::{Config, ConfigError, Preset};
+use alfa_calltouch::config::{Config, ConfigError};
+use alfa_calltouch::source::settings::Preset;
 
 /// The environment variables the configs name for secrets; no test sets them, so the secrets come
 /// from the files beside the config.

@@ -1,6 +1,6 @@
 //! The register on MS SQL Server (`[register] kind = "mssql"`): the connection, the schema's
 //! creation and versioned migration, the run lock, and every operation of the register, run
-//! through tiberius with the T-SQL of [`statements`]; [`rows`] decodes what they return.
+//! through tiberius with the T-SQL of `statements`; `rows` decodes what they return.
 //!
 //! The connection is made by [`crate::db::mssql`] from `[register]`'s own keys, which are the
 //! source's: host and port or a named instance, `tls`, `ca_file`, `trust_server_certificate`
@@ -13,7 +13,7 @@
 //! server releases it when that connection ends, including when the process is killed.
 
 mod rows;
-pub mod statements;
+mod statements;
 mod writes;
 
 use std::fmt;
@@ -30,8 +30,8 @@ pub use self::statements::{bootstrap, migration, operations, Statement, SCHEMA_V
 use self::statements::{Rendered, Tsql};
 use self::writes::MssqlWrites;
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
-    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount, SyncState,
+    CheckpointRow, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations, SendAnswer,
+    SendLogEntry, SendTotal, StateCount, SyncState,
 };
 use super::rows::{self as stored, kept_text, StoredSighting};
 use super::statements::date_bounds;
@@ -39,8 +39,10 @@ use super::traits::{Admin, CycleStore, HeldLock, Register, RunGuard, RunLog};
 use super::write::write_outcomes;
 use super::RegisterError;
 use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
-use crate::lock::LockError;
-use crate::snapshot::DocRef;
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocRef;
+use crate::ops::lock::LockError;
 
 pub struct MssqlRegister {
     /// The data connection; tiberius needs it mutably even to read.

@@ -4,10 +4,11 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::super::records::{CheckpointRow, RunRecord};
+use super::super::records::CheckpointRow;
 use super::super::rows::{StoredDeal, StoredDocument};
 use super::super::RegisterError;
 use crate::db::mssql::MssqlRow;
+use crate::domain::run::RunRecord;
 
 pub(super) fn text(row: &MssqlRow, column: &str) -> Result<Option<String>, RegisterError> {
     row.text(column).map_err(RegisterError::Corrupt)
@@ -120,8 +121,8 @@ mod tests {
     use tiberius::ColumnData;
 
     use super::*;
+    use crate::domain::snapshot::DocKind;
     use crate::register::SyncState;
-    use crate::snapshot::DocKind;
     use tiberius::ToSql;
 
     const REFERENCE: &str = "9022249e-3a1a-c4b9-4be8-faddd2f8bde9";

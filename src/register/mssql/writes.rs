@@ -10,7 +10,7 @@ use super::super::RegisterError;
 use super::seconds;
 use super::statements::{Rendered, Tsql};
 use crate::db::mssql::TdsClient;
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 pub(super) struct MssqlWrites<'c> {
     pub client: &'c mut TdsClient,

@@ -17,8 +17,8 @@ use tokio_postgres::{Client, Row};
 
 use self::writes::PostgresWrites;
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
-    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount,
+    CheckpointRow, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations, SendAnswer,
+    SendLogEntry, SendTotal, StateCount,
 };
 use super::rows::{self, kept_text, StoredDeal, StoredDocument, StoredSighting};
 use super::statements::{self, FilterValue};
@@ -27,8 +27,10 @@ use super::write::write_outcomes;
 use super::RegisterError;
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
-use crate::lock::LockError;
-use crate::snapshot::DocRef;
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocRef;
+use crate::ops::lock::LockError;
 
 /// A statement of this backend: its file under `sql/register/postgres/`.
 macro_rules! sql {

@@ -10,7 +10,7 @@ use super::super::statements;
 use super::super::write::Writes;
 use super::super::RegisterError;
 use super::seconds;
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 /// The write statements bound inside one open transaction.
 pub(super) struct PostgresWrites<'t>(pub &'t Transaction<'t>);

@@ -11,16 +11,18 @@ use std::path::{Path, PathBuf};
 
 use self::writes::SqliteWrites;
 use super::records::{
-    CheckpointRow, DealRecord, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations,
-    RunRecord, SendAnswer, SendLogEntry, SendTotal, StateCount,
+    CheckpointRow, DocumentRecord, DocumentTotal, ListFilter, Outcome, RunDurations, SendAnswer,
+    SendLogEntry, SendTotal, StateCount,
 };
 use super::rows::{self, kept_text, StoredDeal, StoredDocument, StoredSighting};
 use super::statements::{self, FilterValue};
 use super::traits::{Admin, CycleStore, Register, RunGuard, RunLog};
 use super::write::write_outcomes;
 use super::RegisterError;
-use crate::lock::{LockError, RunLock};
-use crate::snapshot::DocRef;
+use crate::domain::deal::DealRecord;
+use crate::domain::run::RunRecord;
+use crate::domain::snapshot::DocRef;
+use crate::ops::lock::{LockError, RunLock};
 
 /// A statement of this backend: its file under `sql/register/sqlite/`.
 macro_rules! sql {
@@ -82,12 +84,13 @@ impl SqliteRegister {
         }
         // Created owner-only before SQLite opens it: SQLite gives its -wal, -shm and -journal
         // files the mode of the database file.
-        let created = crate::privacy::open_owner_only(path).map_err(|e| RegisterError::Open {
-            place: path.display().to_string(),
-            message: format!("cannot create the register file: {e}"),
-        })?;
+        let created =
+            crate::ops::privacy::open_owner_only(path).map_err(|e| RegisterError::Open {
+                place: path.display().to_string(),
+                message: format!("cannot create the register file: {e}"),
+            })?;
         drop(created);
-        crate::privacy::warn_if_others_can_read(path);
+        crate::ops::privacy::warn_if_others_can_read(path);
         let conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_error)?;

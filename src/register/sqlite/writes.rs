@@ -9,7 +9,7 @@ use super::super::statements;
 use super::super::write::Writes;
 use super::super::RegisterError;
 use super::{dialect, fmt_time};
-use crate::snapshot::{DocRef, DocumentSnapshot};
+use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 /// The write statements bound inside one open transaction.
 pub(super) struct SqliteWrites<'t>(pub &'t Transaction<'t>);

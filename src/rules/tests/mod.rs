@@ -2,8 +2,8 @@
 //! cases by table in the files beside.
 
 use super::*;
-use crate::format::tests::random_text;
-use crate::snapshot::{BookingLink, Car};
+use crate::domain::snapshot::{BookingLink, Car};
+use crate::rules::format::tests::random_text;
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
