@@ -57,7 +57,8 @@ use crate::source::{
 pub use deals::{collisions, resolve_deal};
 pub use preview::{dry_run, preview, DryRun, PreviewItem};
 use retry::DocumentRetry;
-use send::{decide_round, group_into_rounds, send_round};
+use send::decide::decide_round;
+use send::{group_into_rounds, send_round};
 
 /// A failure that stops the cycle; documents already recorded stay recorded.
 #[derive(Debug, thiserror::Error)]

@@ -52,19 +52,23 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use tokio_postgres::types::FromSql;
-use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 
-use super::decode::{Cells, ContactLine, Decoder};
+use super::decode::Decoder;
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
 use super::template::render_for;
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
-use super::{ChangeSet, Chunk, ChunkKey, CycleRead, PendingKeys, ReadFrom, Source, SourceError};
+use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
 use crate::domain::snapshot::{DocKind, DocumentSnapshot};
+
+mod cells;
+mod reads;
+
+use reads::{begin, changed_keys, kind_name, query_error, read_year_offset};
 
 /// A chunk size no change set reaches: `changes` reads everything in one go.
 const WHOLE_READ: usize = 1 << 40;
@@ -84,33 +88,33 @@ fn first_key(kind: DocKind) -> ChunkKey {
     }
 }
 
-const READ_POSITION_SQL: &str = include_str!("../../sql/postgres/read_position.sql");
+const READ_POSITION_SQL: &str = include_str!("../../../sql/postgres/read_position.sql");
 
 /// The PostgreSQL query templates of one Альфа-Авто edition.
 fn templates(preset: Preset) -> QueryTemplates {
     let (booking, work_order, work_order_changed, work_order_recent) = match preset {
         Preset::Alfa6 => (
-            include_str!("../../sql/postgres/alfa6/booking.sql"),
-            include_str!("../../sql/postgres/alfa6/work_order.sql"),
-            include_str!("../../sql/postgres/alfa6/work_order_changed.sql"),
-            include_str!("../../sql/postgres/alfa6/work_order_recent.sql"),
+            include_str!("../../../sql/postgres/alfa6/booking.sql"),
+            include_str!("../../../sql/postgres/alfa6/work_order.sql"),
+            include_str!("../../../sql/postgres/alfa6/work_order_changed.sql"),
+            include_str!("../../../sql/postgres/alfa6/work_order_recent.sql"),
         ),
         Preset::Alfa5 => (
-            include_str!("../../sql/postgres/alfa5/booking.sql"),
-            include_str!("../../sql/postgres/alfa5/work_order.sql"),
-            include_str!("../../sql/postgres/alfa5/work_order_changed.sql"),
-            include_str!("../../sql/postgres/alfa5/work_order_recent.sql"),
+            include_str!("../../../sql/postgres/alfa5/booking.sql"),
+            include_str!("../../../sql/postgres/alfa5/work_order.sql"),
+            include_str!("../../../sql/postgres/alfa5/work_order_changed.sql"),
+            include_str!("../../../sql/postgres/alfa5/work_order_recent.sql"),
         ),
     };
     QueryTemplates {
         dialect: Dialect::Postgres,
         booking,
         work_order,
-        booking_changed: include_str!("../../sql/postgres/booking_changed.sql"),
+        booking_changed: include_str!("../../../sql/postgres/booking_changed.sql"),
         work_order_changed,
-        dated_since: include_str!("../../sql/postgres/dated_since.sql"),
-        with_number: include_str!("../../sql/postgres/with_number.sql"),
-        booking_recent: Some(include_str!("../../sql/postgres/booking_recent.sql")),
+        dated_since: include_str!("../../../sql/postgres/dated_since.sql"),
+        with_number: include_str!("../../../sql/postgres/with_number.sql"),
+        booking_recent: Some(include_str!("../../../sql/postgres/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._date_time, d._idrref",
         chunk: Some(chunk_query),
@@ -346,145 +350,6 @@ impl PostgresSource {
     }
 }
 
-/// The references of the documents `plan` reads, both kinds (bookings, work orders), in the
-/// transaction that took the cycle's snapshot. The two queries go out together (one round trip).
-async fn changed_keys(
-    tx: &Transaction<'_>,
-    [booking, work_order]: [&KindStatements; 2],
-    decoder: &Decoder,
-    plan: &ReadPlan,
-    cutoff: NaiveDate,
-) -> Result<PendingKeys, SourceError> {
-    let cutoff_at = storage_time(decoder, cutoff.and_time(NaiveTime::MIN), "cut-off")?;
-    let window_start = match plan {
-        ReadPlan::Window { from, .. } => Some(storage_time(decoder, *from, "window start")?),
-        _ => None,
-    };
-    // The planner cannot tell how few rows pass the snapshot test, so it expects a large share
-    // of the journal and the summary orders in their sub-selects; past `work_mem` it would not
-    // hash them but rescan their results once per work order (42 s for 1,000 changes on a
-    // million). Hashing them is what makes the query one pass; the table then holds only the
-    // rows that really changed. The same misjudged costs would have the server compile the
-    // queries (JIT, 42 ms of a 100 ms window query on a million work orders) to read a few rows.
-    let settings: String = CHANGE_QUERY_SETTINGS
-        .iter()
-        .map(|s| format!("SET LOCAL {s};"))
-        .collect();
-    tx.batch_execute(&settings)
-        .await
-        .map_err(|e| query_error("hash memory", &e))?;
-    let (bookings, work_orders) = tokio::try_join!(
-        kind_keys(tx, booking, plan, cutoff_at, window_start),
-        kind_keys(tx, work_order, plan, cutoff_at, window_start)
-    )
-    .map_err(|e| query_error("changed documents", &e))?;
-    Ok(PendingKeys {
-        bookings: references(&bookings, "changed bookings")?,
-        work_orders: references(&work_orders, "changed work orders")?,
-        taken: 0,
-    })
-}
-
-/// The key rows of one kind: the windowed filter from the window start, else the exact one.
-async fn kind_keys(
-    tx: &Transaction<'_>,
-    statements: &KindStatements,
-    plan: &ReadPlan,
-    cutoff_at: NaiveDateTime,
-    window_start: Option<NaiveDateTime>,
-) -> Result<Vec<Row>, tokio_postgres::Error> {
-    match (plan, window_start) {
-        (ReadPlan::Window { since, .. }, Some(from)) => {
-            tx.query(&statements.recent_keys, &[&cutoff_at, since, &from])
-                .await
-        }
-        (ReadPlan::Exact { since } | ReadPlan::Window { since, .. }, _) => {
-            tx.query(&statements.changed_keys, &[&cutoff_at, since])
-                .await
-        }
-        (ReadPlan::Start, _) => Ok(Vec::new()),
-    }
-}
-
-/// The 16-byte references of key rows.
-fn references(rows: &[Row], query: &str) -> Result<Vec<[u8; 16]>, SourceError> {
-    rows.iter()
-        .map(|row| {
-            let bytes: &[u8] = row.try_get(0).map_err(|e| query_error(query, &e))?;
-            <[u8; 16]>::try_from(bytes).map_err(|_| SourceError::Query {
-                query: query.to_string(),
-                message: format!(
-                    "a document reference of {} bytes; 1C references are 16 bytes (_idrref binary(16)): check the name map's table",
-                    bytes.len()
-                ),
-            })
-        })
-        .collect()
-}
-
-fn kind_name(kind: DocKind) -> &'static str {
-    match kind {
-        DocKind::Booking => "bookings",
-        DocKind::WorkOrder => "work orders",
-    }
-}
-
-/// Starts a reading transaction: one snapshot for the whole cycle, never writing.
-async fn begin(
-    client: &mut Client,
-    query_timeout: Option<Duration>,
-) -> Result<Transaction<'_>, SourceError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| query_error("begin", &e))?;
-    if let Some(timeout) = query_timeout {
-        let millis = timeout.as_millis().to_string();
-        tx.execute(
-            "SELECT set_config('statement_timeout', $1, true)",
-            &[&millis],
-        )
-        .await
-        .map_err(|e| query_error("statement timeout", &e))?;
-    }
-    Ok(tx)
-}
-
-fn query_error(query: &str, error: &tokio_postgres::Error) -> SourceError {
-    let message = match error.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => error.to_string(),
-    };
-    SourceError::Query {
-        query: query.to_string(),
-        message,
-    }
-}
-
-/// `_yearoffset.ofset`; a base without the table has no offset.
-async fn read_year_offset(client: &Client) -> Result<i32, SourceError> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('_yearoffset') IS NOT NULL", &[])
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| query_error("year offset", &e))?;
-    if !exists {
-        return Ok(0);
-    }
-    let row = client
-        .query_opt("SELECT ofset::integer FROM _yearoffset LIMIT 1", &[])
-        .await
-        .map_err(|e| query_error("year offset", &e))?;
-    let offset: Option<i32> = match row {
-        Some(row) => row.try_get(0).map_err(|e| query_error("year offset", &e))?,
-        None => None,
-    };
-    Ok(offset.unwrap_or(0))
-}
-
 /// A 1C time as stored (the year offset added); `what` names it in the error.
 fn storage_time(
     decoder: &Decoder,
@@ -676,44 +541,6 @@ impl Source for PostgresSource {
         found.extend(self.decoder.readable(DocKind::WorkOrder, &work_orders));
         Ok(found)
     }
-}
-
-/// Cells of a PostgreSQL row: strings come `::text`, sums `::text`, contact information as
-/// two parallel arrays.
-impl Cells for Row {
-    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
-        cell(self, column)
-    }
-
-    fn text(&self, column: &str) -> Result<Option<String>, String> {
-        cell(self, column)
-    }
-
-    fn integer(&self, column: &str) -> Result<Option<i32>, String> {
-        cell(self, column)
-    }
-
-    fn flag(&self, column: &str) -> Result<Option<bool>, String> {
-        cell(self, column)
-    }
-
-    fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
-        cell(self, column)
-    }
-
-    fn contacts(&self) -> Result<Vec<ContactLine>, String> {
-        let kinds: Vec<Option<i32>> = cell::<Option<_>>(self, "contact_kinds")?.unwrap_or_default();
-        let texts: Vec<Option<String>> =
-            cell::<Option<_>>(self, "contact_texts")?.unwrap_or_default();
-        let lines = kinds.into_iter().zip(texts);
-        Ok(lines
-            .map(|(kind, text)| ContactLine { kind, text })
-            .collect())
-    }
-}
-
-fn cell<'r, T: FromSql<'r>>(row: &'r Row, column: &str) -> Result<T, String> {
-    row.try_get(column).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -14,16 +14,18 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::StatusCode;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::settings::CalltouchConfig;
-use crate::domain::payload::{
-    CreateOrder, CreateRequest, OrderResult, OrdersResponse, UpdateOrder, UpdateRequest,
-};
+use crate::domain::payload::{CreateOrder, CreateRequest, UpdateOrder, UpdateRequest};
 use crate::ops::privacy::Secret;
+
+mod answer;
+
+use answer::{describe_transport_error, interpret, retry_after, trimmed, Attempt};
 
 /// The longest error body kept in a rejection reason.
 const MAX_REASON_CHARS: usize = 500;
@@ -97,18 +99,6 @@ pub enum ClientError {
     Build(#[source] reqwest::Error),
     #[error("cannot encode the request body: {0}")]
     Encode(#[source] serde_json::Error),
-}
-
-/// How one HTTP attempt ended.
-enum Attempt {
-    /// An answer that settles every order of the batch.
-    Settled(Vec<OrderOutcome>),
-    /// Worth another attempt; `retry_after` is the server's requested pause.
-    Transient {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    Fatal(ClientError),
 }
 
 /// Retry bounds from the configuration.
@@ -487,15 +477,6 @@ impl CalltouchClient {
     }
 }
 
-impl Attempt {
-    fn transient(reason: String) -> Self {
-        Attempt::Transient {
-            reason,
-            retry_after: None,
-        }
-    }
-}
-
 fn request_headers(token: &Secret, site_id: &str) -> Result<HeaderMap, ClientError> {
     let mut token_value = HeaderValue::from_str(token.expose())
         .map_err(|_| ClientError::InvalidHeader { name: "token" })?;
@@ -507,62 +488,6 @@ fn request_headers(token: &Secret, site_id: &str) -> Result<HeaderMap, ClientErr
     headers.insert(HeaderName::from_static("siteid"), site_value);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(headers)
-}
-
-/// `Retry-After` in seconds; the HTTP-date form is not used by APIs like this one and is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
-/// A transport failure in words. reqwest errors name the URL but never the headers.
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        format!("request timed out: {error}")
-    } else if error.is_connect() {
-        format!("cannot connect: {error}")
-    } else {
-        format!("connection failed: {error}")
-    }
-}
-
-/// What an HTTP answer means for the batch.
-fn interpret(
-    endpoint: Endpoint,
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    text: &str,
-    order_numbers: &[&str],
-) -> Attempt {
-    match status.as_u16() {
-        401 | 403 => Attempt::Fatal(ClientError::Unauthorized {
-            status: status.as_u16(),
-        }),
-        429 => Attempt::Transient {
-            reason: "HTTP 429 too many requests".into(),
-            retry_after,
-        },
-        500..=599 => Attempt::transient(format!("HTTP {status}: {}", trimmed(text))),
-        200..=299 => match per_order_outcomes(endpoint, text, order_numbers) {
-            Some(outcomes) => Attempt::Settled(outcomes),
-            None => Attempt::transient(format!("malformed answer: {}", trimmed(text))),
-        },
-        400 | 409 | 422 => Attempt::Settled(
-            per_order_outcomes(endpoint, text, order_numbers)
-                .unwrap_or_else(|| rejected_batch(status, text, order_numbers.len())),
-        ),
-        other => Attempt::Fatal(ClientError::UnexpectedStatus {
-            status: other,
-            endpoint: endpoint.path(),
-            body: trimmed(text),
-        }),
-    }
 }
 
 /// What an answer with this status and body settles, or `None` when the batch is to be retried
@@ -580,135 +505,5 @@ pub fn settled_outcomes(
     }
 }
 
-/// The per-order results of an answer, or `None` when the answer does not give exactly one
-/// result per order sent (in order, when it echoes the order numbers).
-fn per_order_outcomes(
-    endpoint: Endpoint,
-    text: &str,
-    order_numbers: &[&str],
-) -> Option<Vec<OrderOutcome>> {
-    let response: OrdersResponse = serde_json::from_str(text).ok()?;
-    let results = response.data.orders;
-    if results.len() != order_numbers.len() {
-        return None;
-    }
-    results
-        .into_iter()
-        .zip(order_numbers)
-        .map(|(result, sent)| order_outcome(endpoint, result, sent))
-        .collect()
-}
-
-fn order_outcome(endpoint: Endpoint, result: OrderResult, sent: &str) -> Option<OrderOutcome> {
-    if result
-        .order_number
-        .as_deref()
-        .is_some_and(|echo| echo != sent)
-    {
-        return None;
-    }
-    Some(
-        match result.error.filter(|error| !error.trim().is_empty()) {
-            Some(reason) => OrderOutcome::Rejected { reason },
-            None => OrderOutcome::Accepted {
-                calltouch_order_id: result.calltouch_order_id,
-                via: endpoint,
-            },
-        },
-    )
-}
-
-fn rejected_batch(status: StatusCode, text: &str, count: usize) -> Vec<OrderOutcome> {
-    let reason = format!("HTTP {}: {}", status.as_u16(), trimmed(text));
-    vec![OrderOutcome::Rejected { reason }; count]
-}
-
-/// An answer body cut to a size that fits a register record.
-fn trimmed(text: &str) -> String {
-    text.trim().chars().take(MAX_REASON_CHARS).collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 5,
-            backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_millis(1000),
-        }
-    }
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_is_capped() {
-        for (attempt, full_ms) in [
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1000),
-            (30, 1000),
-        ] {
-            let delay = policy().delay(attempt, None).as_millis() as u64;
-            assert!(
-                (full_ms / 2..=full_ms).contains(&delay),
-                "attempt {attempt}: {delay}"
-            );
-        }
-    }
-
-    #[test]
-    fn retry_after_is_honoured_but_capped() {
-        let delay = policy().delay(1, Some(Duration::from_millis(700)));
-        assert!(delay >= Duration::from_millis(700));
-        let capped = policy().delay(1, Some(Duration::from_secs(60)));
-        assert_eq!(capped, Duration::from_millis(1000));
-    }
-
-    #[test]
-    fn count_mismatch_is_malformed() {
-        let text = r#"{"data":{"orders":[{"orderNumber":"1","calltouchOrderId":5,"error":null}]}}"#;
-        assert!(per_order_outcomes(Endpoint::Create, text, &["1", "2"]).is_none());
-        assert!(per_order_outcomes(Endpoint::Create, text, &["2"]).is_none());
-        assert_eq!(
-            per_order_outcomes(Endpoint::Create, text, &["1"]),
-            Some(vec![OrderOutcome::Accepted {
-                calltouch_order_id: Some(5),
-                via: Endpoint::Create
-            }])
-        );
-    }
-
-    #[test]
-    fn whole_batch_validation_error_rejects_every_order_with_trimmed_body() {
-        let body = format!("  {}  ", "x".repeat(900));
-        let Attempt::Settled(outcomes) = interpret(
-            Endpoint::Update,
-            StatusCode::BAD_REQUEST,
-            None,
-            &body,
-            &["a", "b"],
-        ) else {
-            panic!("a 400 settles the batch");
-        };
-        assert_eq!(outcomes.len(), 2);
-        let OrderOutcome::Rejected { reason } = &outcomes[0] else {
-            panic!("rejected expected");
-        };
-        assert!(reason.starts_with("HTTP 400: xxx"));
-        assert_eq!(
-            reason.chars().count(),
-            "HTTP 400: ".len() + MAX_REASON_CHARS
-        );
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_token() {
-        let config: crate::calltouch::settings::CalltouchConfig =
-            toml::from_str("site_id = \"42\"").unwrap();
-        let client =
-            CalltouchClient::new(&config, Secret::new("very-secret-token"), "crm".into()).unwrap();
-        assert!(!format!("{client:?}").contains("very-secret-token"));
-    }
-}
+mod tests;

@@ -62,24 +62,29 @@
 //! `2001-01-01` with offset 2000) reads as `None`. Decoding is shared with PostgreSQL
 //! (`source::decode`); this module supplies only the [`Cells`] reader of tiberius values.
 
-use std::future::Future;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use tiberius::ToSql;
 
-use super::decode::{Cells, ContactLine, Decoder};
+use super::decode::Decoder;
 use super::namemap::{Dialect, NameMap};
 use super::queries::{self, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
-use super::window::{ChangeDetection, Checkpoint, ReadPlan};
+use super::window::{ChangeDetection, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
+use crate::db::mssql::{MssqlTarget, TdsClient};
 use crate::db::Role;
 use crate::domain::snapshot::{DocKind, DocumentSnapshot};
 
-const READ_POSITION_SQL: &str = include_str!("../../sql/mssql/read_position.sql");
-const DATABASE_STATE_SQL: &str = include_str!("../../sql/mssql/database_state.sql");
+mod connection;
+mod position;
+
+use connection::{read_year_offset, Connector};
+use position::{next_checkpoint, parsed_checkpoint, Read, ReadPosition};
+
+const READ_POSITION_SQL: &str = include_str!("../../../sql/mssql/read_position.sql");
+const DATABASE_STATE_SQL: &str = include_str!("../../../sql/mssql/database_state.sql");
 const YEAR_OFFSET_TABLE_SQL: &str =
     "SELECT CASE WHEN OBJECT_ID(N'_YearOffset', N'U') IS NULL THEN 0 ELSE 1 END AS present";
 const YEAR_OFFSET_SQL: &str =
@@ -87,20 +92,20 @@ const YEAR_OFFSET_SQL: &str =
 
 /// The MS SQL query templates of one Альфа-Авто edition.
 fn templates(preset: Preset) -> QueryTemplates {
-    const CHANGED: &str = include_str!("../../sql/mssql/changed.sql");
+    const CHANGED: &str = include_str!("../../../sql/mssql/changed.sql");
     let (booking, work_order, work_order_changed, work_order_recent) = match preset {
         Preset::Alfa6 => (
-            include_str!("../../sql/mssql/alfa6/booking.sql"),
-            include_str!("../../sql/mssql/alfa6/work_order.sql"),
-            include_str!("../../sql/mssql/alfa6/work_order_changed.sql"),
-            include_str!("../../sql/mssql/alfa6/work_order_recent.sql"),
+            include_str!("../../../sql/mssql/alfa6/booking.sql"),
+            include_str!("../../../sql/mssql/alfa6/work_order.sql"),
+            include_str!("../../../sql/mssql/alfa6/work_order_changed.sql"),
+            include_str!("../../../sql/mssql/alfa6/work_order_recent.sql"),
         ),
         // A 5.x work order carries its customer and car itself: its own row is the change.
         Preset::Alfa5 => (
-            include_str!("../../sql/mssql/alfa5/booking.sql"),
-            include_str!("../../sql/mssql/alfa5/work_order.sql"),
+            include_str!("../../../sql/mssql/alfa5/booking.sql"),
+            include_str!("../../../sql/mssql/alfa5/work_order.sql"),
             CHANGED,
-            include_str!("../../sql/mssql/alfa5/work_order_recent.sql"),
+            include_str!("../../../sql/mssql/alfa5/work_order_recent.sql"),
         ),
     };
     QueryTemplates {
@@ -109,9 +114,9 @@ fn templates(preset: Preset) -> QueryTemplates {
         work_order,
         booking_changed: CHANGED,
         work_order_changed,
-        dated_since: include_str!("../../sql/mssql/dated_since.sql"),
-        with_number: include_str!("../../sql/mssql/with_number.sql"),
-        booking_recent: Some(include_str!("../../sql/mssql/booking_recent.sql")),
+        dated_since: include_str!("../../../sql/mssql/dated_since.sql"),
+        with_number: include_str!("../../../sql/mssql/with_number.sql"),
+        booking_recent: Some(include_str!("../../../sql/mssql/booking_recent.sql")),
         work_order_recent: Some(work_order_recent),
         order_by: "ORDER BY d._Date_Time, d._IDRRef",
         chunk: Some(chunk_query),
@@ -231,96 +236,6 @@ impl RowVersion {
     }
 }
 
-/// How to (re)connect, and the limits of one connection.
-struct Connector {
-    target: MssqlTarget,
-    query_timeout: Duration,
-}
-
-impl Connector {
-    /// Connects within the connect timeout; then sets the session's isolation.
-    async fn connect(&self) -> Result<TdsClient, SourceError> {
-        let mut client = self.target.connect().await?;
-        let isolation = self.read_isolation(&mut client).await?;
-        let lock_timeout_ms = self.query_timeout.as_millis();
-        let setup = format!(
-            "SET TRANSACTION ISOLATION LEVEL {isolation}; SET LOCK_TIMEOUT {lock_timeout_ms}"
-        );
-        let run = async { client.simple_query(setup).await?.into_results().await };
-        self.timed("session setup", run).await?;
-        Ok(client)
-    }
-
-    /// The isolation level readers should use in this database, with a warning when reads
-    /// can wait for 1C's locks.
-    async fn read_isolation(&self, client: &mut TdsClient) -> Result<&'static str, SourceError> {
-        let rows = self
-            .query(client, "database state", DATABASE_STATE_SQL, &[])
-            .await?;
-        let row = rows.first().ok_or_else(|| SourceError::Query {
-            query: "database state".to_string(),
-            message: "the current database is not in sys.databases".to_string(),
-        })?;
-        let rcsi = row.integer("read_committed_snapshot").ok().flatten() == Some(1);
-        let snapshot = row.integer("snapshot_isolation").ok().flatten() == Some(1);
-        Ok(choose_isolation(rcsi, snapshot))
-    }
-
-    /// Runs one statement within the query timeout; all rows of its first result.
-    async fn query(
-        &self,
-        client: &mut TdsClient,
-        name: &str,
-        sql: &str,
-        params: &[&dyn ToSql],
-    ) -> Result<Vec<MssqlRow>, SourceError> {
-        let run = async {
-            let stream = client.query(sql, params).await?;
-            stream.into_first_result().await
-        };
-        let rows = self.timed(name, run).await?;
-        Ok(rows.into_iter().map(MssqlRow::from_row).collect())
-    }
-
-    async fn timed<T>(
-        &self,
-        name: &str,
-        run: impl Future<Output = tiberius::Result<T>>,
-    ) -> Result<T, SourceError> {
-        match tokio::time::timeout(self.query_timeout, run).await {
-            Ok(result) => result.map_err(|e| SourceError::Query {
-                query: name.to_string(),
-                message: e.to_string(),
-            }),
-            Err(_) => Err(SourceError::Query {
-                query: name.to_string(),
-                message: format!(
-                    "no answer within {} s (source.query_timeout_secs)",
-                    self.query_timeout.as_secs()
-                ),
-            }),
-        }
-    }
-}
-
-/// READ COMMITTED when the database versions rows for it (no shared locks); else SNAPSHOT when
-/// allowed; else READ COMMITTED with locks, which is what 1C itself uses, with a warning.
-fn choose_isolation(read_committed_snapshot: bool, snapshot_allowed: bool) -> &'static str {
-    if read_committed_snapshot {
-        return "READ COMMITTED";
-    }
-    if snapshot_allowed {
-        tracing::warn!(
-            "READ_COMMITTED_SNAPSHOT is off in the 1C database; reading under SNAPSHOT isolation"
-        );
-        return "SNAPSHOT";
-    }
-    tracing::warn!(
-        "READ_COMMITTED_SNAPSHOT is off in the 1C database: reads take shared locks and may wait for 1C writers (bounded by the query timeout); ask the DBA to turn it on"
-    );
-    "READ COMMITTED"
-}
-
 /// A 1C «Альфа-Авто» database on MS SQL Server.
 pub struct MssqlSource {
     connector: Connector,
@@ -412,51 +327,6 @@ impl MssqlSource {
             self.client = Some(client);
         }
         result
-    }
-}
-
-/// `_YearOffset.Offset`; a base without the table has no offset.
-async fn read_year_offset(
-    connector: &Connector,
-    client: &mut TdsClient,
-) -> Result<i32, SourceError> {
-    let present = connector
-        .query(client, "year offset", YEAR_OFFSET_TABLE_SQL, &[])
-        .await?;
-    if present
-        .first()
-        .and_then(|r| r.integer("present").ok().flatten())
-        != Some(1)
-    {
-        return Ok(0);
-    }
-    let rows = connector
-        .query(client, "year offset", YEAR_OFFSET_SQL, &[])
-        .await?;
-    let offset = match rows.first() {
-        Some(row) => row
-            .integer("year_offset")
-            .map_err(|message| SourceError::Query {
-                query: "year offset".to_string(),
-                message,
-            })?,
-        None => None,
-    };
-    Ok(offset.unwrap_or(0))
-}
-
-/// The next checkpoint from this cycle's `MIN_ACTIVE_ROWVERSION()`, refusing a previous one
-/// the server has not reached.
-fn next_checkpoint(
-    previous: Option<RowVersion>,
-    upper_bound: RowVersion,
-) -> Result<RowVersion, SourceError> {
-    let next = RowVersion(upper_bound.0.saturating_sub(1));
-    match previous {
-        Some(previous) if previous > next => {
-            Err(SourceError::BadCheckpoint(previous.to_checkpoint()))
-        }
-        _ => Ok(next),
     }
 }
 
@@ -663,174 +533,5 @@ impl Source for MssqlSource {
     }
 }
 
-/// What one cycle's document queries read (see `source::window`).
-enum Read {
-    /// Every document dated since the cut-off.
-    DatedSince,
-    /// Every document changed since this version (a scan: `_Version` has no index).
-    Changed(RowVersion),
-    /// Candidates dated or journalled from the window start (stored time), changed since this
-    /// version.
-    Recent(RowVersion, NaiveDateTime),
-}
-
-/// A checkpoint of either form of `source::window`, with its row versions.
-struct PreviousRead {
-    text: Checkpoint,
-    read: RowVersion,
-    reconcile: RowVersion,
-}
-
-fn parsed_checkpoint(text: &str) -> Result<PreviousRead, SourceError> {
-    let checkpoint =
-        Checkpoint::parse(text).ok_or_else(|| SourceError::BadCheckpoint(text.to_string()))?;
-    Ok(PreviousRead {
-        read: RowVersion::parse(&checkpoint.read)?,
-        reconcile: RowVersion::parse(&checkpoint.reconcile)?,
-        text: checkpoint,
-    })
-}
-
-/// What `read_position.sql` returns.
-struct ReadPosition {
-    upper_bound: RowVersion,
-    read_at: NaiveDateTime,
-}
-
-impl ReadPosition {
-    fn of(row: Option<&MssqlRow>) -> Result<ReadPosition, SourceError> {
-        let bad = |message: String| SourceError::Query {
-            query: "read position".to_string(),
-            message,
-        };
-        let row = row.ok_or_else(|| bad("no row".to_string()))?;
-        let upper_bound = row
-            .bytes("upper_bound")
-            .map_err(bad)?
-            .as_deref()
-            .and_then(RowVersion::from_bytes)
-            .ok_or_else(|| bad("MIN_ACTIVE_ROWVERSION() is not 8 bytes".to_string()))?;
-        let read_at = row
-            .timestamp("read_at")
-            .map_err(bad)?
-            .ok_or_else(|| bad("no server time".to_string()))?;
-        Ok(ReadPosition {
-            upper_bound,
-            read_at,
-        })
-    }
-}
-
-impl Cells for MssqlRow {
-    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, String> {
-        MssqlRow::bytes(self, column)
-    }
-
-    fn text(&self, column: &str) -> Result<Option<String>, String> {
-        MssqlRow::text(self, column)
-    }
-
-    fn integer(&self, column: &str) -> Result<Option<i32>, String> {
-        MssqlRow::integer(self, column)
-    }
-
-    fn flag(&self, column: &str) -> Result<Option<bool>, String> {
-        MssqlRow::flag(self, column)
-    }
-
-    fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>, String> {
-        MssqlRow::timestamp(self, column)
-    }
-
-    /// The `FOR JSON PATH` array of `{"kind": …, "text": …}`; no lines is NULL.
-    fn contacts(&self) -> Result<Vec<ContactLine>, String> {
-        match MssqlRow::text(self, "contacts")? {
-            None => Ok(Vec::new()),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| format!("column `contacts` is not the expected JSON: {e}")),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checkpoints_are_rv_and_sixteen_hex_digits() {
-        let version = RowVersion::parse("rv:00000000000A1B2C").unwrap();
-        assert_eq!(version, RowVersion(0xA1B2C));
-        assert_eq!(version.to_checkpoint(), "rv:00000000000A1B2C");
-        assert_eq!(version.to_bytes(), vec![0, 0, 0, 0, 0, 0x0A, 0x1B, 0x2C]);
-        assert_eq!(RowVersion::from_bytes(&version.to_bytes()), Some(version));
-        let high = RowVersion::from_bytes(&[0xFF, 0, 0, 0, 0, 0, 0, 1]).unwrap();
-        assert!(high > version, "compared as unsigned big-endian");
-        for bad in [
-            "",
-            "rv:",
-            "rv:123",
-            "100:105:",
-            "rv:00000000000A1B2G",
-            "rv:00000000000A1B2C0",
-        ] {
-            assert!(
-                matches!(RowVersion::parse(bad), Err(SourceError::BadCheckpoint(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn window_checkpoints_carry_row_versions() {
-        let detection = ChangeDetection {
-            window_days: 30,
-            reconcile_hours: 24,
-            reconcile_at: None,
-        };
-        let at = NaiveDate::from_ymd_opt(2026, 3, 1)
-            .unwrap()
-            .and_hms_opt(8, 0, 0)
-            .unwrap();
-        let first = detection.next(None, &ReadPlan::Start, "rv:00000000000000FF", at);
-        let previous = parsed_checkpoint(&first).unwrap();
-        assert_eq!(
-            (previous.read, previous.reconcile),
-            (RowVersion(0xFF), RowVersion(0xFF))
-        );
-        let plan = detection.plan(Some(&previous.text), at + chrono::Duration::hours(1));
-        assert!(matches!(&plan, ReadPlan::Window { since, .. } if since == "rv:00000000000000FF"));
-        let plain = parsed_checkpoint("rv:0000000000000100").unwrap();
-        assert_eq!(plain.reconcile, RowVersion(0x100));
-        for bad in [
-            "window;rv:00000000000000FF;5:5:;2026-03-01T08:00:00;2026-03-01T08:00:00",
-            "window;rv:00000000000000FF",
-            "10:12:",
-        ] {
-            assert!(
-                matches!(parsed_checkpoint(bad), Err(SourceError::BadCheckpoint(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_next_checkpoint_stays_below_open_transactions() {
-        let bound = RowVersion(0x100);
-        assert_eq!(next_checkpoint(None, bound).unwrap(), RowVersion(0xFF));
-        assert_eq!(
-            next_checkpoint(Some(RowVersion(0xFF)), bound).unwrap(),
-            RowVersion(0xFF)
-        );
-        assert!(matches!(
-            next_checkpoint(Some(RowVersion(0x100)), bound),
-            Err(SourceError::BadCheckpoint(_))
-        ));
-    }
-
-    #[test]
-    fn isolation_prefers_row_versioning() {
-        assert_eq!(choose_isolation(true, false), "READ COMMITTED");
-        assert_eq!(choose_isolation(false, true), "SNAPSHOT");
-        assert_eq!(choose_isolation(false, false), "READ COMMITTED");
-    }
-}
+mod tests;
