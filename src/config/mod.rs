@@ -247,3 +247,25 @@ pub mod validate;
 
 #[cfg(test)]
 mod tests;
+
+/// The smallest valid config file, for the crate's unit tests (tests outside the crate build
+/// theirs with testkit's `TestConfig`): account 123 and a PostgreSQL source; sections may follow.
+#[cfg(test)]
+pub(crate) const MINIMAL_TEST_CONFIG: &str = r#"
+        [calltouch]
+        site_id = "123"
+        [source]
+        kind = "postgres"
+        preset = "alfa6"
+        name_map = "map.toml"
+        start_date = "2026-01-01"
+        host = "localhost"
+        database = "alfa"
+        user = "reader"
+    "#;
+
+/// Parses a unit test's config text as if it were `test.toml` in the current folder.
+#[cfg(test)]
+pub(crate) fn parse_test_config(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.toml"), Path::new("."))
+}

@@ -3,22 +3,7 @@
 use super::*;
 use crate::domain::snapshot::DocKind;
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(text, Path::new("test.toml"), Path::new("."))
-}
-
-const MINIMAL: &str = r#"
-        [calltouch]
-        site_id = "123"
-        [source]
-        kind = "postgres"
-        preset = "alfa6"
-        name_map = "map.toml"
-        start_date = "2026-01-01"
-        host = "localhost"
-        database = "alfa"
-        user = "reader"
-    "#;
+use super::{parse_test_config as parse, MINIMAL_TEST_CONFIG as MINIMAL};
 
 #[test]
 fn the_example_config_is_valid() {

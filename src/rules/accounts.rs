@@ -217,30 +217,12 @@ fn describe(item: Option<&CatalogItem>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{parse_test_config, Config, MINIMAL_TEST_CONFIG};
     use crate::domain::snapshot::{DocKind, DocRef};
     use chrono::NaiveDate;
-    use std::path::Path;
-
-    const BASE: &str = r#"
-        [calltouch]
-        site_id = "111"
-        [source]
-        kind = "postgres"
-        preset = "alfa6"
-        name_map = "map.toml"
-        start_date = "2026-01-01"
-        host = "localhost"
-        database = "alfa"
-        user = "reader"
-    "#;
 
     fn config(groups: &str) -> Result<Config, crate::config::ConfigError> {
-        Config::parse(
-            &format!("{BASE}\n{groups}"),
-            Path::new("test.toml"),
-            Path::new("."),
-        )
+        parse_test_config(&format!("{MINIMAL_TEST_CONFIG}\n{groups}"))
     }
 
     const TWO: &str = r#"
@@ -286,7 +268,7 @@ mod tests {
     fn a_config_without_groups_sends_everything_to_its_one_account() {
         let accounts = Accounts::of(&config("").unwrap());
         assert!(accounts.is_single());
-        assert_eq!(accounts.list[0].site_id, "111");
+        assert_eq!(accounts.list[0].site_id, "123");
         assert_eq!(chosen(&accounts, &doc(None, None)), MAIN_ACCOUNT);
         assert_eq!(
             chosen(&accounts, &doc(item("Сервис Юг", "2"), None)),

@@ -289,30 +289,12 @@ async fn respond(shared: &Shared, request: &Request<Incoming>) -> Response<Full<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{parse_test_config, MINIMAL_TEST_CONFIG};
 
     fn config(extra: &str) -> Config {
-        let text = format!(
-            r#"
-            [calltouch]
-            site_id = "123"
-            [source]
-            kind = "postgres"
-            preset = "alfa6"
-            name_map = "map.toml"
-            start_date = "2026-01-01"
-            host = "localhost"
-            database = "alfa"
-            user = "reader"
-            [status_page]
-            token_env = "ALFA_STATUS_TEST_TOKEN_UNSET"
-            {extra}
-            "#
-        );
-        Config::parse(
-            &text,
-            std::path::Path::new("t.toml"),
-            std::path::Path::new("."),
-        )
+        parse_test_config(&format!(
+            "{MINIMAL_TEST_CONFIG}\n[status_page]\ntoken_env = \"ALFA_STATUS_TEST_TOKEN_UNSET\"\n{extra}"
+        ))
         .unwrap()
     }
 
