@@ -202,6 +202,16 @@ pub trait Source {
     }
 }
 
+/// The whole change set as one chunk: what `changes` returns on a source that reads in chunks.
+pub(crate) async fn read_whole<S: Source>(
+    source: &mut S,
+    from: &ReadFrom,
+    cutoff: NaiveDate,
+) -> Result<ChangeSet, SourceError> {
+    // A chunk size no change set reaches.
+    read_all(source, from, cutoff, 1 << 40).await
+}
+
 /// Reads every chunk of a cycle into one change set (dry runs, `doctor`, tests).
 pub async fn read_all<S: Source>(
     source: &mut S,

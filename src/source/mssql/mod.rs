@@ -197,9 +197,6 @@ fn first_key(kind: DocKind) -> ChunkKey {
     }
 }
 
-/// A chunk size no change set reaches: `changes` reads everything in one go.
-const WHOLE_READ: usize = 1 << 40;
-
 /// `templates` gives every kind a windowed filter on MS SQL.
 fn windowed(recent: Option<String>) -> Result<String, SourceError> {
     recent.ok_or_else(|| SourceError::NameMap("no windowed change query".to_string()))
@@ -336,7 +333,7 @@ impl Source for MssqlSource {
         from: &ReadFrom,
         cutoff: NaiveDate,
     ) -> Result<ChangeSet, SourceError> {
-        super::read_all(self, from, cutoff, WHOLE_READ).await
+        super::read_whole(self, from, cutoff).await
     }
 
     /// Reads the cycle's bound (`MIN_ACTIVE_ROWVERSION()`) and time, and plans the read.

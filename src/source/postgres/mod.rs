@@ -70,9 +70,6 @@ mod reads;
 
 use reads::{begin, changed_keys, kind_name, query_error, read_year_offset};
 
-/// A chunk size no change set reaches: `changes` reads everything in one go.
-const WHOLE_READ: usize = 1 << 40;
-
 /// What the change queries run with (see `changed_keys`), for anyone who plans them alike.
 pub const CHANGE_QUERY_SETTINGS: [&str; 2] = ["hash_mem_multiplier = 1000", "jit = off"];
 
@@ -392,7 +389,7 @@ impl Source for PostgresSource {
         from: &ReadFrom,
         cutoff: NaiveDate,
     ) -> Result<ChangeSet, SourceError> {
-        super::read_all(self, from, cutoff, WHOLE_READ).await
+        super::read_whole(self, from, cutoff).await
     }
 
     /// Takes the cycle's snapshot and time in a transaction of its own and plans the read; no
