@@ -313,6 +313,61 @@ async fn a_configured_token_is_required_as_a_bearer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sends `request` over a plain TCP connection and reads the whole answer (the server closes).
+async fn raw(address: SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn odd_clients_get_plain_answers_and_do_not_hold_up_the_others() {
+    let dir = folder("wire");
+    let path = write_config(&dir, Backend::Sqlite, "unused", "http://127.0.0.1:9/", "");
+    let config = Config::load(&path).unwrap();
+    let stop = CancellationToken::new();
+    let server = start(&config, &stop);
+    let address = server.address;
+
+    // A client that connects and says nothing does not stop the page answering others.
+    let _silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    let answer = raw(address, b"GET /healthz HTTP/1.0\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nunhealthy: no cycle has run yet\n"),
+        "{answer}"
+    );
+    for header in [
+        "connection: close",
+        "cache-control: no-store",
+        "x-content-type-options: nosniff",
+        "content-security-policy: default-src 'none'; style-src 'unsafe-inline'",
+    ] {
+        assert!(answer.lines().any(|l| l == header), "{header}: {answer}");
+    }
+
+    // A write with a large body is refused whole, not cut off by a reset.
+    let mut post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n".to_vec();
+    post.resize(post.len() + 300_000, b'x');
+    let answer = raw(address, &post).await;
+    assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
+    assert!(answer.ends_with("read-only: only GET\n"), "{answer}");
+
+    // Not HTTP, and a head too large to be a status request.
+    let answer = raw(address, b"\x16\x03\x01 hello\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    let mut huge = b"GET / HTTP/1.1\r\nx-padding: ".to_vec();
+    huge.resize(64 * 1024, b'a');
+    let answer = raw(address, &huge).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+
+    stop_server(stop, server).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn serve_refuses_a_network_address_without_the_setting() {
     let dir = folder("remote");

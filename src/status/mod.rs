@@ -3,10 +3,11 @@
 //!
 //! Everything comes from the sync register through its read API, so `serve` beside a
 //! scheduled `run` shows the same as `watch`. [`gather`] is the I/O; [`page`], [`metrics`] and
-//! [`health`] render what it read and are pure; [`server`] is the HTTP side. [`report`] is the
+//! [`health`] render what it read and are pure; [`server`] routes the requests and [`http`] is its wire. [`report`] is the
 //! register's table and summary as the `register` command prints them.
 
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub mod page;
 pub mod report;

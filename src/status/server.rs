@@ -1,25 +1,18 @@
-//! The HTTP side of the status endpoints: hyper's HTTP/1 server (no web framework), read-only
-//! GET routes, the bearer token, and where it may listen.
+//! The status endpoints' server: where it may listen, the bearer token, and the read-only GET
+//! routes ([`super::http`] is the wire).
 //!
 //! It runs on a thread of its own with a single-threaded runtime, so a slow page never delays
 //! `watch`'s cycles, and the register (whose SQLite connection cannot be shared between
 //! threads) is opened per request on that thread: a register server that restarted is simply
 //! reconnected by the next request.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::http::{self, Request, Response, TEXT};
 use super::{gather, gather_metrics, health, metrics, page, text};
 use crate::config::{Config, ConfigError};
 use crate::ops::privacy::Secret;
@@ -152,13 +145,13 @@ async fn accept(
         };
         let shared = shared.clone();
         tokio::task::spawn_local(async move {
-            let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(&shared, &request).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let mut stream = stream;
+            let response = match http::read_head(&mut stream, http::HEAD_TIMEOUT).await {
+                None => return,
+                Some(Err(refusal)) => refusal,
+                Some(Ok(request)) => respond(&shared, &request).await,
+            };
+            http::answer(&mut stream, &response).await;
         });
     }
     tracing::info!("status page stopped");
@@ -177,68 +170,38 @@ pub fn same_token(given: &[u8], expected: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-fn authorized(settings: &Settings, request: &Request<Incoming>) -> bool {
+fn authorized(settings: &Settings, request: &Request) -> bool {
     let Some(token) = &settings.token else {
         return true;
     };
     let given = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+        .authorization
+        .as_deref()
+        .and_then(|value| value.strip_prefix(b"Bearer "))
         .unwrap_or_default();
     same_token(given, token.expose().as_bytes())
 }
 
-fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    // The page needs nothing but its own inline styles: no script runs, nothing loads.
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    response
-}
-
-const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 
-async fn respond(shared: &Shared, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-    if request.method() != Method::GET {
-        let mut response = reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            TEXT,
-            "read-only: only GET\n".into(),
-        );
-        response
-            .headers_mut()
-            .insert("allow", HeaderValue::from_static("GET"));
-        return response;
+async fn respond(shared: &Shared, request: &Request) -> Response {
+    if request.method != "GET" {
+        return Response::new(405, TEXT, "read-only: only GET\n".into())
+            .with_header("allow", "GET");
     }
     if !authorized(&shared.settings, request) {
-        let mut response = reply(
-            StatusCode::UNAUTHORIZED,
+        return Response::new(
+            401,
             TEXT,
             "send the status page token as `Authorization: Bearer <token>`\n".into(),
-        );
-        response.headers_mut().insert(
-            "www-authenticate",
-            HeaderValue::from_static("Bearer realm=\"alfa-calltouch\""),
-        );
-        return response;
+        )
+        .with_header("www-authenticate", "Bearer realm=\"alfa-calltouch\"");
     }
     let now = chrono::Local::now().naive_local();
     let every = shared.settings.every;
     let unreadable = |error: &dyn std::fmt::Display| {
-        reply(
-            StatusCode::SERVICE_UNAVAILABLE,
+        Response::new(
+            503,
             TEXT,
             format!("unhealthy: the register cannot be read: {error}\n"),
         )
@@ -247,39 +210,35 @@ async fn respond(shared: &Shared, request: &Request<Incoming>) -> Response<Full<
         Ok(register) => register,
         Err(error) => return unreadable(&error),
     };
-    match request.uri().path() {
+    match request.path.as_str() {
         "/" => {
             let number = request
-                .uri()
-                .query()
+                .query
+                .as_deref()
                 .and_then(|query| text::query_value(query, "number"));
             match gather(&register, every, now, number.as_deref()).await {
-                Ok(data) => reply(StatusCode::OK, HTML, page::render(&data)),
+                Ok(data) => Response::new(200, HTML, page::render(&data)),
                 Err(error) => unreadable(&error),
             }
         }
         "/metrics" => match gather_metrics(&register, every, now).await {
-            Ok(data) => reply(
-                StatusCode::OK,
-                metrics::CONTENT_TYPE,
-                metrics::render(&data),
-            ),
+            Ok(data) => Response::new(200, metrics::CONTENT_TYPE, metrics::render(&data)),
             Err(error) => unreadable(&error),
         },
         "/healthz" => match register.last_run().await {
             Ok(last_run) => {
                 let health = health::health(last_run.as_ref(), every, now);
                 let (status, word) = if health.healthy {
-                    (StatusCode::OK, "ok")
+                    (200, "ok")
                 } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
+                    (503, "unhealthy")
                 };
-                reply(status, TEXT, format!("{word}: {}\n", health.reason))
+                Response::new(status, TEXT, format!("{word}: {}\n", health.reason))
             }
             Err(error) => unreadable(&error),
         },
-        _ => reply(
-            StatusCode::NOT_FOUND,
+        _ => Response::new(
+            404,
             TEXT,
             "not found: the status page is /, metrics /metrics, health /healthz\n".into(),
         ),
