@@ -10,8 +10,8 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 pub use sections::{
-    AccountConfig, GroupsConfig, RegisterConfig, ScheduleConfig, SourceConfig, StatusPageConfig,
-    SyncConfig, DEFAULT_RECONCILE_AT,
+    AccountConfig, ConnectionKeys, GroupsConfig, RegisterConfig, ScheduleConfig, SourceConfig,
+    StatusPageConfig, SyncConfig, DEFAULT_RECONCILE_AT,
 };
 
 use crate::calltouch::settings::CalltouchConfig;
@@ -167,27 +167,20 @@ impl Config {
         )
     }
 
-    /// The database password: from the environment variable, else from `password_file`.
-    pub fn database_password(&self) -> Result<Secret, ConfigError> {
+    /// The password of `[source]` or a server `[register]`: from its environment variable,
+    /// else from its `password_file`.
+    pub fn password(&self, keys: &ConnectionKeys) -> Result<Secret, ConfigError> {
         read_secret(
-            "source.password_env",
-            &self.source.password_env,
-            "source.password_file",
-            self.source.password_file.as_ref().map(|p| self.resolve(p)),
+            &format!("{}.password_env", keys.section),
+            keys.password_env,
+            &format!("{}.password_file", keys.section),
+            keys.password_file.map(|p| self.resolve(p)),
         )
     }
 
-    /// The register server's password: from the environment variable, else `password_file`.
-    pub fn register_password(&self) -> Result<Secret, ConfigError> {
-        read_secret(
-            "register.password_env",
-            &self.register.password_env,
-            "register.password_file",
-            self.register
-                .password_file
-                .as_ref()
-                .map(|p| self.resolve(p)),
-        )
+    /// The 1C database's password.
+    pub fn database_password(&self) -> Result<Secret, ConfigError> {
+        self.password(&self.source.connection())
     }
 }
 

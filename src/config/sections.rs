@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::TlsMode;
 use crate::ops::schedule::Interval;
@@ -123,6 +123,69 @@ impl SourceConfig {
             window_days: self.change_window_days,
             reconcile_hours: self.reconcile_hours.unwrap_or(24),
             reconcile_at,
+        }
+    }
+}
+
+/// The connection keys `[source]` and a server `[register]` both have, borrowed: the one
+/// reading of them that validation, the password and the database endpoint share.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionKeys<'a> {
+    /// `"source"` or `"register"`: the prefix of every key an error names.
+    pub section: &'static str,
+    pub mssql: bool,
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub instance: Option<&'a str>,
+    pub database: &'a str,
+    pub user: Option<&'a str>,
+    pub password_env: &'a str,
+    pub password_file: Option<&'a Path>,
+    pub integrated_auth: bool,
+    pub tls: TlsMode,
+    pub ca_file: Option<&'a Path>,
+    pub trust_server_certificate: bool,
+    pub connect_timeout_secs: u64,
+}
+
+impl SourceConfig {
+    pub fn connection(&self) -> ConnectionKeys<'_> {
+        ConnectionKeys {
+            section: "source",
+            mssql: self.kind == SourceKind::Mssql,
+            host: &self.host,
+            port: self.port,
+            instance: self.instance.as_deref(),
+            database: &self.database,
+            user: self.user.as_deref(),
+            password_env: &self.password_env,
+            password_file: self.password_file.as_deref(),
+            integrated_auth: self.integrated_auth,
+            tls: self.tls,
+            ca_file: self.ca_file.as_deref(),
+            trust_server_certificate: self.trust_server_certificate,
+            connect_timeout_secs: self.connect_timeout_secs,
+        }
+    }
+}
+
+impl RegisterConfig {
+    pub fn connection(&self) -> ConnectionKeys<'_> {
+        ConnectionKeys {
+            section: "register",
+            mssql: self.kind == RegisterKind::Mssql,
+            host: &self.host,
+            port: self.port,
+            instance: self.instance.as_deref(),
+            database: &self.database,
+            user: self.user.as_deref(),
+            password_env: &self.password_env,
+            password_file: self.password_file.as_deref(),
+            integrated_auth: self.integrated_auth,
+            tls: self.tls,
+            ca_file: self.ca_file.as_deref(),
+            trust_server_certificate: self.trust_server_certificate,
+            connect_timeout_secs: self.connect_timeout_secs,
         }
     }
 }

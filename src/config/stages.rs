@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::Config;
+use super::{Config, ConnectionKeys};
 use crate::db::{ConnectError, Endpoint, Login, Role, Tls};
 use crate::register::settings::{RegisterKind, RegisterSettings};
 use crate::rules::accounts::{Account, Accounts};
@@ -79,56 +79,35 @@ impl From<&Config> for RegisterSettings {
 impl Endpoint {
     /// `[source]`, with its password from the environment or its file.
     pub fn source(config: &Config) -> Result<Endpoint, ConnectError> {
-        let s = &config.source;
-        let mut endpoint = Endpoint {
-            role: Role::Source,
-            host: s.host.clone(),
-            port: s.port,
-            instance: s.instance.clone(),
-            database: s.database.clone(),
-            login: Login::Integrated,
-            tls: Tls {
-                mode: s.tls,
-                ca_file: s.ca_file.as_ref().map(|p| config.resolve(p)),
-                trust_server_certificate: s.trust_server_certificate,
-            },
-            connect_timeout: Duration::from_secs(s.connect_timeout_secs),
-        };
-        if !s.integrated_auth {
-            let password = config
-                .database_password()
-                .map_err(|e| endpoint.setup_error(e.to_string()))?;
-            endpoint.login = Login::Password {
-                user: s.user.clone().unwrap_or_default(),
-                password,
-            };
-        }
-        Ok(endpoint)
+        Endpoint::of(config, Role::Source, &config.source.connection())
     }
 
     /// A server `[register]`, with its password from the environment or its file.
     pub fn register(config: &Config) -> Result<Endpoint, ConnectError> {
-        let r = &config.register;
+        Endpoint::of(config, Role::Register, &config.register.connection())
+    }
+
+    fn of(config: &Config, role: Role, keys: &ConnectionKeys) -> Result<Endpoint, ConnectError> {
         let mut endpoint = Endpoint {
-            role: Role::Register,
-            host: r.host.clone(),
-            port: r.port,
-            instance: r.instance.clone(),
-            database: r.database.clone(),
+            role,
+            host: keys.host.to_string(),
+            port: keys.port,
+            instance: keys.instance.map(str::to_string),
+            database: keys.database.to_string(),
             login: Login::Integrated,
             tls: Tls {
-                mode: r.tls,
-                ca_file: r.ca_file.as_ref().map(|p| config.resolve(p)),
-                trust_server_certificate: r.trust_server_certificate,
+                mode: keys.tls,
+                ca_file: keys.ca_file.map(|p| config.resolve(p)),
+                trust_server_certificate: keys.trust_server_certificate,
             },
-            connect_timeout: Duration::from_secs(r.connect_timeout_secs),
+            connect_timeout: Duration::from_secs(keys.connect_timeout_secs),
         };
-        if !r.integrated_auth {
+        if !keys.integrated_auth {
             let password = config
-                .register_password()
+                .password(keys)
                 .map_err(|e| endpoint.setup_error(e.to_string()))?;
             endpoint.login = Login::Password {
-                user: r.user.clone().unwrap_or_default(),
+                user: keys.user.unwrap_or_default().to_string(),
                 password,
             };
         }

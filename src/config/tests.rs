@@ -140,6 +140,14 @@ fn every_mistake_names_its_key() {
                 "register.host",
             ),
             (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\nuser = \"u\"\n"),
+                "register.database",
+            ),
+            (
+                format!("{MINIMAL}\n[register]\nkind = \"postgres\"\nhost = \"h\"\ndatabase = \"a\"\n"),
+                "`register.user`: set the login that owns",
+            ),
+            (
                 format!("{MINIMAL}\n[register]\nkind = \"mssql\"\nhost = \"h\"\ndatabase = \"a\"\nuser = \"u\"\nschema = \"dbo\"\n"),
                 "register.schema",
             ),

@@ -1,11 +1,10 @@
 //! Validation of the whole file at load: every mistake is an error naming its key, the cause
 //! and the fix, before anything connects or sends.
 
-use super::sections::{parse_time_of_day, RegisterConfig};
+use super::sections::{parse_time_of_day, ConnectionKeys, RegisterConfig};
 use super::{Config, ConfigError, TlsMode};
 use crate::register::settings::RegisterKind;
 use crate::rules::accounts::Accounts;
-use crate::source::settings::SourceKind;
 
 /// Schemas that belong to the database itself (and so to 1C), never to the register.
 const FOREIGN_SCHEMAS: [&str; 6] = [
@@ -29,26 +28,7 @@ impl RegisterConfig {
         if self.kind == RegisterKind::Sqlite {
             return self.no_server_keys();
         }
-        if self.host.trim().is_empty() {
-            return Err(ConfigError::invalid("register.host", "must not be empty"));
-        }
-        if self.database.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "register.database",
-                "must not be empty",
-            ));
-        }
-        let mssql = self.kind == RegisterKind::Mssql;
-        validate_connection(
-            "register",
-            mssql,
-            self.integrated_auth,
-            self.user.as_deref(),
-            self.instance.as_deref(),
-            self.tls,
-            self.ca_file.is_some(),
-            self.trust_server_certificate,
-        )?;
+        validate_connection(&self.connection())?;
         validate_register_schema(&self.schema)
     }
 }
@@ -79,45 +59,41 @@ impl RegisterConfig {
     }
 }
 
-/// The connection keys `[source]` and `[register]` share, checked the same way for both.
-#[allow(clippy::too_many_arguments)]
-fn validate_connection(
-    section: &str,
-    mssql: bool,
-    integrated_auth: bool,
-    user: Option<&str>,
-    instance: Option<&str>,
-    tls: TlsMode,
-    ca_file: bool,
-    trust_server_certificate: bool,
-) -> Result<(), ConfigError> {
-    let key = |name: &str| format!("{section}.{name}");
-    if integrated_auth && !mssql {
+/// The connection keys `[source]` and a server `[register]` share, checked the same way for both.
+fn validate_connection(keys: &ConnectionKeys) -> Result<(), ConfigError> {
+    let key = |name: &str| format!("{}.{name}", keys.section);
+    for (name, value) in [("host", keys.host), ("database", keys.database)] {
+        if value.trim().is_empty() {
+            return Err(ConfigError::invalid(&key(name), "must not be empty"));
+        }
+    }
+    if keys.integrated_auth && !keys.mssql {
         return Err(ConfigError::invalid(
             &key("integrated_auth"),
             "Windows integrated authentication exists only for kind = \"mssql\"",
         ));
     }
-    if !integrated_auth && user.unwrap_or("").trim().is_empty() {
-        let message = match section {
+    if !keys.integrated_auth && keys.user.unwrap_or("").trim().is_empty() {
+        let message = match keys.section {
             "register" => "set the login that owns (or may create in) the register's schema",
             _ => "set the database login (read-only role), or integrated_auth = true on Windows",
         };
         return Err(ConfigError::invalid(&key("user"), message));
     }
-    if instance.is_some() && !mssql {
+    if keys.instance.is_some() && !keys.mssql {
         return Err(ConfigError::invalid(
             &key("instance"),
             "a named instance exists only for kind = \"mssql\"; set the port instead",
         ));
     }
-    if tls == TlsMode::Off && (ca_file || trust_server_certificate) {
+    let ca_file = keys.ca_file.is_some();
+    if keys.tls == TlsMode::Off && (ca_file || keys.trust_server_certificate) {
         return Err(ConfigError::invalid(
             &key("tls"),
             "is \"off\", so ca_file and trust_server_certificate do nothing; set tls = \"required\" or remove them",
         ));
     }
-    if ca_file && trust_server_certificate {
+    if ca_file && keys.trust_server_certificate {
         return Err(ConfigError::invalid(
             &key("trust_server_certificate"),
             "trusting any certificate makes ca_file pointless; keep ca_file (verified) and remove trust_server_certificate",
@@ -268,24 +244,7 @@ impl Config {
 
     /// `[source]`: where the 1C database is and how to log in.
     fn validate_source(&self) -> Result<(), ConfigError> {
-        let s = &self.source;
-        if s.host.trim().is_empty() {
-            return Err(ConfigError::invalid("source.host", "must not be empty"));
-        }
-        if s.database.trim().is_empty() {
-            return Err(ConfigError::invalid("source.database", "must not be empty"));
-        }
-        validate_connection(
-            "source",
-            s.kind == SourceKind::Mssql,
-            s.integrated_auth,
-            s.user.as_deref(),
-            s.instance.as_deref(),
-            s.tls,
-            s.ca_file.is_some(),
-            s.trust_server_certificate,
-        )?;
-        Ok(())
+        validate_connection(&self.source.connection())
     }
 
     /// The cycle's keys: `[sync]` and the source's reconcile time.
