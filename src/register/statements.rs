@@ -8,6 +8,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use super::write::WriteStatement;
 use super::ListFilter;
 
 /// A statement shared by SQLite and PostgreSQL: its file under `sql/register/shared/`.
@@ -32,6 +33,20 @@ pub const UPSERT_DEAL: &str = shared!("upsert_deal");
 pub const MARK_SETTLED: &str = shared!("mark_settled");
 pub const RECORD_FAILED: &str = shared!("record_failed");
 pub const INSERT_SEND_LOG: &str = shared!("insert_send_log");
+
+/// The shared text of a write statement.
+pub(crate) fn write(statement: WriteStatement) -> &'static str {
+    match statement {
+        WriteStatement::UpsertDocument => UPSERT_DOCUMENT,
+        WriteStatement::MarkPending => MARK_PENDING,
+        WriteStatement::MarkSent => MARK_SENT,
+        WriteStatement::UpsertDeal => UPSERT_DEAL,
+        WriteStatement::MarkSettled => MARK_SETTLED,
+        WriteStatement::RecordFailed => RECORD_FAILED,
+        WriteStatement::InsertSendLog => INSERT_SEND_LOG,
+    }
+}
+
 pub const PRUNE_SEND_LOG: &str = shared!("prune_send_log");
 pub const REQUEUE: &str = shared!("requeue");
 pub const COUNTS: &str = shared!("counts");

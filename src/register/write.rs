@@ -1,7 +1,9 @@
 //! The register's writes, written once for every backend: what each [`Outcome`] of a batch
 //! becomes, statement by statement, inside the one transaction the backend opened for the
-//! batch. A backend only binds each statement ([`Writes`]) and opens and commits the
-//! transaction; texts are cleared of contacts here, before any backend sees them.
+//! batch, and each statement's values in the order of its parameters. A backend only runs the
+//! statement it names for each [`WriteStatement`], binds each [`Value`] its driver's way, and
+//! opens and commits the transaction; texts are cleared of contacts here, before any backend
+//! sees them.
 
 use chrono::NaiveDateTime;
 
@@ -10,66 +12,43 @@ use super::rows::kept_text;
 use super::RegisterError;
 use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
-/// The register's write statements as one backend binds them inside an open transaction.
+/// The register's write statements; each backend names its own text for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteStatement {
+    UpsertDocument,
+    MarkPending,
+    MarkSent,
+    UpsertDeal,
+    MarkSettled,
+    RecordFailed,
+    InsertSendLog,
+}
+
+/// A value bound to a write statement, the same for every backend; each backend's driver
+/// binds it as that backend stores it (times: whole seconds on a server, text in SQLite; a
+/// flag: an integer).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value<'a> {
+    Text(&'a str),
+    MaybeText(Option<&'a str>),
+    /// A document reference, as its UUID text.
+    Key(String),
+    MaybeNumber(Option<i64>),
+    Flag(bool),
+    Time(NaiveDateTime),
+}
+
+/// One backend running the write statements inside the transaction it opened.
 pub(crate) trait Writes {
-    /// The document as read now; a new one starts pending. Its sync state is set by the
-    /// statement that follows.
-    async fn upsert_document(
+    async fn execute(
         &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
+        statement: WriteStatement,
+        values: &[Value<'_>],
     ) -> Result<(), RegisterError>;
+}
 
-    async fn mark_pending(
-        &mut self,
-        reference: DocRef,
-        error: Option<&str>,
-        count_attempt: bool,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
-
-    /// `revenue` is the deal's sum as Calltouch takes it.
-    async fn mark_sent(
-        &mut self,
-        reference: DocRef,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
-
-    /// The deal now driven by `driver`, which holds the values Calltouch accepted.
-    async fn upsert_deal(
-        &mut self,
-        driver: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
-
-    async fn mark_settled(
-        &mut self,
-        reference: DocRef,
-        state: SyncState,
-        reason: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
-
-    /// `reason` replaces the document's own, already cleared of contacts.
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        reason: &str,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
-
-    async fn insert_send_log(
-        &mut self,
-        reference: DocRef,
-        send: &SendRecord<'_>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError>;
+fn key(reference: DocRef) -> Value<'static> {
+    Value::Key(reference.to_uuid_string())
 }
 
 /// Writes a batch of outcomes through `writes`; the caller holds the transaction around it.
@@ -98,48 +77,190 @@ async fn write_outcome<W: Writes>(
         } => {
             let reference = snapshot.reference;
             let order_number = Some(deal.order_number);
-            writes
-                .upsert_document(snapshot, order_number, *state_seen_at, now)
-                .await?;
+            upsert_document(writes, snapshot, order_number, *state_seen_at, now).await?;
             let revenue = deal.revenue.map(|m| m.to_calltouch());
             let revenue = revenue.as_deref();
-            writes.mark_sent(reference, deal, revenue, now).await?;
-            writes.upsert_deal(snapshot, deal, revenue, now).await?;
-            writes.insert_send_log(reference, send, now).await
+            mark_sent(writes, reference, deal, revenue, now).await?;
+            upsert_deal(writes, snapshot, deal, revenue, now).await?;
+            insert_send_log(writes, reference, send, now).await
         }
         Outcome::Failed { failed, send } => {
             let reason = kept_text(Some(&failed.reason)).unwrap_or_default();
-            writes.record_failed(failed, &reason, now).await?;
+            record_failed(writes, failed, &reason, now).await?;
             match send {
-                Some(send) => writes.insert_send_log(failed.reference, send, now).await,
+                Some(send) => insert_send_log(writes, failed.reference, send, now).await,
                 None => Ok(()),
             }
         }
         Outcome::Deferred(pending) => {
             let snapshot = pending.snapshot;
             let order_number = Some(pending.order_number);
-            writes
-                .upsert_document(snapshot, order_number, pending.state_seen_at, now)
-                .await?;
+            upsert_document(writes, snapshot, order_number, pending.state_seen_at, now).await?;
             let error = kept_text(pending.error.as_deref());
-            writes
-                .mark_pending(
-                    snapshot.reference,
-                    error.as_deref(),
-                    pending.count_attempt,
-                    now,
-                )
-                .await
+            mark_pending(
+                writes,
+                snapshot.reference,
+                error.as_deref(),
+                pending.count_attempt,
+                now,
+            )
+            .await
         }
         Outcome::Settled(settled) => {
             let snapshot = settled.snapshot;
-            writes
-                .upsert_document(snapshot, settled.order_number, settled.state_seen_at, now)
-                .await?;
+            upsert_document(
+                writes,
+                snapshot,
+                settled.order_number,
+                settled.state_seen_at,
+                now,
+            )
+            .await?;
             let reason = kept_text(settled.reason);
-            writes
-                .mark_settled(snapshot.reference, settled.state, reason.as_deref(), now)
-                .await
+            mark_settled(
+                writes,
+                snapshot.reference,
+                settled.state,
+                reason.as_deref(),
+                now,
+            )
+            .await
         }
     }
+}
+
+// Each statement's values, in the order of its parameters (`$1`, `?1`, `@P1`, ...).
+
+/// The document as read now; a new one starts pending. Its sync state is set by the statement
+/// that follows.
+async fn upsert_document<W: Writes>(
+    writes: &mut W,
+    snapshot: &DocumentSnapshot,
+    order_number: Option<&str>,
+    state_seen_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        key(snapshot.reference),
+        Value::Text(snapshot.kind.code()),
+        Value::Text(&snapshot.number),
+        Value::Time(snapshot.date),
+        Value::MaybeText(order_number),
+        Value::MaybeText(snapshot.state.as_deref()),
+        Value::Time(state_seen_at),
+        Value::Time(now),
+    ];
+    writes
+        .execute(WriteStatement::UpsertDocument, &values)
+        .await
+}
+
+async fn mark_pending<W: Writes>(
+    writes: &mut W,
+    reference: DocRef,
+    error: Option<&str>,
+    count_attempt: bool,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        key(reference),
+        Value::MaybeText(error),
+        Value::Flag(count_attempt),
+        Value::Time(now),
+    ];
+    writes.execute(WriteStatement::MarkPending, &values).await
+}
+
+/// `revenue` is the deal's sum as Calltouch takes it.
+async fn mark_sent<W: Writes>(
+    writes: &mut W,
+    reference: DocRef,
+    deal: &AcceptedDeal<'_>,
+    revenue: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        key(reference),
+        Value::MaybeText(deal.status),
+        Value::MaybeText(revenue),
+        Value::MaybeText(deal.manager),
+        Value::Time(now),
+    ];
+    writes.execute(WriteStatement::MarkSent, &values).await
+}
+
+/// The deal now driven by `driver`, which holds the values Calltouch accepted.
+async fn upsert_deal<W: Writes>(
+    writes: &mut W,
+    driver: &DocumentSnapshot,
+    deal: &AcceptedDeal<'_>,
+    revenue: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        Value::Text(deal.order_number),
+        key(deal.root),
+        key(driver.reference),
+        Value::Text(driver.kind.code()),
+        Value::MaybeText(deal.status),
+        Value::MaybeText(revenue),
+        Value::MaybeText(deal.manager),
+        Value::MaybeNumber(deal.calltouch_id),
+        Value::Time(now),
+        Value::MaybeText(deal.account),
+    ];
+    writes.execute(WriteStatement::UpsertDeal, &values).await
+}
+
+async fn mark_settled<W: Writes>(
+    writes: &mut W,
+    reference: DocRef,
+    state: SyncState,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        key(reference),
+        Value::Text(state.code()),
+        Value::MaybeText(reason),
+        Value::Time(now),
+    ];
+    writes.execute(WriteStatement::MarkSettled, &values).await
+}
+
+/// `reason` replaces the document's own, already cleared of contacts.
+async fn record_failed<W: Writes>(
+    writes: &mut W,
+    failed: &FailedDocument<'_>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        key(failed.reference),
+        Value::Text(failed.kind.code()),
+        Value::Text(failed.number),
+        Value::Time(failed.date.unwrap_or_default()),
+        Value::MaybeText(failed.order_number),
+        Value::Text(reason),
+        Value::Time(now),
+    ];
+    writes.execute(WriteStatement::RecordFailed, &values).await
+}
+
+async fn insert_send_log<W: Writes>(
+    writes: &mut W,
+    reference: DocRef,
+    send: &SendRecord<'_>,
+    now: NaiveDateTime,
+) -> Result<(), RegisterError> {
+    let values = [
+        Value::Time(now),
+        Value::Text(send.endpoint),
+        Value::Text(send.order_number),
+        key(reference),
+        Value::Text(send.request_json),
+        Value::Text(send.outcome),
+        Value::MaybeText(send.detail.as_deref()),
+    ];
+    writes.execute(WriteStatement::InsertSendLog, &values).await
 }

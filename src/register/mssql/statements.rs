@@ -10,6 +10,7 @@
 //! `sp_getapplock` with a session owner (`lock held` tells whether it was granted), released by
 //! the server when the session ends.
 
+use super::super::write::WriteStatement;
 use std::ops::Index;
 
 /// The newest schema version on MS SQL.
@@ -129,6 +130,19 @@ const ALL: [Tsql; 36] = {
 };
 
 impl Tsql {
+    /// The T-SQL of a write statement.
+    pub(crate) fn write(statement: WriteStatement) -> Tsql {
+        match statement {
+            WriteStatement::UpsertDocument => Tsql::UpsertDocument,
+            WriteStatement::MarkPending => Tsql::MarkPending,
+            WriteStatement::MarkSent => Tsql::MarkSent,
+            WriteStatement::UpsertDeal => Tsql::UpsertDeal,
+            WriteStatement::MarkSettled => Tsql::MarkSettled,
+            WriteStatement::RecordFailed => Tsql::RecordFailed,
+            WriteStatement::InsertSendLog => Tsql::InsertSendLog,
+        }
+    }
+
     /// The statement's name in messages and tests.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,154 +1,88 @@
-//! The MS SQL binding of the register's write statements, run inside the transaction
-//! `record_outcomes` opened; what each outcome writes is decided once, in `register::write`.
+//! How MS SQL binds the register's write values, inside the transaction `record_outcomes`
+//! opened; what each outcome writes, and in which order, is decided once in `register::write`.
 
-use chrono::NaiveDateTime;
-use tiberius::ToSql;
+use std::borrow::Cow;
 
-use super::super::records::{AcceptedDeal, FailedDocument, SendRecord, SyncState};
-use super::super::write::Writes;
+use tiberius::{ColumnData, IntoSql, ToSql};
+
+use super::super::write::{Value, WriteStatement, Writes};
 use super::super::RegisterError;
 use super::seconds;
 use super::statements::{Rendered, Tsql};
 use crate::db::mssql::TdsClient;
-use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
 pub(super) struct MssqlWrites<'c> {
     pub client: &'c mut TdsClient,
     pub sql: &'c Rendered,
 }
 
-impl MssqlWrites<'_> {
-    async fn run(&mut self, statement: Tsql, params: &[&dyn ToSql]) -> Result<(), RegisterError> {
-        self.client.execute(&self.sql[statement], params).await?;
+impl Writes for MssqlWrites<'_> {
+    async fn execute(
+        &mut self,
+        statement: WriteStatement,
+        values: &[Value<'_>],
+    ) -> Result<(), RegisterError> {
+        let params: Vec<&dyn ToSql> = values.iter().map(|v| v as _).collect();
+        let sql = &self.sql[Tsql::write(statement)];
+        self.client.execute(sql, &params).await?;
         Ok(())
     }
 }
 
-impl Writes for MssqlWrites<'_> {
-    async fn upsert_document(
-        &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 8] = [
-            &snapshot.reference.to_uuid_string(),
-            &snapshot.kind.code(),
-            &snapshot.number,
-            &seconds(snapshot.date),
-            &order_number,
-            &snapshot.state,
-            &seconds(state_seen_at),
-            &seconds(now),
-        ];
-        self.run(Tsql::UpsertDocument, &params).await
+/// Each value binds as the Rust type it holds would: text as `nvarchar`, a number as
+/// `bigint`, a flag as `int`, a time in whole seconds as `datetime2`.
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> ColumnData<'_> {
+        match self {
+            Value::Text(text) => text.to_sql(),
+            Value::MaybeText(text) => text.to_sql(),
+            Value::Key(key) => ColumnData::String(Some(Cow::Borrowed(key.as_str()))),
+            Value::MaybeNumber(number) => number.to_sql(),
+            Value::Flag(flag) => ColumnData::I32(Some(i32::from(*flag))),
+            // The same `datetime2` as `NaiveDateTime::to_sql`, owned rather than borrowed.
+            Value::Time(time) => seconds(*time).into_sql(),
+        }
     }
+}
 
-    async fn mark_pending(
-        &mut self,
-        reference: DocRef,
-        error: Option<&str>,
-        count_attempt: bool,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 4] = [
-            &reference.to_uuid_string(),
-            &error,
-            &i32::from(count_attempt),
-            &seconds(now),
-        ];
-        self.run(Tsql::MarkPending, &params).await
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
 
-    async fn mark_sent(
-        &mut self,
-        reference: DocRef,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 5] = [
-            &reference.to_uuid_string(),
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &seconds(now),
+    /// No SQL Server runs here: this checks offline that every value reaches the wire as the
+    /// same TDS type and data the statements were written against.
+    #[test]
+    fn each_value_binds_as_the_rust_type_it_holds() {
+        let time = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_milli_opt(10, 20, 30, 456)
+            .unwrap();
+        let whole = seconds(time);
+        let key = "9c1f0e4a-0000-4000-8000-000000000001".to_string();
+        let none: Option<&str> = None;
+        let pairs = [
+            (Value::Text("ЗН-000123"), "ЗН-000123".to_sql()),
+            (Value::MaybeText(Some("open")), Some("open").to_sql()),
+            (Value::MaybeText(None), none.to_sql()),
+            (Value::Key(key.clone()), key.to_sql()),
+            (Value::MaybeNumber(Some(42)), Some(42i64).to_sql()),
+            (Value::MaybeNumber(None), None::<i64>.to_sql()),
+            (Value::Flag(true), 1i32.to_sql()),
+            (Value::Flag(false), 0i32.to_sql()),
+            (Value::Time(time), whole.to_sql()),
         ];
-        self.run(Tsql::MarkSent, &params).await
-    }
-
-    async fn upsert_deal(
-        &mut self,
-        driver: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 10] = [
-            &deal.order_number,
-            &deal.root.to_uuid_string(),
-            &driver.reference.to_uuid_string(),
-            &driver.kind.code(),
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &deal.calltouch_id,
-            &seconds(now),
-            &deal.account,
-        ];
-        self.run(Tsql::UpsertDeal, &params).await
-    }
-
-    async fn mark_settled(
-        &mut self,
-        reference: DocRef,
-        state: SyncState,
-        reason: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 4] = [
-            &reference.to_uuid_string(),
-            &state.code(),
-            &reason,
-            &seconds(now),
-        ];
-        self.run(Tsql::MarkSettled, &params).await
-    }
-
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        reason: &str,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 7] = [
-            &failed.reference.to_uuid_string(),
-            &failed.kind.code(),
-            &failed.number,
-            &seconds(failed.date.unwrap_or_default()),
-            &failed.order_number,
-            &reason,
-            &seconds(now),
-        ];
-        self.run(Tsql::RecordFailed, &params).await
-    }
-
-    async fn insert_send_log(
-        &mut self,
-        reference: DocRef,
-        send: &SendRecord<'_>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let params: [&dyn ToSql; 7] = [
-            &seconds(now),
-            &send.endpoint,
-            &send.order_number,
-            &reference.to_uuid_string(),
-            &send.request_json,
-            &send.outcome,
-            &send.detail.as_deref(),
-        ];
-        self.run(Tsql::InsertSendLog, &params).await
+        for (value, expected) in &pairs {
+            assert_eq!(&value.to_sql(), expected, "{value:?}");
+        }
+        assert!(matches!(
+            Value::Time(time).to_sql(),
+            ColumnData::DateTime2(Some(_))
+        ));
+        assert_ne!(
+            Value::Time(time).to_sql(),
+            time.to_sql(),
+            "whole seconds only"
+        );
     }
 }

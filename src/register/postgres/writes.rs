@@ -1,152 +1,112 @@
-//! The PostgreSQL binding of the register's write statements, run inside the transaction
-//! `record_outcomes` opened; what each outcome writes is decided once, in `register::write`.
+//! How PostgreSQL binds the register's write values, inside the transaction `record_outcomes`
+//! opened; what each outcome writes, and in which order, is decided once in `register::write`.
 
-use chrono::NaiveDateTime;
-use tokio_postgres::types::ToSql;
+use std::error::Error;
+
+use tokio_postgres::types::{private::BytesMut, IsNull, ToSql, Type};
 use tokio_postgres::Transaction;
 
-use super::super::records::{AcceptedDeal, FailedDocument, SendRecord, SyncState};
 use super::super::statements;
-use super::super::write::Writes;
+use super::super::write::{Value, WriteStatement, Writes};
 use super::super::RegisterError;
 use super::seconds;
-use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
-/// The write statements bound inside one open transaction.
+/// The write statements run inside one open transaction.
 pub(super) struct PostgresWrites<'t>(pub &'t Transaction<'t>);
 
-impl PostgresWrites<'_> {
-    async fn run(&self, sql: &str, values: &[&(dyn ToSql + Sync)]) -> Result<(), RegisterError> {
-        self.0.execute(sql, values).await?;
+impl Writes for PostgresWrites<'_> {
+    async fn execute(
+        &mut self,
+        statement: WriteStatement,
+        values: &[Value<'_>],
+    ) -> Result<(), RegisterError> {
+        let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        self.0
+            .execute(statements::write(statement), &values)
+            .await?;
         Ok(())
     }
 }
 
-impl Writes for PostgresWrites<'_> {
-    async fn upsert_document(
-        &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 8] = [
-            &snapshot.reference.to_uuid_string(),
-            &snapshot.kind.code(),
-            &snapshot.number,
-            &seconds(snapshot.date),
-            &order_number,
-            &snapshot.state,
-            &seconds(state_seen_at),
-            &seconds(now),
-        ];
-        self.run(statements::UPSERT_DOCUMENT, &values).await
+/// Each value binds as the Rust type it holds would (a flag as `i32`, a time in whole
+/// seconds), with that type's own check against the column's type.
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Value::Text(text) => text.to_sql(ty, out),
+            Value::MaybeText(text) => text.to_sql(ty, out),
+            Value::Key(key) => key.to_sql(ty, out),
+            Value::MaybeNumber(number) => number.to_sql(ty, out),
+            Value::Flag(flag) => i32::from(*flag).to_sql(ty, out),
+            Value::Time(time) => seconds(*time).to_sql(ty, out),
+        }
     }
 
-    async fn mark_pending(
-        &mut self,
-        reference: DocRef,
-        error: Option<&str>,
-        count_attempt: bool,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 4] = [
-            &reference.to_uuid_string(),
-            &error,
-            &i32::from(count_attempt),
-            &seconds(now),
-        ];
-        self.run(statements::MARK_PENDING, &values).await
+    fn accepts(_: &Type) -> bool {
+        // Checked per value in `to_sql_checked`, by the type the value holds.
+        true
     }
 
-    async fn mark_sent(
-        &mut self,
-        reference: DocRef,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 5] = [
-            &reference.to_uuid_string(),
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &seconds(now),
-        ];
-        self.run(statements::MARK_SENT, &values).await
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Value::Text(text) => text.to_sql_checked(ty, out),
+            Value::MaybeText(text) => text.to_sql_checked(ty, out),
+            Value::Key(key) => key.to_sql_checked(ty, out),
+            Value::MaybeNumber(number) => number.to_sql_checked(ty, out),
+            Value::Flag(flag) => i32::from(*flag).to_sql_checked(ty, out),
+            Value::Time(time) => seconds(*time).to_sql_checked(ty, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    fn bytes(value: &(dyn ToSql + Sync), ty: &Type) -> Result<Vec<u8>, String> {
+        let mut out = BytesMut::new();
+        match value.to_sql_checked(ty, &mut out) {
+            Ok(IsNull::Yes) => Ok(b"NULL".to_vec()),
+            Ok(IsNull::No) => Ok(out.to_vec()),
+            Err(error) => Err(error.to_string()),
+        }
     }
 
-    async fn upsert_deal(
-        &mut self,
-        driver: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 10] = [
-            &deal.order_number,
-            &deal.root.to_uuid_string(),
-            &driver.reference.to_uuid_string(),
-            &driver.kind.code(),
-            &deal.status,
-            &revenue,
-            &deal.manager,
-            &deal.calltouch_id,
-            &seconds(now),
-            &deal.account,
+    /// Each value writes the same bytes as the Rust type it holds, and is refused by a column
+    /// type that one would be refused by.
+    #[test]
+    fn each_value_binds_as_the_rust_type_it_holds() {
+        let time = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_milli_opt(10, 20, 30, 456)
+            .unwrap();
+        let whole: NaiveDateTime = seconds(time);
+        let none: Option<&str> = None;
+        let key = "9c1f0e4a-0000-4000-8000-000000000001".to_string();
+        let cases: [(Value, &(dyn ToSql + Sync), Type); 7] = [
+            (Value::Text("ЗН-000123"), &"ЗН-000123", Type::TEXT),
+            (Value::MaybeText(None), &none, Type::TEXT),
+            (Value::Key(key.clone()), &key, Type::TEXT),
+            (Value::MaybeNumber(Some(42)), &Some(42i64), Type::INT8),
+            (Value::Flag(true), &1i32, Type::INT4),
+            (Value::Time(time), &whole, Type::TIMESTAMP),
+            (Value::Text("x"), &"x", Type::INT4),
         ];
-        self.run(statements::UPSERT_DEAL, &values).await
-    }
-
-    async fn mark_settled(
-        &mut self,
-        reference: DocRef,
-        state: SyncState,
-        reason: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 4] = [
-            &reference.to_uuid_string(),
-            &state.code(),
-            &reason,
-            &seconds(now),
-        ];
-        self.run(statements::MARK_SETTLED, &values).await
-    }
-
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        reason: &str,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 7] = [
-            &failed.reference.to_uuid_string(),
-            &failed.kind.code(),
-            &failed.number,
-            &seconds(failed.date.unwrap_or_default()),
-            &failed.order_number,
-            &reason,
-            &seconds(now),
-        ];
-        self.run(statements::RECORD_FAILED, &values).await
-    }
-
-    async fn insert_send_log(
-        &mut self,
-        reference: DocRef,
-        send: &SendRecord<'_>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        let values: [&(dyn ToSql + Sync); 7] = [
-            &seconds(now),
-            &send.endpoint,
-            &send.order_number,
-            &reference.to_uuid_string(),
-            &send.request_json,
-            &send.outcome,
-            &send.detail.as_deref(),
-        ];
-        self.run(statements::INSERT_SEND_LOG, &values).await
+        for (value, expected, ty) in &cases {
+            assert_eq!(bytes(value, ty), bytes(*expected, ty), "{value:?} as {ty}");
+        }
+        assert!(
+            bytes(&Value::Flag(true), &Type::INT8).is_err(),
+            "a flag is an int4"
+        );
     }
 }

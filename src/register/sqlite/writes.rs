@@ -1,165 +1,81 @@
-//! The SQLite binding of the register's write statements, run inside the transaction
-//! `record_outcomes` opened; what each outcome writes is decided once, in `register::write`.
+//! How SQLite binds the register's write values, inside the transaction `record_outcomes`
+//! opened; what each outcome writes, and in which order, is decided once in `register::write`.
 
-use chrono::NaiveDateTime;
-use rusqlite::{params, Transaction};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{ToSql, Transaction};
 
-use super::super::records::{AcceptedDeal, FailedDocument, SendRecord, SyncState};
 use super::super::statements;
-use super::super::write::Writes;
+use super::super::write::{Value, WriteStatement, Writes};
 use super::super::RegisterError;
 use super::{dialect, fmt_time};
-use crate::domain::snapshot::{DocRef, DocumentSnapshot};
 
-/// The write statements bound inside one open transaction.
+/// The write statements run inside one open transaction.
 pub(super) struct SqliteWrites<'t>(pub &'t Transaction<'t>);
 
-impl SqliteWrites<'_> {
-    fn run(&self, sql: &str, values: impl rusqlite::Params) -> Result<(), RegisterError> {
-        self.0.prepare_cached(&dialect(sql))?.execute(values)?;
+impl Writes for SqliteWrites<'_> {
+    async fn execute(
+        &mut self,
+        statement: WriteStatement,
+        values: &[Value<'_>],
+    ) -> Result<(), RegisterError> {
+        let sql = dialect(statements::write(statement));
+        self.0
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(values))?;
         Ok(())
     }
 }
 
-impl Writes for SqliteWrites<'_> {
-    async fn upsert_document(
-        &mut self,
-        snapshot: &DocumentSnapshot,
-        order_number: Option<&str>,
-        state_seen_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::UPSERT_DOCUMENT,
-            params![
-                snapshot.reference.to_uuid_string(),
-                snapshot.kind.code(),
-                snapshot.number,
-                fmt_time(snapshot.date),
-                order_number,
-                snapshot.state,
-                fmt_time(state_seen_at),
-                fmt_time(now)
-            ],
-        )
+/// SQLite keeps times as text (`fmt_time`) and a flag as an integer.
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Text(text) => text.to_sql(),
+            Value::MaybeText(text) => text.to_sql(),
+            Value::Key(key) => key.to_sql(),
+            Value::MaybeNumber(number) => number.to_sql(),
+            Value::Flag(flag) => Ok(ToSqlOutput::from(i64::from(*flag))),
+            Value::Time(time) => Ok(ToSqlOutput::from(fmt_time(*time))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use rusqlite::types::Value as Stored;
+
+    /// What reaches SQLite, whether the driver borrowed or copied it.
+    fn stored(output: rusqlite::Result<ToSqlOutput<'_>>) -> Stored {
+        match output.unwrap() {
+            ToSqlOutput::Borrowed(value) => value.into(),
+            ToSqlOutput::Owned(value) => value,
+            other => panic!("{other:?}"),
+        }
     }
 
-    async fn mark_pending(
-        &mut self,
-        reference: DocRef,
-        error: Option<&str>,
-        count_attempt: bool,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::MARK_PENDING,
-            params![
-                reference.to_uuid_string(),
-                error,
-                i64::from(count_attempt),
-                fmt_time(now)
-            ],
-        )
-    }
-
-    async fn mark_sent(
-        &mut self,
-        reference: DocRef,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::MARK_SENT,
-            params![
-                reference.to_uuid_string(),
-                deal.status,
-                revenue,
-                deal.manager,
-                fmt_time(now)
-            ],
-        )
-    }
-
-    async fn upsert_deal(
-        &mut self,
-        driver: &DocumentSnapshot,
-        deal: &AcceptedDeal<'_>,
-        revenue: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::UPSERT_DEAL,
-            params![
-                deal.order_number,
-                deal.root.to_uuid_string(),
-                driver.reference.to_uuid_string(),
-                driver.kind.code(),
-                deal.status,
-                revenue,
-                deal.manager,
-                deal.calltouch_id,
-                fmt_time(now),
-                deal.account
-            ],
-        )
-    }
-
-    async fn mark_settled(
-        &mut self,
-        reference: DocRef,
-        state: SyncState,
-        reason: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::MARK_SETTLED,
-            params![
-                reference.to_uuid_string(),
-                state.code(),
-                reason,
-                fmt_time(now)
-            ],
-        )
-    }
-
-    async fn record_failed(
-        &mut self,
-        failed: &FailedDocument<'_>,
-        reason: &str,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::RECORD_FAILED,
-            params![
-                failed.reference.to_uuid_string(),
-                failed.kind.code(),
-                failed.number,
-                fmt_time(failed.date.unwrap_or_default()),
-                failed.order_number,
-                reason,
-                fmt_time(now)
-            ],
-        )
-    }
-
-    async fn insert_send_log(
-        &mut self,
-        reference: DocRef,
-        send: &SendRecord<'_>,
-        now: NaiveDateTime,
-    ) -> Result<(), RegisterError> {
-        self.run(
-            statements::INSERT_SEND_LOG,
-            params![
-                fmt_time(now),
-                send.endpoint,
-                send.order_number,
-                reference.to_uuid_string(),
-                send.request_json,
-                send.outcome,
-                send.detail.as_deref()
-            ],
-        )
+    #[test]
+    fn each_value_binds_as_the_register_stores_it() {
+        let time = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(10, 20, 30)
+            .unwrap();
+        let text = fmt_time(time);
+        let none: Option<&str> = None;
+        let pairs = [
+            (Value::Text("ЗН-000123"), stored("ЗН-000123".to_sql())),
+            (Value::MaybeText(None), stored(none.to_sql())),
+            (Value::MaybeNumber(Some(42)), stored(42i64.to_sql())),
+            (Value::Flag(true), stored(1i64.to_sql())),
+            (Value::Time(time), stored(text.to_sql())),
+        ];
+        for (value, expected) in &pairs {
+            assert_eq!(&stored(value.to_sql()), expected, "{value:?}");
+        }
+        assert_eq!(
+            stored(Value::Time(time).to_sql()),
+            Stored::Text("2026-03-01 10:20:30".into())
+        );
     }
 }
