@@ -20,7 +20,7 @@ use crate::ops::logging::{init_logging, LogFormat};
 use crate::ops::schedule::{Interval, Scheduler};
 use crate::ops::{schedule, watch};
 use crate::pipeline::run::run;
-use crate::register::{self, Admin, CycleStore, ListFilter, RunLog, SyncState};
+use crate::register::{self, Admin, CycleStore, DocumentRecord, ListFilter, RunLog, SyncState};
 use crate::rules::accounts::Accounts;
 use crate::status::report;
 use crate::{discover, doctor, pipeline, source, status};
@@ -304,50 +304,11 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         return retry(config, number.as_deref(), *all_failed).await;
     }
     let register = register::open(config).await?;
-    let filter = ListFilter {
-        state: args.state.map(|s| match s {
-            StateArg::Pending => SyncState::Pending,
-            StateArg::Sent => SyncState::Sent,
-            StateArg::Failed => SyncState::Failed,
-            StateArg::Skipped => SyncState::Skipped,
-        }),
-        kind: args.kind.map(|k| match k {
-            KindArg::Booking => DocKind::Booking,
-            KindArg::WorkOrder => DocKind::WorkOrder,
-        }),
-        number: args.number.clone(),
-        from: args.from,
-        to: args.to,
-        with_errors: args.errors,
-    };
-    let documents = register.list(&filter).await?;
-    // Dealer groups: each document's deal account; a single account's listing is unchanged.
+    let documents = register.list(&list_filter(args)).await?;
     let accounts = Accounts::of(config);
-    let mut deal_accounts = Vec::new();
-    if !accounts.is_single() {
-        for document in &documents {
-            let deal = match &document.order_number {
-                Some(number) => register.deal(number).await?,
-                None => None,
-            };
-            deal_accounts
-                .push(deal.map(|deal| deal.account.unwrap_or(accounts.list[0].name.clone())));
-        }
-    }
+    let deal_accounts = deal_accounts(&register, &accounts, &documents).await?;
     if args.json {
-        for (index, document) in documents.iter().enumerate() {
-            let line = match deal_accounts.get(index) {
-                None => serde_json::to_string(document)?,
-                Some(account) => {
-                    let mut value = serde_json::to_value(document)?;
-                    if let Some(fields) = value.as_object_mut() {
-                        fields.insert("account".into(), serde_json::json!(account));
-                    }
-                    serde_json::to_string(&value)?
-                }
-            };
-            outln!("{line}")?;
-        }
+        print_register_json(&documents, &deal_accounts)?;
     } else {
         let last_run = register.last_run().await?;
         let table = match accounts.is_single() {
@@ -366,6 +327,68 @@ async fn show_register(config: &Config, args: &RegisterArgs) -> Result<u8> {
         )?;
     }
     Ok(exit::OK)
+}
+
+/// The register listing's filter, from the command's options.
+fn list_filter(args: &RegisterArgs) -> ListFilter {
+    ListFilter {
+        state: args.state.map(|s| match s {
+            StateArg::Pending => SyncState::Pending,
+            StateArg::Sent => SyncState::Sent,
+            StateArg::Failed => SyncState::Failed,
+            StateArg::Skipped => SyncState::Skipped,
+        }),
+        kind: args.kind.map(|k| match k {
+            KindArg::Booking => DocKind::Booking,
+            KindArg::WorkOrder => DocKind::WorkOrder,
+        }),
+        number: args.number.clone(),
+        from: args.from,
+        to: args.to,
+        with_errors: args.errors,
+    }
+}
+
+/// Dealer groups: each listed document's deal account (`None` without a deal); empty with a
+/// single account, whose listing is unchanged.
+async fn deal_accounts(
+    register: &impl CycleStore,
+    accounts: &Accounts,
+    documents: &[DocumentRecord],
+) -> Result<Vec<Option<String>>> {
+    let mut deal_accounts = Vec::new();
+    if !accounts.is_single() {
+        for document in documents {
+            let deal = match &document.order_number {
+                Some(number) => register.deal(number).await?,
+                None => None,
+            };
+            deal_accounts
+                .push(deal.map(|deal| deal.account.unwrap_or(accounts.list[0].name.clone())));
+        }
+    }
+    Ok(deal_accounts)
+}
+
+/// `register --json`: one document a line, with its deal account when there are several.
+fn print_register_json(
+    documents: &[DocumentRecord],
+    deal_accounts: &[Option<String>],
+) -> Result<()> {
+    for (index, document) in documents.iter().enumerate() {
+        let line = match deal_accounts.get(index) {
+            None => serde_json::to_string(document)?,
+            Some(account) => {
+                let mut value = serde_json::to_value(document)?;
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("account".into(), serde_json::json!(account));
+                }
+                serde_json::to_string(&value)?
+            }
+        };
+        outln!("{line}")?;
+    }
+    Ok(())
 }
 
 async fn retry(config: &Config, number: Option<&str>, all_failed: bool) -> Result<u8> {

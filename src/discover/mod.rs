@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use blob::{file_text, BlobError};
 use dbnames::{DbNames, DbNamesError};
-use metadata::{Attribute, MetadataError, Object, ObjectKind, TypeSet};
+use metadata::{Attribute, MetadataError, Object, ObjectKind, TabularPart, TypeSet};
 use storage::{EnumValues, Field, FieldEntry, Storage, StoredColumn, ValueKind};
 
 use crate::domain::snapshot::DocRef;
@@ -183,31 +183,43 @@ fn add_object(storage: &mut Storage, dbnames: &DbNames, object: &Object) {
         );
     }
     for part in &object.tabular_parts {
-        let part_name = format!("{full}.{}", part.name);
-        let (Some(vt), Some(line)) = (
-            dbnames.code(&part.uuid, "VT"),
-            dbnames.code(&part.uuid, "LineNo"),
-        ) else {
-            storage.add_problem(&part_name, missing_code(&part.uuid, "VT/LineNo"));
-            continue;
-        };
-        storage
-            .tables
-            .insert(part_name.clone(), format!("{table}_vt{vt}"));
-        storage.fields.insert(
-            format!("{part_name}.НомерСтроки"),
-            FieldEntry {
-                owner: Some(part_name.clone()),
-                field: Field::Plain(StoredColumn::new(
-                    format!("_lineno{line}"),
-                    ValueKind::Number,
-                )),
-            },
-        );
-        for attribute in &part.attributes {
-            let name = format!("{part_name}.{}", attribute.name);
-            add_field(storage, dbnames, &name, Some(&part_name), attribute);
-        }
+        add_tabular_part(storage, dbnames, &full, &table, part);
+    }
+}
+
+/// A tabular part of the object `full` stored in `table`: its own table, line number and
+/// attributes; a part without its `DBNames` codes is a problem of its own.
+fn add_tabular_part(
+    storage: &mut Storage,
+    dbnames: &DbNames,
+    full: &str,
+    table: &str,
+    part: &TabularPart,
+) {
+    let part_name = format!("{full}.{}", part.name);
+    let (Some(vt), Some(line)) = (
+        dbnames.code(&part.uuid, "VT"),
+        dbnames.code(&part.uuid, "LineNo"),
+    ) else {
+        storage.add_problem(&part_name, missing_code(&part.uuid, "VT/LineNo"));
+        return;
+    };
+    storage
+        .tables
+        .insert(part_name.clone(), format!("{table}_vt{vt}"));
+    storage.fields.insert(
+        format!("{part_name}.НомерСтроки"),
+        FieldEntry {
+            owner: Some(part_name.clone()),
+            field: Field::Plain(StoredColumn::new(
+                format!("_lineno{line}"),
+                ValueKind::Number,
+            )),
+        },
+    );
+    for attribute in &part.attributes {
+        let name = format!("{part_name}.{}", attribute.name);
+        add_field(storage, dbnames, &name, Some(&part_name), attribute);
     }
 }
 

@@ -125,37 +125,25 @@ async fn plan_document<R: CycleStore>(
     snapshot: &DocumentSnapshot,
 ) -> Result<PreviewItem, CycleError> {
     let document = snapshot.label();
-    let error = |order_number: Option<String>, note: String| PreviewItem {
-        document: document.clone(),
-        order_number,
-        action: "error",
-        account: None,
-        body: serde_json::Value::Null,
-        notes: vec![note],
-    };
     let (order_number, deal) =
         match deal_as_planned(&planner.rules, register, planned, snapshot).await? {
             Ok(found) => found,
-            Err((order_number, note)) => return Ok(error(order_number, note)),
+            Err((order_number, note)) => return Ok(error_item(&document, order_number, note)),
         };
-    let (account, moved) = match planner.accounts.place(snapshot, deal.as_ref()) {
-        Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
-        Ok((Choice::NotSent { reason }, _)) => {
-            return Ok(PreviewItem {
-                document,
-                order_number: Some(order_number),
-                action: "skip",
-                account: None,
-                body: serde_json::Value::Null,
-                notes: vec![reason],
-            });
-        }
-        Err(problem) => return Ok(error(Some(order_number), problem.to_string())),
-    };
-    let account = (!planner.accounts.is_single()).then_some(account);
+    let (account, moved) =
+        match placed_account(planner, snapshot, deal.as_ref(), &document, &order_number) {
+            Ok(placed) => placed,
+            Err(item) => return Ok(*item),
+        };
     let mut plan = match planner.rules.decide(snapshot, deal.as_ref(), planner.now) {
         Ok(plan) => plan,
-        Err(problem) => return Ok(error(Some(order_number), problem.to_string())),
+        Err(problem) => {
+            return Ok(error_item(
+                &document,
+                Some(order_number),
+                problem.to_string(),
+            ))
+        }
     };
     plan.decision.renumber(&order_number);
     let Shown {
@@ -173,11 +161,7 @@ async fn plan_document<R: CycleStore>(
     notes.extend(plan.warnings);
     notes.extend(moved);
     if let Some(after) = after {
-        let owner = planned
-            .get(&order_number)
-            .map(|(_, owner)| owner.clone())
-            .unwrap_or_else(|| DealRules::deal_root_label(snapshot));
-        planned.insert(order_number.clone(), (after, owner));
+        note_planned(planned, &order_number, after, snapshot);
     }
     Ok(PreviewItem {
         document,
@@ -187,6 +171,66 @@ async fn plan_document<R: CycleStore>(
         body,
         notes,
     })
+}
+
+/// The item shown for a document the cycle would record as an error.
+fn error_item(document: &str, order_number: Option<String>, note: String) -> PreviewItem {
+    PreviewItem {
+        document: document.to_string(),
+        order_number,
+        action: "error",
+        account: None,
+        body: serde_json::Value::Null,
+        notes: vec![note],
+    }
+}
+
+/// The account shown for a document's deal (`None` in the single-account setup) and the note
+/// of a move between accounts; or the item shown instead when the document would not be sent
+/// or has no account.
+fn placed_account(
+    planner: &Planner<'_>,
+    snapshot: &DocumentSnapshot,
+    deal: Option<&DealRecord>,
+    document: &str,
+    order_number: &str,
+) -> Result<(Option<String>, Option<String>), Box<PreviewItem>> {
+    let (account, moved) = match planner.accounts.place(snapshot, deal) {
+        Ok((Choice::Account { account, .. }, moved)) => (account.name.clone(), moved),
+        Ok((Choice::NotSent { reason }, _)) => {
+            return Err(Box::new(PreviewItem {
+                document: document.to_string(),
+                order_number: Some(order_number.to_string()),
+                action: "skip",
+                account: None,
+                body: serde_json::Value::Null,
+                notes: vec![reason],
+            }));
+        }
+        Err(problem) => {
+            return Err(Box::new(error_item(
+                document,
+                Some(order_number.to_string()),
+                problem.to_string(),
+            )))
+        }
+    };
+    Ok(((!planner.accounts.is_single()).then_some(account), moved))
+}
+
+/// Notes the deal as a document would leave it, for the documents after it; the deal keeps
+/// the label of the document that first planned it.
+fn note_planned(
+    planned: &mut HashMap<String, (DealRecord, String)>,
+    order_number: &str,
+    after: DealRecord,
+    snapshot: &DocumentSnapshot,
+) {
+    let owner = planned
+        .get(order_number)
+        .map(|(_, owner)| owner.clone())
+        .unwrap_or_else(|| DealRules::deal_root_label(snapshot));
+    planned.insert(order_number.to_string(), (after, owner));
 }
 
 /// The orderNumber of a document's deal and the deal as the documents before it would leave

@@ -12,7 +12,7 @@ pub mod settings;
 pub mod template;
 pub mod window;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::db::mssql::MssqlTarget;
 use crate::db::postgres::PgTarget;
@@ -91,6 +91,20 @@ pub struct ChunkKey {
     pub reference: Vec<u8>,
 }
 
+impl ChunkKey {
+    /// The key before every document of a kind in the read order.
+    pub fn first(kind: DocKind) -> ChunkKey {
+        ChunkKey {
+            kind,
+            // 1C's empty date; the cut-off excludes it anyway.
+            date: NaiveDate::from_ymd_opt(1, 1, 1)
+                .unwrap_or_default()
+                .and_time(NaiveTime::MIN),
+            reference: Vec::new(),
+        }
+    }
+}
+
 /// The references of a change set, found once when the read opened and read by chunks after:
 /// per kind, in read order, 16 bytes each (a 1C reference), so that the change filter runs once
 /// per cycle whatever the number of chunks, in memory bounded by the keys alone (16 MB for a
@@ -142,6 +156,27 @@ impl CycleRead {
             pending: None,
             done: false,
         }
+    }
+
+    /// Moves the keyset position of a database read past a chunk of `kind`: a short chunk
+    /// (fewer rows than asked) ends the kind, work orders following bookings; a full one goes
+    /// on after its last row, whose key `last` reads (only then, so a short chunk's last row
+    /// is never decoded).
+    pub(crate) fn pass_chunk(
+        &mut self,
+        kind: DocKind,
+        short: bool,
+        last: impl FnOnce() -> Result<Option<ChunkKey>, SourceError>,
+    ) -> Result<(), SourceError> {
+        if short {
+            match kind {
+                DocKind::Booking => self.after = Some(ChunkKey::first(DocKind::WorkOrder)),
+                DocKind::WorkOrder => self.done = true,
+            }
+        } else if let Some(key) = last()? {
+            self.after = Some(key);
+        }
+        Ok(())
     }
 }
 

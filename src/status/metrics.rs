@@ -35,11 +35,21 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// The whole exposition: one family after another, in a fixed order.
 pub fn render(data: &MetricsData) -> String {
     let mut out = String::new();
+    healthy_family(&mut out, data);
+    cycles_family(&mut out, data);
+    duration_family(&mut out, data);
+    last_success_family(&mut out, data);
+    documents_family(&mut out, data);
+    orders_family(&mut out, data);
+    out
+}
 
+fn healthy_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_healthy",
         "gauge",
         "1 while the last cycle completed within two intervals (as /healthz), else 0.",
@@ -49,9 +59,12 @@ pub fn render(data: &MetricsData) -> String {
         "alfa_calltouch_healthy {}",
         u8::from(data.health.healthy)
     );
+}
 
+/// Cycle counts by outcome; every known outcome is printed, zero when none was recorded.
+fn cycles_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_cycles_total",
         "counter",
         "Cycles recorded in the register, by outcome (ok, deferred, failed documents, error).",
@@ -70,9 +83,12 @@ pub fn render(data: &MetricsData) -> String {
             label(outcome)
         );
     }
+}
 
+/// The cycle duration histogram: cumulative buckets, then `+Inf`, sum and count.
+fn duration_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_cycle_duration_seconds",
         "histogram",
         "Cycle durations in whole seconds, every outcome.",
@@ -101,9 +117,11 @@ pub fn render(data: &MetricsData) -> String {
     );
     let _ = writeln!(out, "alfa_calltouch_cycle_duration_seconds_sum {sum}");
     let _ = writeln!(out, "alfa_calltouch_cycle_duration_seconds_count {total}");
+}
 
+fn last_success_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_last_success_timestamp_seconds",
         "gauge",
         "When the last cycle that did not fail finished (Unix time); absent before the first.",
@@ -111,9 +129,12 @@ pub fn render(data: &MetricsData) -> String {
     if let Some(at) = data.last_success {
         let _ = writeln!(out, "alfa_calltouch_last_success_timestamp_seconds {at}");
     }
+}
 
+/// Documents by kind and state; every pair is printed, zero when the register has none.
+fn documents_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_documents",
         "gauge",
         "Documents in the register by kind and sync state (pending, deferred, sent, failed, skipped).",
@@ -138,9 +159,11 @@ pub fn render(data: &MetricsData) -> String {
             "alfa_calltouch_documents{{kind=\"{kind}\",state=\"{state}\"}} {count}"
         );
     }
+}
 
+fn orders_family(out: &mut String, data: &MetricsData) {
     header(
-        &mut out,
+        out,
         "alfa_calltouch_calltouch_orders_total",
         "counter",
         "Orders sent to Calltouch, by endpoint (create, update; send when refused) and answer.",
@@ -154,7 +177,6 @@ pub fn render(data: &MetricsData) -> String {
             send.count
         );
     }
-    out
 }
 
 #[cfg(test)]

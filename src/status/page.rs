@@ -288,15 +288,33 @@ fn search(data: &PageData) -> String {
     out
 }
 
+// The chart's geometry in pixels: the SVG's size and the margins around the plot.
+const CHART_WIDTH: i64 = 900;
+const CHART_HEIGHT: i64 = 220;
+const CHART_LEFT: i64 = 40;
+const CHART_BOTTOM: i64 = 30;
+const CHART_TOP: i64 = 24;
+/// The y of the bars' base line.
+const CHART_BASE: i64 = CHART_HEIGHT - CHART_BOTTOM;
+/// The width of one day's slot and of the bar in it.
+const CHART_SLOT: i64 = (CHART_WIDTH - CHART_LEFT) / CHART_DAYS;
+const CHART_BAR: i64 = CHART_SLOT - 4;
+
 /// Deals created and updated per day, with failures marked: an inline SVG drawn here.
 pub fn chart(daily: &[SendTotal], today: NaiveDate) -> String {
-    const WIDTH: i64 = 900;
-    const HEIGHT: i64 = 220;
-    const LEFT: i64 = 40;
-    const BOTTOM: i64 = 30;
-    const TOP: i64 = 24;
+    let days = daily_counts(daily, today);
+    let max = days.values().map(|d| d[0] + d[1]).max().unwrap_or(0).max(1);
+    let mut svg = chart_axis(max);
+    for (index, (day, counts)) in days.iter().enumerate() {
+        chart_day(&mut svg, index, day, counts, max);
+    }
+    chart_legend(&mut svg);
+    svg
+}
+
+/// Per day of the chart, oldest first: created, updated, failed (every refused send).
+fn daily_counts(daily: &[SendTotal], today: NaiveDate) -> BTreeMap<NaiveDate, [u64; 3]> {
     let first = today - TimeDelta::days(CHART_DAYS - 1);
-    // Per day: created, updated, failed.
     let mut days: BTreeMap<NaiveDate, [u64; 3]> = BTreeMap::new();
     for offset in 0..CHART_DAYS {
         days.insert(first + TimeDelta::days(offset), [0; 3]);
@@ -311,91 +329,106 @@ pub fn chart(daily: &[SendTotal], today: NaiveDate) -> String {
             _ => entry[2] += send.count,
         }
     }
-    let max = days.values().map(|d| d[0] + d[1]).max().unwrap_or(0).max(1);
-    let plot_height = HEIGHT - TOP - BOTTOM;
-    let slot = (WIDTH - LEFT) / CHART_DAYS;
-    let bar = slot - 4;
-    let scale = |count: u64| (count as i64 * plot_height + max as i64 / 2) / max as i64;
+    days
+}
+
+/// A bar's height for `count` when the tallest stack is `max`, rounded to the nearest pixel.
+fn bar_height(count: u64, max: u64) -> i64 {
+    let plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM;
+    (count as i64 * plot_height + max as i64 / 2) / max as i64
+}
+
+/// The SVG's opening tag and the axis: the base line, `max` at the top and 0 at the bottom.
+fn chart_axis(max: u64) -> String {
     let mut svg = format!(
-        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\" \
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_WIDTH}\" height=\"{}\" \
          role=\"img\" aria-label=\"Сделки по дням\" font-size=\"11\">\n",
-        HEIGHT + 20
+        CHART_HEIGHT + 20
     );
-    let base = HEIGHT - BOTTOM;
+    let base = CHART_BASE;
     let _ = writeln!(
         svg,
-        "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{WIDTH}\" y2=\"{base}\" stroke=\"#999\"/>\
+        "<line x1=\"{CHART_LEFT}\" y1=\"{base}\" x2=\"{CHART_WIDTH}\" y2=\"{base}\" stroke=\"#999\"/>\
          <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{max}</text>\
          <text x=\"{}\" y=\"{base}\" text-anchor=\"end\">0</text>",
-        LEFT - 4,
-        TOP + 4,
-        LEFT - 4
+        CHART_LEFT - 4,
+        CHART_TOP + 4,
+        CHART_LEFT - 4
     );
-    for (index, (day, [created, updated, failed])) in days.iter().enumerate() {
-        let x = LEFT + index as i64 * slot + 2;
-        let created_height = scale(*created);
-        let updated_height = scale(*updated);
-        let title = format!(
-            "{}: создано {created}, обновлено {updated}, ошибок {failed}",
-            day.format("%d.%m.%Y")
+    svg
+}
+
+/// One day's group: the created bar, the updated bar stacked on it, the failure mark above
+/// them, and a date label under every fifth day and the last.
+fn chart_day(svg: &mut String, index: usize, day: &NaiveDate, counts: &[u64; 3], max: u64) {
+    let [created, updated, failed] = counts;
+    let (base, bar) = (CHART_BASE, CHART_BAR);
+    let x = CHART_LEFT + index as i64 * CHART_SLOT + 2;
+    let created_height = bar_height(*created, max);
+    let updated_height = bar_height(*updated, max);
+    let title = format!(
+        "{}: создано {created}, обновлено {updated}, ошибок {failed}",
+        day.format("%d.%m.%Y")
+    );
+    let _ = write!(svg, "<g><title>{title}</title>");
+    if created_height > 0 {
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{created_height}\" fill=\"#2e7d32\"/>",
+            base - created_height
         );
-        let _ = write!(svg, "<g><title>{title}</title>");
-        if created_height > 0 {
-            let _ = write!(
-                svg,
-                "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{created_height}\" fill=\"#2e7d32\"/>",
-                base - created_height
-            );
-        }
-        if updated_height > 0 {
-            let _ = write!(
-                svg,
-                "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{updated_height}\" fill=\"#1565c0\"/>",
-                base - created_height - updated_height
-            );
-        }
-        if *failed > 0 {
-            let top = base - created_height - updated_height - 8;
-            let _ = write!(
-                svg,
-                "<circle class=\"failure\" cx=\"{}\" cy=\"{top}\" r=\"5\" fill=\"#c62828\"/>\
-                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#c62828\">{failed}</text>",
-                x + bar / 2,
-                x + bar / 2,
-                top - 8
-            );
-        }
-        svg.push_str("</g>");
-        if index % 5 == 0 || index as i64 == CHART_DAYS - 1 {
-            let _ = write!(
-                svg,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                x + bar / 2,
-                base + 14,
-                day.format("%d.%m")
-            );
-        }
-        svg.push('\n');
     }
-    let legend_y = HEIGHT + 12;
+    if updated_height > 0 {
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{updated_height}\" fill=\"#1565c0\"/>",
+            base - created_height - updated_height
+        );
+    }
+    if *failed > 0 {
+        let top = base - created_height - updated_height - 8;
+        let _ = write!(
+            svg,
+            "<circle class=\"failure\" cx=\"{}\" cy=\"{top}\" r=\"5\" fill=\"#c62828\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#c62828\">{failed}</text>",
+            x + bar / 2,
+            x + bar / 2,
+            top - 8
+        );
+    }
+    svg.push_str("</g>");
+    if index.is_multiple_of(5) || index as i64 == CHART_DAYS - 1 {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            x + bar / 2,
+            base + 14,
+            day.format("%d.%m")
+        );
+    }
+    svg.push('\n');
+}
+
+/// The legend under the chart, and the SVG's closing tag.
+fn chart_legend(svg: &mut String) {
+    let legend_y = CHART_HEIGHT + 12;
     let _ = write!(
         svg,
-        "<rect x=\"{LEFT}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>\
+        "<rect x=\"{CHART_LEFT}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>\
          <text x=\"{}\" y=\"{legend_y}\">создано</text>\
          <rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"#1565c0\"/>\
          <text x=\"{}\" y=\"{legend_y}\">обновлено</text>\
          <circle cx=\"{}\" cy=\"{}\" r=\"5\" fill=\"#c62828\"/>\
          <text x=\"{}\" y=\"{legend_y}\">ошибки (число)</text>\n</svg>",
         legend_y - 9,
-        LEFT + 14,
-        LEFT + 80,
+        CHART_LEFT + 14,
+        CHART_LEFT + 80,
         legend_y - 9,
-        LEFT + 94,
-        LEFT + 175,
+        CHART_LEFT + 94,
+        CHART_LEFT + 175,
         legend_y - 4,
-        LEFT + 184,
+        CHART_LEFT + 184,
     );
-    svg
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::collections::HashSet;
 
 use crate::calltouch::client::{update_from_create, Operation};
 use crate::domain::deal::DealRecord;
+use crate::domain::payload::{CreateOrder, UpdateOrder};
 use crate::domain::snapshot::DocumentSnapshot;
 use crate::register::{CycleStore, PendingDocument, SyncState};
 use crate::rules::accounts::Choice;
-use crate::rules::{DealRules, Decision};
+use crate::rules::{DealRules, Decision, SentValues};
 
 use crate::pipeline::deals::{deal_with_driver, taken_number};
 use crate::pipeline::{CycleError, CycleSummary, Step};
@@ -202,37 +203,12 @@ async fn request_for<R: CycleStore>(
     summary: &mut CycleSummary,
 ) -> Result<Decided, CycleError> {
     let (operation, sent, fallback_sent, request_json) = match decision {
-        Decision::Create { order, sent } => {
-            let request_json = serde_json::to_string(&order).unwrap_or_default();
-            // Pending from an earlier run: its create may have reached Calltouch with the
-            // answer lost (a crash, a dropped connection), so it goes out as an update first
-            // and is created only if Calltouch does not know it.
-            if candidate.maybe_sent {
-                let update = update_from_create(&order);
-                let operation = Operation::Update {
-                    order: update,
-                    fallback: order,
-                };
-                let fallback_sent = Some(sent.clone());
-                (operation, sent, fallback_sent, request_json)
-            } else {
-                (Operation::Create(order), sent, None, request_json)
-            }
-        }
+        Decision::Create { order, sent } => create_request(order, sent, candidate.maybe_sent),
         Decision::Update {
             order,
             fallback,
             sent,
-        } => {
-            let request_json = serde_json::to_string(&order).unwrap_or_default();
-            let fallback_sent = Some(sent_by_create(&fallback));
-            (
-                Operation::Update { order, fallback },
-                sent,
-                fallback_sent,
-                request_json,
-            )
-        }
+        } => update_request(order, fallback, sent),
         Decision::Unchanged => {
             let note = target.moved.as_deref();
             settle(register, &candidate, SyncState::Sent, note, now).await?;
@@ -258,6 +234,42 @@ async fn request_for<R: CycleStore>(
         moved: target.moved,
     };
     Ok(Decided::Send(Box::new((operation, document))))
+}
+
+/// A request to send: the operation, the values it sends, those its fallback create would
+/// send, and the order's JSON as the register keeps it.
+type Request = (Operation, SentValues, Option<SentValues>, String);
+
+/// The request of a decision to create a deal.
+fn create_request(order: CreateOrder, sent: SentValues, maybe_sent: bool) -> Request {
+    let request_json = serde_json::to_string(&order).unwrap_or_default();
+    // Pending from an earlier run: its create may have reached Calltouch with the
+    // answer lost (a crash, a dropped connection), so it goes out as an update first
+    // and is created only if Calltouch does not know it.
+    if maybe_sent {
+        let update = update_from_create(&order);
+        let operation = Operation::Update {
+            order: update,
+            fallback: order,
+        };
+        let fallback_sent = Some(sent.clone());
+        (operation, sent, fallback_sent, request_json)
+    } else {
+        (Operation::Create(order), sent, None, request_json)
+    }
+}
+
+/// The request of a decision to update a deal, created from `fallback` if Calltouch does not
+/// know it.
+fn update_request(order: UpdateOrder, fallback: CreateOrder, sent: SentValues) -> Request {
+    let request_json = serde_json::to_string(&order).unwrap_or_default();
+    let fallback_sent = Some(sent_by_create(&fallback));
+    (
+        Operation::Update { order, fallback },
+        sent,
+        fallback_sent,
+        request_json,
+    )
 }
 
 /// Records a document that needs no request as settled in `state`.

@@ -188,6 +188,33 @@ async fn send_account_batch<R: CycleStore>(
         return Ok(());
     }
     let (operations, documents): (Vec<_>, Vec<_>) = outgoing.into_iter().unzip();
+    let outcomes = batch_answers(client, operations, summary).await?;
+    let outage = summary.outage.clone();
+    let outcomes: Vec<Outcome<'_>> = documents
+        .iter()
+        .zip(outcomes)
+        .map(|(document, outcome)| {
+            answer(
+                retry,
+                document,
+                outcome,
+                outage.as_deref(),
+                blocked,
+                summary,
+            )
+        })
+        .collect();
+    register.record_outcomes(&outcomes, now).await?;
+    record_moves(register, &documents, &outcomes, now).await
+}
+
+/// Calltouch's answer to each order of a batch: deferred unsent during an outage. A batch
+/// with an order deferred probes Calltouch, and an outage found is noted in `summary`.
+async fn batch_answers(
+    client: &CalltouchClient,
+    operations: Vec<Operation>,
+    summary: &mut CycleSummary,
+) -> Result<Vec<OrderOutcome>, CycleError> {
     let outcomes = match &summary.outage {
         Some(reason) => operations
             .iter()
@@ -206,25 +233,18 @@ async fn send_account_batch<R: CycleStore>(
             summary.outage = Some(reason);
         }
     }
-    let outage = summary.outage.clone();
-    let outcomes: Vec<Outcome<'_>> = documents
-        .iter()
-        .zip(outcomes)
-        .map(|(document, outcome)| {
-            answer(
-                retry,
-                document,
-                outcome,
-                outage.as_deref(),
-                blocked,
-                summary,
-            )
-        })
-        .collect();
-    register.record_outcomes(&outcomes, now).await?;
-    // A deal kept in the account it was created in, though the document would now choose
-    // another: the document's row says so.
-    for (document, outcome) in documents.iter().zip(&outcomes) {
+    Ok(outcomes)
+}
+
+/// A deal kept in the account it was created in, though the document would now choose
+/// another: the accepted document's row says so.
+async fn record_moves<R: CycleStore>(
+    register: &mut R,
+    documents: &[Outgoing],
+    outcomes: &[Outcome<'_>],
+    now: NaiveDateTime,
+) -> Result<(), CycleError> {
+    for (document, outcome) in documents.iter().zip(outcomes) {
         if let (Some(moved), Outcome::Accepted { .. }) = (&document.moved, outcome) {
             register
                 .record_settled(

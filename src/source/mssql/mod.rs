@@ -64,7 +64,7 @@
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use tiberius::ToSql;
 
 use super::decode::Decoder;
@@ -73,7 +73,7 @@ use super::queries::{self, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
 use super::window::{ChangeDetection, ReadPlan};
 use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
-use crate::db::mssql::{MssqlTarget, TdsClient};
+use crate::db::mssql::{MssqlRow, MssqlTarget, TdsClient};
 use crate::db::Role;
 use crate::domain::snapshot::{DocKind, DocumentSnapshot};
 
@@ -183,18 +183,6 @@ pub fn chunk_query(body: &str, filter: &str, params: usize) -> String {
          AND (d._Date_Time > @P{date} OR (d._Date_Time = @P{date} AND d._IDRRef > @P{reference}))\n\
          ) chunk\nORDER BY chunk.[date], chunk.reference"
     )
-}
-
-/// The key before every document of a kind in the read order.
-fn first_key(kind: DocKind) -> ChunkKey {
-    ChunkKey {
-        kind,
-        // 1C's empty date; the cut-off excludes it anyway.
-        date: NaiveDate::from_ymd_opt(1, 1, 1)
-            .unwrap_or_default()
-            .and_time(NaiveTime::MIN),
-        reference: Vec::new(),
-    }
 }
 
 /// `templates` gives every kind a windowed filter on MS SQL.
@@ -310,6 +298,30 @@ impl MssqlSource {
         self.decoder.year_offset()
     }
 
+    /// The stored cut-off of a chunked read and the change filter its plan asks for.
+    fn chunk_filter(&self, read: &CycleRead) -> Result<(NaiveDateTime, Read), SourceError> {
+        let out_of_range = |what: &str| {
+            let query = what.to_string();
+            move |message| SourceError::Query { query, message }
+        };
+        let cutoff_at = self
+            .decoder
+            .storage_date(read.cutoff.and_time(NaiveTime::MIN))
+            .map_err(out_of_range("cut-off"))?;
+        let query = match &read.plan {
+            ReadPlan::Start => Read::DatedSince,
+            ReadPlan::Exact { since } => Read::Changed(RowVersion::parse(since)?),
+            ReadPlan::Window { since, from } => {
+                let start = self.decoder.storage_date(*from);
+                Read::Recent(
+                    RowVersion::parse(since)?,
+                    start.map_err(out_of_range("window start"))?,
+                )
+            }
+        };
+        Ok((cutoff_at, query))
+    }
+
     /// Runs a read, dropping the connection when it fails so that the next read starts clean.
     async fn with_client<T>(
         &mut self,
@@ -325,6 +337,89 @@ impl MssqlSource {
         }
         result
     }
+}
+
+/// What every chunk of a read binds besides its change filter and keyset key.
+struct ChunkBinds {
+    cutoff_at: NaiveDateTime,
+    /// The cycle's bound as the `binary(8)` compared with `_Version`.
+    below: Vec<u8>,
+    limit_rows: i64,
+}
+
+/// Runs one chunk of `query` for the kind of `key`, the parameters in the order of its
+/// filter and then those `chunk_query` adds.
+async fn query_chunk(
+    connector: &Connector,
+    client: &mut TdsClient,
+    sql: &RenderedSql,
+    name: &str,
+    query: &Read,
+    binds: &ChunkBinds,
+    key: &ChunkKey,
+) -> Result<Vec<MssqlRow>, SourceError> {
+    let set = match key.kind {
+        DocKind::Booking => &sql.booking,
+        DocKind::WorkOrder => &sql.work_order,
+    };
+    let chunk = |text: &Option<String>| {
+        text.clone()
+            .ok_or_else(|| SourceError::NameMap("no chunked change query".to_string()))
+    };
+    let (date, reference) = (&key.date, &key.reference);
+    let ChunkBinds {
+        cutoff_at,
+        below,
+        limit_rows,
+    } = binds;
+    match query {
+        Read::DatedSince => {
+            let params: [&dyn ToSql; 5] = [cutoff_at, below, date, reference, limit_rows];
+            let text = chunk(&set.dated_since_chunk)?;
+            connector.query(client, name, &text, &params).await
+        }
+        Read::Changed(since) => {
+            let since = since.to_bytes();
+            let params: [&dyn ToSql; 7] =
+                [cutoff_at, &since, below, below, date, reference, limit_rows];
+            let text = chunk(&set.changed_chunk)?;
+            connector.query(client, name, &text, &params).await
+        }
+        Read::Recent(since, window_start) => {
+            let since = since.to_bytes();
+            let params: [&dyn ToSql; 8] = [
+                cutoff_at,
+                &since,
+                below,
+                window_start,
+                below,
+                date,
+                reference,
+                limit_rows,
+            ];
+            let text = chunk(&set.recent_chunk)?;
+            connector.query(client, name, &text, &params).await
+        }
+    }
+}
+
+/// The keyset key of a chunk's last row; `name` names the query in the error.
+fn last_key(kind: DocKind, name: &str, last: &MssqlRow) -> Result<ChunkKey, SourceError> {
+    let bad = |message: String| SourceError::Query {
+        query: name.to_string(),
+        message,
+    };
+    Ok(ChunkKey {
+        kind,
+        date: last
+            .timestamp("date")
+            .map_err(bad)?
+            .ok_or_else(|| bad("a document without a date".to_string()))?,
+        reference: last
+            .bytes("reference")
+            .map_err(bad)?
+            .ok_or_else(|| bad("a document without a reference".to_string()))?,
+    })
 }
 
 impl Source for MssqlSource {
@@ -390,109 +485,31 @@ impl Source for MssqlSource {
         read: &mut CycleRead,
         limit: usize,
     ) -> Result<Option<Chunk>, SourceError> {
-        let out_of_range = |what: &str| {
-            let query = what.to_string();
-            move |message| SourceError::Query { query, message }
+        let (cutoff_at, query) = self.chunk_filter(read)?;
+        let binds = ChunkBinds {
+            cutoff_at,
+            below: RowVersion::parse(&read.bound)?.to_bytes(),
+            limit_rows: i64::try_from(limit.max(1)).unwrap_or(i64::MAX),
         };
-        let cutoff_at = self
-            .decoder
-            .storage_date(read.cutoff.and_time(NaiveTime::MIN))
-            .map_err(out_of_range("cut-off"))?;
-        let query = match &read.plan {
-            ReadPlan::Start => Read::DatedSince,
-            ReadPlan::Exact { since } => Read::Changed(RowVersion::parse(since)?),
-            ReadPlan::Window { since, from } => {
-                let start = self.decoder.storage_date(*from);
-                Read::Recent(
-                    RowVersion::parse(since)?,
-                    start.map_err(out_of_range("window start"))?,
-                )
-            }
-        };
-        let below = RowVersion::parse(&read.bound)?.to_bytes();
-        let limit_rows = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         while !read.done {
             let key = read
                 .after
                 .clone()
-                .unwrap_or_else(|| first_key(DocKind::Booking));
+                .unwrap_or_else(|| ChunkKey::first(DocKind::Booking));
             let name = match key.kind {
                 DocKind::Booking => "bookings",
                 DocKind::WorkOrder => "work orders",
             };
             let rows = self
                 .with_client(async |connector, client, sql| {
-                    let set = match key.kind {
-                        DocKind::Booking => &sql.booking,
-                        DocKind::WorkOrder => &sql.work_order,
-                    };
-                    let chunk = |text: &Option<String>| {
-                        text.clone().ok_or_else(|| {
-                            SourceError::NameMap("no chunked change query".to_string())
-                        })
-                    };
-                    let (date, reference) = (&key.date, &key.reference);
-                    match &query {
-                        Read::DatedSince => {
-                            let params: [&dyn ToSql; 5] =
-                                [&cutoff_at, &below, date, reference, &limit_rows];
-                            let text = chunk(&set.dated_since_chunk)?;
-                            connector.query(client, name, &text, &params).await
-                        }
-                        Read::Changed(since) => {
-                            let since = since.to_bytes();
-                            let params: [&dyn ToSql; 7] = [
-                                &cutoff_at,
-                                &since,
-                                &below,
-                                &below,
-                                date,
-                                reference,
-                                &limit_rows,
-                            ];
-                            let text = chunk(&set.changed_chunk)?;
-                            connector.query(client, name, &text, &params).await
-                        }
-                        Read::Recent(since, window_start) => {
-                            let since = since.to_bytes();
-                            let params: [&dyn ToSql; 8] = [
-                                &cutoff_at,
-                                &since,
-                                &below,
-                                window_start,
-                                &below,
-                                date,
-                                reference,
-                                &limit_rows,
-                            ];
-                            let text = chunk(&set.recent_chunk)?;
-                            connector.query(client, name, &text, &params).await
-                        }
-                    }
+                    query_chunk(connector, client, sql, name, &query, &binds, &key).await
                 })
                 .await?;
-            if rows.len() < limit {
-                match key.kind {
-                    DocKind::Booking => read.after = Some(first_key(DocKind::WorkOrder)),
-                    DocKind::WorkOrder => read.done = true,
-                }
-            } else if let Some(last) = rows.last() {
-                let bad = |message: String| SourceError::Query {
-                    query: name.to_string(),
-                    message,
-                };
-                read.after = Some(ChunkKey {
-                    kind: key.kind,
-                    date: last
-                        .timestamp("date")
-                        .map_err(bad)?
-                        .ok_or_else(|| bad("a document without a date".to_string()))?,
-                    reference: last
-                        .bytes("reference")
-                        .map_err(bad)?
-                        .ok_or_else(|| bad("a document without a reference".to_string()))?,
-                });
-            }
+            read.pass_chunk(key.kind, rows.len() < limit, || {
+                rows.last()
+                    .map(|last| last_key(key.kind, name, last))
+                    .transpose()
+            })?;
             if rows.is_empty() {
                 continue;
             }

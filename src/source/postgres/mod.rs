@@ -52,15 +52,15 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::decode::Decoder;
 use super::namemap::{Dialect, NameMap};
-use super::queries::{self, QueryTemplates, RenderedSql};
+use super::queries::{self, KindSql, QueryTemplates, RenderedSql};
 use super::settings::{Preset, SourceKind, SourceSettings};
 use super::template::render_for;
 use super::window::{ChangeDetection, Checkpoint, ReadPlan};
-use super::{ChangeSet, Chunk, ChunkKey, CycleRead, ReadFrom, Source, SourceError};
+use super::{ChangeSet, Chunk, ChunkKey, CycleRead, PendingKeys, ReadFrom, Source, SourceError};
 use crate::db::postgres::PgTarget;
 use crate::db::Role;
 use crate::domain::snapshot::{DocKind, DocumentSnapshot};
@@ -72,18 +72,6 @@ use reads::{begin, changed_keys, kind_name, query_error, read_year_offset};
 
 /// What the change queries run with (see `changed_keys`), for anyone who plans them alike.
 pub const CHANGE_QUERY_SETTINGS: [&str; 2] = ["hash_mem_multiplier = 1000", "jit = off"];
-
-/// The key before every document of a kind in the read order.
-fn first_key(kind: DocKind) -> ChunkKey {
-    ChunkKey {
-        kind,
-        // 1C's empty date; the cut-off excludes it anyway.
-        date: NaiveDate::from_ymd_opt(1, 1, 1)
-            .unwrap_or_default()
-            .and_time(NaiveTime::MIN),
-        reference: Vec::new(),
-    }
-}
 
 const READ_POSITION_SQL: &str = include_str!("../../../sql/postgres/read_position.sql");
 
@@ -287,49 +275,29 @@ impl PostgresSource {
         let sql = render_all(preset, &name_map)?;
         let [[booking_changed, booking_recent], [work_order_changed, work_order_recent]] =
             key_queries(preset, &name_map)?;
-        let by_keys = |body: &str| {
-            render_for(Dialect::Postgres, &by_keys_query(body), &name_map)
-                .map_err(|e| SourceError::NameMap(e.to_string()))
-        };
-        let bodies = templates(preset);
-        let booking_by_keys = by_keys(bodies.booking)?;
-        let work_order_by_keys = by_keys(bodies.work_order)?;
+        let [booking_by_keys, work_order_by_keys] = by_keys_queries(preset, &name_map)?;
         let client = target.connect().await?;
         let year_offset = read_year_offset(&client).await?;
         let decoder = Decoder::new(preset, &name_map, year_offset)?;
         // Preparing checks every mapped table and column against the database now.
-        let prepare = |name: &'static str, text: String| {
-            let client = &client;
-            async move {
-                client
-                    .prepare(&text)
-                    .await
-                    .map_err(|e| query_error(name, &e))
-            }
-        };
-        let booking = KindStatements {
-            with_number: prepare("booking with number", sql.booking.with_number).await?,
-            changed_keys: prepare("booking changed", booking_changed).await?,
-            recent_keys: prepare("booking recent", booking_recent).await?,
-            by_keys: prepare("booking by keys", booking_by_keys).await?,
-            dated_since_chunk: prepare(
-                "booking dated since",
-                chunked(sql.booking.dated_since_chunk),
-            )
-            .await?,
-        };
-        let work_order = KindStatements {
-            with_number: prepare("work order with number", sql.work_order.with_number).await?,
-            changed_keys: prepare("work order changed", work_order_changed).await?,
-            recent_keys: prepare("work order recent", work_order_recent).await?,
-            by_keys: prepare("work order by keys", work_order_by_keys).await?,
-            dated_since_chunk: prepare(
-                "work order dated since",
-                chunked(sql.work_order.dated_since_chunk),
-            )
-            .await?,
-        };
-        let read_position = prepare("read position", READ_POSITION_SQL.to_string()).await?;
+        let booking = prepare_kind(
+            &client,
+            "booking",
+            sql.booking,
+            [booking_changed, booking_recent],
+            booking_by_keys,
+        )
+        .await?;
+        let work_order = prepare_kind(
+            &client,
+            "work order",
+            sql.work_order,
+            [work_order_changed, work_order_recent],
+            work_order_by_keys,
+        )
+        .await?;
+        let read_position =
+            prepare(&client, "read position", READ_POSITION_SQL.to_string()).await?;
         Ok(PostgresSource {
             client,
             read_position,
@@ -345,6 +313,108 @@ impl PostgresSource {
     pub fn year_offset(&self) -> i32 {
         self.decoder.year_offset()
     }
+
+    /// The next collected keys that still read, each batch in a short transaction of its own;
+    /// `None` when no key is left.
+    async fn chunk_by_keys(
+        &mut self,
+        pending: &mut PendingKeys,
+        bound: &String,
+        limit: usize,
+    ) -> Result<Option<Chunk>, SourceError> {
+        while let Some((kind, keys)) = pending.take(limit) {
+            let statement = match kind {
+                DocKind::Booking => &self.booking.by_keys,
+                DocKind::WorkOrder => &self.work_order.by_keys,
+            };
+            let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            let tx = begin(&mut self.client, self.query_timeout).await?;
+            let rows = tx
+                .query(statement, &[&keys, bound])
+                .await
+                .map_err(|e| query_error(kind_name(kind), &e))?;
+            tx.commit().await.map_err(|e| query_error("commit", &e))?;
+            // Every key may have been rewritten since: left to the next cycle.
+            if !rows.is_empty() {
+                return Ok(Some(self.decoder.chunk(kind, &rows)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One keyset chunk of the kind of `key`, after it, in a short transaction of its own.
+    async fn dated_since_chunk(
+        &mut self,
+        key: &ChunkKey,
+        cutoff_at: NaiveDateTime,
+        bound: &String,
+        limit_rows: i64,
+    ) -> Result<Vec<Row>, SourceError> {
+        let statements = match key.kind {
+            DocKind::Booking => &self.booking,
+            DocKind::WorkOrder => &self.work_order,
+        };
+        let (date, reference) = (&key.date, &key.reference);
+        let what = kind_name(key.kind);
+        let tx = begin(&mut self.client, self.query_timeout).await?;
+        let rows = tx
+            .query(
+                &statements.dated_since_chunk,
+                &[&cutoff_at, bound, date, reference, &limit_rows],
+            )
+            .await
+            .map_err(|e| query_error(what, &e))?;
+        tx.commit().await.map_err(|e| query_error("commit", &e))?;
+        Ok(rows)
+    }
+}
+
+/// The by-keys query of each kind, bookings first.
+fn by_keys_queries(preset: Preset, map: &NameMap) -> Result<[String; 2], SourceError> {
+    let by_keys = |body: &str| {
+        render_for(Dialect::Postgres, &by_keys_query(body), map)
+            .map_err(|e| SourceError::NameMap(e.to_string()))
+    };
+    let bodies = templates(preset);
+    Ok([by_keys(bodies.booking)?, by_keys(bodies.work_order)?])
+}
+
+/// Prepares the statements of one kind, named `<kind> …` in errors.
+async fn prepare_kind(
+    client: &Client,
+    kind: &str,
+    sql: KindSql,
+    [changed, recent]: [String; 2],
+    by_keys: String,
+) -> Result<KindStatements, SourceError> {
+    let name = |what: &str| format!("{kind} {what}");
+    Ok(KindStatements {
+        with_number: prepare(client, &name("with number"), sql.with_number).await?,
+        changed_keys: prepare(client, &name("changed"), changed).await?,
+        recent_keys: prepare(client, &name("recent"), recent).await?,
+        by_keys: prepare(client, &name("by keys"), by_keys).await?,
+        dated_since_chunk: prepare(client, &name("dated since"), chunked(sql.dated_since_chunk))
+            .await?,
+    })
+}
+
+async fn prepare(client: &Client, name: &str, text: String) -> Result<Statement, SourceError> {
+    client
+        .prepare(&text)
+        .await
+        .map_err(|e| query_error(name, &e))
+}
+
+/// The keyset key of a chunk's last row.
+fn last_key(kind: DocKind, last: &Row) -> Result<ChunkKey, SourceError> {
+    let what = kind_name(kind);
+    Ok(ChunkKey {
+        kind,
+        date: last.try_get("date").map_err(|e| query_error(what, &e))?,
+        reference: last
+            .try_get("reference")
+            .map_err(|e| query_error(what, &e))?,
+    })
 }
 
 /// A 1C time as stored (the year offset added); `what` names it in the error.
@@ -454,25 +524,11 @@ impl Source for PostgresSource {
         limit: usize,
     ) -> Result<Option<Chunk>, SourceError> {
         if let Some(pending) = &mut read.pending {
-            while let Some((kind, keys)) = pending.take(limit) {
-                let statement = match kind {
-                    DocKind::Booking => &self.booking.by_keys,
-                    DocKind::WorkOrder => &self.work_order.by_keys,
-                };
-                let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
-                let tx = begin(&mut self.client, self.query_timeout).await?;
-                let rows = tx
-                    .query(statement, &[&keys, &read.bound])
-                    .await
-                    .map_err(|e| query_error(kind_name(kind), &e))?;
-                tx.commit().await.map_err(|e| query_error("commit", &e))?;
-                // Every key may have been rewritten since: left to the next cycle.
-                if !rows.is_empty() {
-                    return Ok(Some(self.decoder.chunk(kind, &rows)));
-                }
+            let chunk = self.chunk_by_keys(pending, &read.bound, limit).await?;
+            if chunk.is_none() {
+                read.done = true;
             }
-            read.done = true;
-            return Ok(None);
+            return Ok(chunk);
         }
         let cutoff_at = storage_time(
             &self.decoder,
@@ -484,36 +540,13 @@ impl Source for PostgresSource {
             let key = read
                 .after
                 .clone()
-                .unwrap_or_else(|| first_key(DocKind::Booking));
-            let statements = match key.kind {
-                DocKind::Booking => &self.booking,
-                DocKind::WorkOrder => &self.work_order,
-            };
-            let (date, reference) = (&key.date, &key.reference);
-            let what = kind_name(key.kind);
-            let tx = begin(&mut self.client, self.query_timeout).await?;
-            let rows = tx
-                .query(
-                    &statements.dated_since_chunk,
-                    &[&cutoff_at, &read.bound, date, reference, &limit_rows],
-                )
-                .await
-                .map_err(|e| query_error(what, &e))?;
-            tx.commit().await.map_err(|e| query_error("commit", &e))?;
-            if rows.len() < limit {
-                match key.kind {
-                    DocKind::Booking => read.after = Some(first_key(DocKind::WorkOrder)),
-                    DocKind::WorkOrder => read.done = true,
-                }
-            } else if let Some(last) = rows.last() {
-                read.after = Some(ChunkKey {
-                    kind: key.kind,
-                    date: last.try_get("date").map_err(|e| query_error(what, &e))?,
-                    reference: last
-                        .try_get("reference")
-                        .map_err(|e| query_error(what, &e))?,
-                });
-            }
+                .unwrap_or_else(|| ChunkKey::first(DocKind::Booking));
+            let rows = self
+                .dated_since_chunk(&key, cutoff_at, &read.bound, limit_rows)
+                .await?;
+            read.pass_chunk(key.kind, rows.len() < limit, || {
+                rows.last().map(|last| last_key(key.kind, last)).transpose()
+            })?;
             if rows.is_empty() {
                 continue;
             }
