@@ -207,9 +207,11 @@ async fn requests_are_paced_to_the_configured_rate() {
     let times: Vec<_> = emulator.requests().iter().map(|r| r.received_at).collect();
     assert_eq!(times.len(), 12);
     let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    // 200 ms slots; arrival can shift by scheduling noise, never by a whole slot.
+    // 200 ms slots. Arrival times are taken by the emulator, so a busy machine can delay one
+    // arrival and shorten the gap after it; a burst (two requests in one slot) arrives a few
+    // milliseconds apart, so half a slot still tells the two apart.
     assert!(
-        gaps.iter().all(|gap| *gap >= Duration::from_millis(150)),
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(100)),
         "{gaps:?}"
     );
     assert!(times[11] - times[0] >= Duration::from_millis(2_100));
