@@ -214,7 +214,8 @@ async fn requests_are_paced_to_the_configured_rate() {
         gaps.iter().all(|gap| *gap >= Duration::from_millis(100)),
         "{gaps:?}"
     );
-    assert!(times[11] - times[0] >= Duration::from_millis(2_100));
+    // Eleven slots are 2.2 s; the first arrival may be the delayed one.
+    assert!(times[11] - times[0] >= Duration::from_millis(2_000));
     emulator.shutdown().await;
 }
 
