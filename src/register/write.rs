@@ -7,7 +7,9 @@
 
 use chrono::NaiveDateTime;
 
-use super::records::{AcceptedDeal, FailedDocument, Outcome, SendRecord, SyncState};
+use super::records::{
+    AcceptedDeal, FailedDocument, Outcome, PendingDocument, SendRecord, SettledDocument,
+};
 use super::rows::kept_text;
 use super::RegisterError;
 use crate::domain::snapshot::{DocRef, DocumentSnapshot};
@@ -96,35 +98,13 @@ async fn write_outcome<W: Writes>(
             let snapshot = pending.snapshot;
             let order_number = Some(pending.order_number);
             upsert_document(writes, snapshot, order_number, pending.state_seen_at, now).await?;
-            let error = kept_text(pending.error.as_deref());
-            mark_pending(
-                writes,
-                snapshot.reference,
-                error.as_deref(),
-                pending.count_attempt,
-                now,
-            )
-            .await
+            mark_pending(writes, pending, now).await
         }
         Outcome::Settled(settled) => {
             let snapshot = settled.snapshot;
-            upsert_document(
-                writes,
-                snapshot,
-                settled.order_number,
-                settled.state_seen_at,
-                now,
-            )
-            .await?;
-            let reason = kept_text(settled.reason);
-            mark_settled(
-                writes,
-                snapshot.reference,
-                settled.state,
-                reason.as_deref(),
-                now,
-            )
-            .await
+            let order_number = settled.order_number;
+            upsert_document(writes, snapshot, order_number, settled.state_seen_at, now).await?;
+            mark_settled(writes, settled, now).await
         }
     }
 }
@@ -157,15 +137,14 @@ async fn upsert_document<W: Writes>(
 
 async fn mark_pending<W: Writes>(
     writes: &mut W,
-    reference: DocRef,
-    error: Option<&str>,
-    count_attempt: bool,
+    pending: &PendingDocument<'_>,
     now: NaiveDateTime,
 ) -> Result<(), RegisterError> {
+    let error = kept_text(pending.error.as_deref());
     let values = [
-        key(reference),
-        Value::MaybeText(error),
-        Value::Flag(count_attempt),
+        key(pending.snapshot.reference),
+        Value::MaybeText(error.as_deref()),
+        Value::Flag(pending.count_attempt),
         Value::Time(now),
     ];
     writes.execute(WriteStatement::MarkPending, &values).await
@@ -214,15 +193,14 @@ async fn upsert_deal<W: Writes>(
 
 async fn mark_settled<W: Writes>(
     writes: &mut W,
-    reference: DocRef,
-    state: SyncState,
-    reason: Option<&str>,
+    settled: &SettledDocument<'_>,
     now: NaiveDateTime,
 ) -> Result<(), RegisterError> {
+    let reason = kept_text(settled.reason);
     let values = [
-        key(reference),
-        Value::Text(state.code()),
-        Value::MaybeText(reason),
+        key(settled.snapshot.reference),
+        Value::Text(settled.state.code()),
+        Value::MaybeText(reason.as_deref()),
         Value::Time(now),
     ];
     writes.execute(WriteStatement::MarkSettled, &values).await
