@@ -1,6 +1,6 @@
 //! The Windows build run, not only compiled: the `x86_64-pc-windows-gnu` release `.exe` under
-//! Wine for `--version`, the `watch` help and log, `schedule` with Windows paths, `check`, and
-//! real `run` cycles against a generated 1C base on the test PostgreSQL and the Calltouch
+//! Wine for `--version`, the `watch` help and log, `schedule` with Windows paths, `check`, the
+//! status endpoints of `serve`, and real `run` cycles against a generated 1C base on the test PostgreSQL and the Calltouch
 //! emulator on loopback. The requests Calltouch receives from the `.exe` must equal those the
 //! Linux binary sends for an identical base.
 //!
@@ -282,6 +282,98 @@ fn watch_names_ctrl_break_on_windows_and_sigterm_on_linux() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let (found, log) = log_until(&mut child, "stops after the current cycle");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found.is_some(), "no stop line in the log of watch:\n{log}");
+    assert!(
+        log.contains("a cycle every 1m; Ctrl-C or Ctrl-Break stops after the current cycle"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs Wine and the Windows .exe: bash .ci/windows (or cargo build --release --target x86_64-pc-windows-gnu --bin alfa-calltouch, then cargo test --test windows_wine -- --ignored)"]
+fn serve_under_wine_answers_the_status_endpoints() {
+    let dir = folder("serve");
+    std::fs::write(dir.join("namemap.toml"), "").unwrap();
+    let config = write_config(&dir, "http://127.0.0.1:9/", closed_port(), "absent");
+    let mut child = wine()
+        .command(&[
+            "--config",
+            &windows_path(&config),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, log) = log_until(&mut child, "status page on ");
+    let answers = line.map(|line| {
+        let rest = line
+            .split("status page on http://")
+            .nth(1)
+            .unwrap_or_default();
+        let address = rest.split('/').next().unwrap_or_default().to_string();
+        let get = |path: &str| http(&address, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        let posted = http(
+            &address,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        );
+        (get("/healthz"), get("/metrics"), get("/"), posted)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (health, metrics, page, posted) =
+        answers.unwrap_or_else(|| panic!("serve never said where it listens:\n{log}"));
+    say(format!(
+        "serve under Wine: /healthz {}, /metrics {}, / {}",
+        health.0, metrics.0, page.0
+    ));
+    assert_eq!(
+        health,
+        (503, "unhealthy: no cycle has run yet\n".to_string())
+    );
+    assert_eq!(metrics.0, 200, "{}", metrics.1);
+    assert!(
+        metrics.1.contains("alfa_calltouch_healthy 0"),
+        "{}",
+        metrics.1
+    );
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("циклов ещё не было"), "{}", page.1);
+    assert_eq!(posted.0, 405, "read-only: {}", posted.1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One request over a plain TCP connection to `address` (`host:port`): the status code and the
+/// body of the answer, which the status page ends by closing the connection.
+fn http(address: &str, request: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address)
+        .unwrap_or_else(|e| panic!("cannot connect to {address}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = text(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// Reads the child's stderr until a line containing `needle` (within [`DEADLINE`]): whether
+/// it came, and the log read so far. The rest of the log is drained in the background.
+fn log_until(child: &mut Child, needle: &str) -> (Option<String>, String) {
     let (lines, received) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -293,27 +385,19 @@ fn watch_names_ctrl_break_on_windows_and_sigterm_on_linux() {
     });
     let deadline = Instant::now() + DEADLINE;
     let mut log = String::new();
-    let found = loop {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match received.recv_timeout(left) {
             Ok(line) => {
                 log.push_str(&line);
                 log.push('\n');
-                if line.contains("stops after the current cycle") {
-                    break true;
+                if line.contains(needle) {
+                    return (Some(line), log);
                 }
             }
-            Err(_) => break false,
+            Err(_) => return (None, log),
         }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(found, "no stop line in the log of watch:\n{log}");
-    assert!(
-        log.contains("a cycle every 1m; Ctrl-C or Ctrl-Break stops after the current cycle"),
-        "{log}"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// A port nothing listens on.
