@@ -354,7 +354,22 @@ async fn odd_clients_get_plain_answers_and_do_not_hold_up_the_others() {
     post.resize(post.len() + 300_000, b'x');
     let answer = raw(address, &post).await;
     assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
-    assert!(answer.ends_with("read-only: only GET\n"), "{answer}");
+    assert!(
+        answer.ends_with("read-only: only GET and HEAD\n"),
+        "{answer}"
+    );
+    assert!(answer.lines().any(|l| l == "allow: GET, HEAD"), "{answer}");
+
+    // HEAD is GET without the body: the same status and length, nothing after the head.
+    let head = raw(address, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+    assert!(head.ends_with("\r\n\r\n"), "no body after the head: {head}");
+    let length = "unhealthy: no cycle has run yet\n".len();
+    assert!(
+        head.lines()
+            .any(|l| l == format!("content-length: {length}")),
+        "{head}"
+    );
 
     // Not HTTP, and a head too large to be a status request.
     let answer = raw(address, b"\x16\x03\x01 hello\r\n\r\n").await;

@@ -55,6 +55,14 @@ impl Response {
 
     /// The bytes sent: status line, headers (with the page's fixed safety headers) and body.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.head().into_bytes();
+        bytes.extend_from_slice(self.body.as_bytes());
+        bytes
+    }
+
+    /// The status line and headers, ending with the empty line; a HEAD request gets only these.
+    pub fn head(&self) -> String {
+        // The page needs nothing but its own inline styles: no script runs, nothing loads.
         let mut head = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n\
              cache-control: no-store\r\nx-content-type-options: nosniff\r\n\
@@ -65,14 +73,11 @@ impl Response {
             self.content_type,
             self.body.len()
         );
-        // The page needs nothing but its own inline styles (above): no script runs, nothing loads.
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(self.body.as_bytes());
-        bytes
+        head
     }
 }
 
@@ -182,10 +187,18 @@ pub async fn read_head<S: AsyncRead + Unpin>(
     }
 }
 
-/// Writes `response`, closes the sending side, and drains what the client still sends (for a
-/// short while) so that closing does not discard the answer.
-pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, response: &Response) {
-    if stream.write_all(&response.to_bytes()).await.is_err() {
+/// Writes `response` (its head alone for a HEAD request), closes the sending side, and drains
+/// what the client still sends (for a short while) so that closing does not discard the answer.
+pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    response: &Response,
+    head_only: bool,
+) {
+    let bytes = match head_only {
+        true => response.head().into_bytes(),
+        false => response.to_bytes(),
+    };
+    if stream.write_all(&bytes).await.is_err() {
         return;
     }
     let _ = stream.flush().await;
@@ -262,7 +275,7 @@ mod tests {
     #[test]
     fn the_answer_carries_length_safety_headers_and_close() {
         let bytes = Response::new(405, TEXT, "read-only: only GET\n".into())
-            .with_header("allow", "GET")
+            .with_header("allow", "GET, HEAD")
             .to_bytes();
         let text = String::from_utf8(bytes).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -275,7 +288,7 @@ mod tests {
             "connection: close",
             "cache-control: no-store",
             "x-content-type-options: nosniff",
-            "allow: GET",
+            "allow: GET, HEAD",
         ] {
             assert!(head.lines().any(|l| l == line), "{line} missing in {head}");
         }

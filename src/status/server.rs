@@ -1,5 +1,5 @@
-//! The status endpoints' server: where it may listen, the bearer token, and the read-only GET
-//! routes ([`super::http`] is the wire).
+//! The status endpoints' server: where it may listen, the bearer token, and the read-only
+//! GET / HEAD routes ([`super::http`] is the wire).
 //!
 //! It runs on a thread of its own with a single-threaded runtime, so a slow page never delays
 //! `watch`'s cycles, and the register (whose SQLite connection cannot be shared between
@@ -146,12 +146,14 @@ async fn accept(
         let shared = shared.clone();
         tokio::task::spawn_local(async move {
             let mut stream = stream;
-            let response = match http::read_head(&mut stream, http::HEAD_TIMEOUT).await {
+            let (response, head_only) = match http::read_head(&mut stream, http::HEAD_TIMEOUT).await
+            {
                 None => return,
-                Some(Err(refusal)) => refusal,
-                Some(Ok(request)) => respond(&shared, &request).await,
+                Some(Err(refusal)) => (refusal, false),
+                // HEAD is GET without the body, for monitors that only look at the status.
+                Some(Ok(request)) => (respond(&shared, &request).await, request.method == "HEAD"),
             };
-            http::answer(&mut stream, &response).await;
+            http::answer(&mut stream, &response, head_only).await;
         });
     }
     tracing::info!("status page stopped");
@@ -185,9 +187,9 @@ fn authorized(settings: &Settings, request: &Request) -> bool {
 const HTML: &str = "text/html; charset=utf-8";
 
 async fn respond(shared: &Shared, request: &Request) -> Response {
-    if request.method != "GET" {
-        return Response::new(405, TEXT, "read-only: only GET\n".into())
-            .with_header("allow", "GET");
+    if request.method != "GET" && request.method != "HEAD" {
+        return Response::new(405, TEXT, "read-only: only GET and HEAD\n".into())
+            .with_header("allow", "GET, HEAD");
     }
     if !authorized(&shared.settings, request) {
         return Response::new(
