@@ -148,45 +148,37 @@ pub struct ConnectionKeys<'a> {
     pub connect_timeout_secs: u64,
 }
 
+/// Both sections name these keys alike, so one list borrows them from either.
+macro_rules! connection_keys {
+    ($section:literal, $keys:expr, $mssql:expr) => {
+        ConnectionKeys {
+            section: $section,
+            mssql: $mssql,
+            host: &$keys.host,
+            port: $keys.port,
+            instance: $keys.instance.as_deref(),
+            database: &$keys.database,
+            user: $keys.user.as_deref(),
+            password_env: &$keys.password_env,
+            password_file: $keys.password_file.as_deref(),
+            integrated_auth: $keys.integrated_auth,
+            tls: $keys.tls,
+            ca_file: $keys.ca_file.as_deref(),
+            trust_server_certificate: $keys.trust_server_certificate,
+            connect_timeout_secs: $keys.connect_timeout_secs,
+        }
+    };
+}
+
 impl SourceConfig {
     pub fn connection(&self) -> ConnectionKeys<'_> {
-        ConnectionKeys {
-            section: "source",
-            mssql: self.kind == SourceKind::Mssql,
-            host: &self.host,
-            port: self.port,
-            instance: self.instance.as_deref(),
-            database: &self.database,
-            user: self.user.as_deref(),
-            password_env: &self.password_env,
-            password_file: self.password_file.as_deref(),
-            integrated_auth: self.integrated_auth,
-            tls: self.tls,
-            ca_file: self.ca_file.as_deref(),
-            trust_server_certificate: self.trust_server_certificate,
-            connect_timeout_secs: self.connect_timeout_secs,
-        }
+        connection_keys!("source", self, self.kind == SourceKind::Mssql)
     }
 }
 
 impl RegisterConfig {
     pub fn connection(&self) -> ConnectionKeys<'_> {
-        ConnectionKeys {
-            section: "register",
-            mssql: self.kind == RegisterKind::Mssql,
-            host: &self.host,
-            port: self.port,
-            instance: self.instance.as_deref(),
-            database: &self.database,
-            user: self.user.as_deref(),
-            password_env: &self.password_env,
-            password_file: self.password_file.as_deref(),
-            integrated_auth: self.integrated_auth,
-            tls: self.tls,
-            ca_file: self.ca_file.as_deref(),
-            trust_server_certificate: self.trust_server_certificate,
-            connect_timeout_secs: self.connect_timeout_secs,
-        }
+        connection_keys!("register", self, self.kind == RegisterKind::Mssql)
     }
 }
 
