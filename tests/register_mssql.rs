@@ -167,6 +167,7 @@ fn accepted<'a>(snapshot: &'a DocumentSnapshot, state_seen_at: NaiveDateTime) ->
             detail: None,
         },
         state_seen_at,
+        note: None,
     }
 }
 

@@ -180,6 +180,7 @@ fn accepted<'a>(
         },
         send: send(&snapshot.number),
         state_seen_at,
+        note: None,
     }
 }
 
@@ -876,6 +877,7 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
         },
         send: old_send.clone(),
         state_seen_at: at(2, 9),
+        note: None,
     };
     register.record_outcomes(&[old], at(2, 9)).await.unwrap();
     let reason = format!("Calltouch rejected the deal: {ECHO}");
@@ -916,6 +918,7 @@ async fn the_send_log_is_pruned_and_nothing_else_keeps_phones_or_emails(backend:
         },
         send: old_send.clone(),
         state_seen_at: at(10, 9),
+        note: None,
     };
     register
         .record_outcomes(&[recent], at(10, 9))

@@ -117,6 +117,7 @@ async fn fill(register: &mut (impl CycleStore + RunLog)) -> (DocumentSnapshot, D
             detail: None,
         },
         state_seen_at: at,
+        note: None,
     };
     register.record_outcomes(&[accepted], at).await.unwrap();
     let reason = format!("Calltouch refused the order: phone {PHONE} of ivanova@example.ru");

@@ -143,6 +143,9 @@ pub enum Outcome<'a> {
         deal: AcceptedDeal<'a>,
         send: SendRecord<'a>,
         state_seen_at: NaiveDateTime,
+        /// Kept on the document's row: why its deal stays in an account the document would no
+        /// longer choose (dealer groups).
+        note: Option<&'a str>,
     },
     /// Rejected, given up or bad data, with the request and answer when one was sent.
     Failed {

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 
 use super::records::{
-    AcceptedDeal, FailedDocument, Outcome, PendingDocument, SendRecord, SettledDocument,
+    AcceptedDeal, FailedDocument, Outcome, PendingDocument, SendRecord, SettledDocument, SyncState,
 };
 use super::rows::kept_text;
 use super::RegisterError;
@@ -76,6 +76,7 @@ async fn write_outcome<W: Writes>(
             deal,
             send,
             state_seen_at,
+            note,
         } => {
             let reference = snapshot.reference;
             let order_number = Some(deal.order_number);
@@ -84,7 +85,21 @@ async fn write_outcome<W: Writes>(
             let revenue = revenue.as_deref();
             mark_sent(writes, reference, deal, revenue, now).await?;
             upsert_deal(writes, snapshot, deal, revenue, now).await?;
-            insert_send_log(writes, reference, send, now).await
+            insert_send_log(writes, reference, send, now).await?;
+            match note {
+                // Sent, with the note where a settled document keeps its reason.
+                Some(note) => {
+                    let settled = SettledDocument {
+                        snapshot,
+                        order_number,
+                        state: SyncState::Sent,
+                        reason: Some(note),
+                        state_seen_at: *state_seen_at,
+                    };
+                    mark_settled(writes, &settled, now).await
+                }
+                None => Ok(()),
+            }
         }
         Outcome::Failed { failed, send } => {
             let reason = kept_text(Some(&failed.reason)).unwrap_or_default();

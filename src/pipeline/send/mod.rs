@@ -10,7 +10,7 @@ use crate::calltouch::client::{CalltouchClient, Endpoint, Operation, OrderOutcom
 use crate::domain::payload::CreateOrder;
 use crate::domain::snapshot::{DocKind, DocumentSnapshot, Money};
 use crate::register::{
-    AcceptedDeal, CycleStore, FailedDocument, Outcome, PendingDocument, SendRecord, SyncState,
+    AcceptedDeal, CycleStore, FailedDocument, Outcome, PendingDocument, SendRecord,
 };
 use crate::rules::{DealRules, SentValues};
 
@@ -76,6 +76,7 @@ impl Outgoing {
             },
             send: self.send_record(endpoint_name(via), "accepted", None),
             state_seen_at: self.state_seen_at,
+            note: self.moved.as_deref(),
         }
     }
 
@@ -205,7 +206,7 @@ async fn send_account_batch<R: CycleStore>(
         })
         .collect();
     register.record_outcomes(&outcomes, now).await?;
-    record_moves(register, &documents, &outcomes, now).await
+    Ok(())
 }
 
 /// Calltouch's answer to each order of a batch: deferred unsent during an outage. A batch
@@ -234,31 +235,6 @@ async fn batch_answers(
         }
     }
     Ok(outcomes)
-}
-
-/// A deal kept in the account it was created in, though the document would now choose
-/// another: the accepted document's row says so.
-async fn record_moves<R: CycleStore>(
-    register: &mut R,
-    documents: &[Outgoing],
-    outcomes: &[Outcome<'_>],
-    now: NaiveDateTime,
-) -> Result<(), CycleError> {
-    for (document, outcome) in documents.iter().zip(outcomes) {
-        if let (Some(moved), Outcome::Accepted { .. }) = (&document.moved, outcome) {
-            register
-                .record_settled(
-                    &document.snapshot,
-                    Some(&document.order_number),
-                    SyncState::Sent,
-                    Some(moved),
-                    document.state_seen_at,
-                    now,
-                )
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Reads Calltouch's answer for one document, counts it, and says what the register records.
